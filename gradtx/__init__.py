@@ -1,0 +1,58 @@
+"""gradtx: composable gradient transformations for JAX.
+
+Every optimizer is a chain of small pure `(init, update)` pairs. The public API, one name a line.
+"""
+
+# The contract and combinators.
+from gradtx._base import EmptyState as EmptyState
+from gradtx._base import GradientTransformation as GradientTransformation
+from gradtx._base import apply_updates as apply_updates
+from gradtx._base import identity as identity
+from gradtx._combine import MaskedState as MaskedState
+from gradtx._combine import chain as chain
+from gradtx._combine import masked as masked
+
+# Scaling, momentum, weight decay.
+from gradtx._scaling import ScaleByScheduleState as ScaleByScheduleState
+from gradtx._scaling import scale as scale
+from gradtx._scaling import scale_by_learning_rate as scale_by_learning_rate
+from gradtx._scaling import scale_by_schedule as scale_by_schedule
+from gradtx._momentum import TraceState as TraceState
+from gradtx._momentum import trace as trace
+from gradtx._decay import AddDecayedWeightsState as AddDecayedWeightsState
+from gradtx._decay import add_decayed_weights as add_decayed_weights
+
+# Adaptive scalers.
+from gradtx._moments import ScaleByAdadeltaState as ScaleByAdadeltaState
+from gradtx._moments import ScaleByAdamState as ScaleByAdamState
+from gradtx._moments import ScaleByAmsgradState as ScaleByAmsgradState
+from gradtx._moments import ScaleByRmsState as ScaleByRmsState
+from gradtx._moments import ScaleByRssState as ScaleByRssState
+from gradtx._moments import scale_by_adadelta as scale_by_adadelta
+from gradtx._moments import scale_by_adam as scale_by_adam
+from gradtx._moments import scale_by_adamax as scale_by_adamax
+from gradtx._moments import scale_by_amsgrad as scale_by_amsgrad
+from gradtx._moments import scale_by_rms as scale_by_rms
+from gradtx._moments import scale_by_rss as scale_by_rss
+
+# The AdaBound dynamic bound.
+from gradtx._bound import BoundLrState as BoundLrState
+from gradtx._bound import RmsStepSizeState as RmsStepSizeState
+from gradtx._bound import bound_lr as bound_lr
+from gradtx._bound import max_rms_step_size as max_rms_step_size
+from gradtx._bound import rms_step_size as rms_step_size
+
+# Ready-made optimizers.
+from gradtx._aliases import adabound as adabound
+from gradtx._aliases import adadelta as adadelta
+from gradtx._aliases import adagrad as adagrad
+from gradtx._aliases import adam as adam
+from gradtx._aliases import adamax as adamax
+from gradtx._aliases import adamw as adamw
+from gradtx._aliases import amsbound as amsbound
+from gradtx._aliases import amsgrad as amsgrad
+from gradtx._aliases import nadam as nadam
+from gradtx._aliases import rmsprop as rmsprop
+from gradtx._aliases import sgd as sgd
+
+__version__ = "0.1.0"

@@ -1,0 +1,84 @@
+"""The contract: a gradient transformation is a pair of pure functions.
+
+`init(params) -> state` builds the state; `update(updates, state, params=None) -> (updates, state)`
+transforms a tree of updates (at first, gradients). The NamedTuple has the same two fields as
+Optax's, so gradtx transformations and Optax transformations can be mixed in either library's
+`chain`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
+
+import jax
+import jax.numpy as jnp
+
+from gradtx import _tree
+
+Params = Any  # a pytree of arrays
+Updates = Any  # a pytree shaped like Params
+OptState = Any  # a pytree of arrays
+Schedule = Callable[[jax.Array], jax.Array]  # step count -> value
+ScalarOrSchedule = float | jax.Array | Schedule
+
+
+class TransformInitFn(Protocol):
+    def __call__(self, params: Params) -> OptState: ...
+
+
+class TransformUpdateFn(Protocol):
+    def __call__(
+        self, updates: Updates, state: OptState, params: Params | None = None
+    ) -> tuple[Updates, OptState]: ...
+
+
+class GradientTransformation(NamedTuple):
+    """A pair of pure functions `(init, update)`; see the module docstring."""
+
+    init: TransformInitFn
+    update: TransformUpdateFn
+
+
+class EmptyState(NamedTuple):
+    """State of a stateless transformation."""
+
+
+def identity() -> GradientTransformation:
+    """Leave updates unchanged: u_t = g_t.
+
+    Example:
+        >>> import gradtx, jax.numpy as jnp
+        >>> tx = gradtx.identity()
+        >>> tx.update(jnp.ones(2), tx.init(jnp.zeros(2)))[0]
+        Array([1., 1.], dtype=float32)
+    """
+
+    def init(params):
+        del params
+        return EmptyState()
+
+    def update(updates, state, params=None):
+        del params
+        return updates, state
+
+    return GradientTransformation(init, update)
+
+
+def apply_updates(params: Params, updates: Updates) -> Params:
+    r"""Return params + updates, each leaf keeping its parameter's dtype.
+
+    .. math:: \theta_{t} = \theta_{t-1} + u_t
+
+    The sum is computed in the promoted dtype and cast back once, so float16 or bfloat16
+    parameters are not rounded twice. `None` leaves stay `None`.
+
+    Example:
+        >>> import gradtx, jax.numpy as jnp
+        >>> gradtx.apply_updates({"w": jnp.ones(2)}, {"w": jnp.full(2, -0.5)})
+        {'w': Array([0.5, 0.5], dtype=float32)}
+    """
+    _tree.check_same_structure(params, updates, "params", "updates", "apply_updates")
+    return jax.tree.map(
+        lambda p, u: jnp.asarray(p + u).astype(jnp.asarray(p).dtype), params, updates
+    )

@@ -1,0 +1,70 @@
+"""Momentum: the heavy ball (Qian 1999) and Nesterov's accelerated gradient (Nesterov 1983)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+
+from gradtx import _tree, _validate
+from gradtx._base import GradientTransformation, Updates
+
+
+class TraceState(NamedTuple):
+    """State of `trace`."""
+
+    trace: Updates  # the velocity v_t
+
+
+def trace(
+    decay: float | jax.Array, nesterov: bool = False, accumulator_dtype: Any = None
+) -> GradientTransformation:
+    r"""Accumulate a trace of past updates (momentum).
+
+    .. math::
+        v_t = g_t + \mu v_{t-1}, \qquad
+        u_t = v_t \text{ (heavy ball)} \quad\text{or}\quad u_t = g_t + \mu v_t \text{ (Nesterov)}
+
+    Args:
+        decay: the momentum coefficient \mu, in [0, 1).
+        nesterov: use Nesterov's look-ahead form, u_t = g_t + \mu v_t.
+        accumulator_dtype: dtype of v_t; the params' dtype by default.
+
+    Returns:
+        A transformation with state `TraceState(trace=v)`.
+
+    References:
+        Qian, "On the momentum term in gradient descent learning algorithms", Neural Networks
+        12(1), 1999. Nesterov, "A method for unconstrained convex minimization problem with the
+        rate of convergence O(1/k^2)", Doklady AN SSSR 269, 1983; in the form of Sutskever et al.,
+        "On the importance of initialization and momentum in deep learning", ICML 2013.
+
+    Note:
+        The gradient enters undamped (v_t = g_t + \mu v_{t-1}), as in Optax and torch.optim with
+        dampening 0; Qian's form (1 - \mu) g_t differs by a constant factor of the learning rate.
+
+    Example:
+        >>> import gradtx
+        >>> nag = gradtx.chain(gradtx.trace(0.9, nesterov=True), gradtx.scale_by_learning_rate(0.01))
+    """
+    _validate.check_interval("trace", decay=decay)
+
+    def init(params):
+        return TraceState(trace=_tree.zeros_like(params, accumulator_dtype))
+
+    def rule(g, v):
+        dt = _tree.compute_dtype(g, v)
+        (mu,) = _tree.as_dtype(dt, decay)
+        g_ = g.astype(dt)
+        v_new = g_ + mu * v.astype(dt)
+        u = g_ + mu * v_new if nesterov else v_new
+        return u.astype(g.dtype), _tree.cast_like(v_new, v)
+
+    def update(updates, state, params=None):
+        del params
+        updates, velocity = _tree.map_leaves(
+            rule, updates, state.trace, where="trace", names=("trace",), outputs=2
+        )
+        return updates, TraceState(trace=velocity)
+
+    return GradientTransformation(init, update)

@@ -1,0 +1,129 @@
+"""Tree math shared by the transformations.
+
+The update rules are written per array, so they read like their papers; `map_leaves` lifts such a
+rule to pytrees, checking first that every tree has the structure of the updates and naming the
+first differing path when one does not.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax.tree_util import keystr, tree_flatten_with_path
+
+
+def _describe(tree: Any) -> list[tuple[str, str]]:
+    """Each leaf's path and a short description of the node found there."""
+    leaves, _ = tree_flatten_with_path(tree)
+    return [(keystr(path) or "<root>", type(leaf).__name__) for path, leaf in leaves]
+
+
+def structure_mismatch(a: Any, b: Any, name_a: str, name_b: str) -> str | None:
+    """None when `a` and `b` have one tree structure, else a sentence naming the first difference."""
+    struct_a, struct_b = jax.tree.structure(a), jax.tree.structure(b)
+    if struct_a == struct_b:
+        return None
+    for (path_a, _), (path_b, _) in itertools.zip_longest(
+        _describe(a), _describe(b), fillvalue=(None, None)
+    ):
+        if path_a != path_b:
+            if path_a is None:
+                return f"{name_b} has a leaf at {path_b} that {name_a} lacks"
+            if path_b is None:
+                return f"{name_a} has a leaf at {path_a} that {name_b} lacks"
+            return f"first differing path: {name_a} has {path_a} where {name_b} has {path_b}"
+    return (
+        f"same leaf paths but different containers: {name_a} is {struct_a}, {name_b} is {struct_b}"
+    )
+
+
+def check_same_structure(a: Any, b: Any, name_a: str, name_b: str, where: str) -> None:
+    """Raise a ValueError naming the first differing path if `a` and `b` differ in structure."""
+    problem = structure_mismatch(a, b, name_a, name_b)
+    if problem is not None:
+        raise ValueError(
+            f"{where}: {name_a} and {name_b} have different tree structures ({problem}). "
+            f"Was the state made by this optimizer's `init` on params shaped like these updates?"
+        )
+
+
+def map_leaves(
+    rule: Callable[..., Any],
+    updates: Any,
+    *trees: Any,
+    where: str,
+    names: Sequence[str] = (),
+    outputs: int = 1,
+) -> Any:
+    """Apply a per-array `rule(u, *others)` leaf by leaf.
+
+    Every tree in `trees` must have the structure of `updates`; `names` names them in errors. A
+    rule with several `outputs` returns a tuple per leaf, and `map_leaves` a tuple of trees.
+    """
+    treedef = jax.tree.structure(updates)
+    for i, tree in enumerate(trees):
+        name = names[i] if i < len(names) else f"tree {i + 1}"
+        check_same_structure(updates, tree, "updates", name, where)
+    columns = [[jnp.asarray(x) for x in treedef.flatten_up_to(t)] for t in (updates, *trees)]
+    results = [rule(*leaves) for leaves in zip(*columns)]
+    if outputs == 1:
+        return treedef.unflatten(results)
+    return tuple(treedef.unflatten(r[i] for r in results) for i in range(outputs))
+
+
+def zeros_like(tree: Any, dtype: Any = None) -> Any:
+    """Zeros shaped like each leaf, in `dtype` or the leaf's own dtype."""
+    return jax.tree.map(lambda x: jnp.zeros(jnp.shape(x), dtype or jnp.result_type(x)), tree)
+
+
+def full_like(tree: Any, value: Any, dtype: Any = None) -> Any:
+    """`value` broadcast to each leaf's shape, in `dtype` or the leaf's own dtype."""
+    return jax.tree.map(lambda x: jnp.full(jnp.shape(x), value, dtype or jnp.result_type(x)), tree)
+
+
+def compute_dtype(*arrays: Any) -> Any:
+    """The dtype update rules compute in: the promoted dtype, at least float32.
+
+    Half-precision leaves are computed in float32 and cast back once, so a bfloat16 moment is not
+    rounded after every elementwise operation.
+    """
+    return jnp.promote_types(jnp.result_type(*arrays), jnp.float32)
+
+
+def safe_increment(count: jax.Array) -> jax.Array:
+    """count + 1, saturating at the dtype's maximum instead of wrapping around."""
+    top = jnp.iinfo(count.dtype).max
+    return jnp.where(count < top, count + 1, count)
+
+
+def bias_correction(decay: Any, count: jax.Array, dtype: Any) -> jax.Array:
+    """1 - decay^t in `dtype`, computed before any rounding to a low-precision dtype."""
+    return (1 - jnp.asarray(decay, dtype) ** count.astype(dtype)).astype(dtype)
+
+
+def ema(value: Any, average: Any, decay: Any) -> Any:
+    """The exponential moving average (1 - decay) * value + decay * average."""
+    return (1 - decay) * value + decay * average
+
+
+def cast_like(x: jax.Array, like: Any) -> jax.Array:
+    return x.astype(jnp.result_type(like))
+
+
+def global_norm(tree: Any) -> jax.Array:
+    """sqrt of the sum of squares over every leaf of `tree`."""
+    return jnp.sqrt(sum(jnp.sum(jnp.square(jnp.abs(x))) for x in jax.tree.leaves(tree)))
+
+
+def abs_sq(x: jax.Array) -> jax.Array:
+    """|x|^2 elementwise; for real x the same program as x * x."""
+    return jnp.real(jnp.conj(x) * x) if jnp.iscomplexobj(x) else x * x
+
+
+def as_dtype(dtype: Any, *values: Any) -> tuple[jax.Array, ...]:
+    """Hyperparameters (numbers or arrays) as arrays of the dtype a rule computes in."""
+    return tuple(jnp.asarray(v, dtype) for v in values)
