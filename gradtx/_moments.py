@@ -196,8 +196,8 @@ def scale_by_rms(
         second = v_new / correction
         if m_new is not None:
             second = second - _tree.abs_sq(m_new / correction)
-        denominator = jnp.sqrt(second + eps_) if eps_in_sqrt else jnp.sqrt(second) + eps_
-        u = (g_ / denominator).astype(g.dtype)
+        scaling = jax.lax.rsqrt(second + eps_) if eps_in_sqrt else 1 / (jnp.sqrt(second) + eps_)
+        u = (scaling * g_).astype(g.dtype)
         if m is None:
             return u, _tree.cast_like(v_new, v)
         return u, _tree.cast_like(v_new, v), _tree.cast_like(m_new, m)

@@ -91,7 +91,8 @@ def compute_dtype(*arrays: Any) -> Any:
     Half-precision leaves are computed in float32 and cast back once, so a bfloat16 moment is not
     rounded after every elementwise operation.
     """
-    return jnp.promote_types(jnp.result_type(*arrays), jnp.float32)
+    with jax.numpy_dtype_promotion("standard"):  # state dtypes may differ on purpose
+        return jnp.promote_types(jnp.result_type(*arrays), jnp.float32)
 
 
 def safe_increment(count: jax.Array) -> jax.Array:

@@ -1,0 +1,11 @@
+"""Test-wide settings: float64 available, strict dtype promotion.
+
+x64 is enabled so that conformance tests can compare in float64; tests that care about other
+dtypes build their arrays with an explicit dtype. Strict promotion makes a silent upcast (a
+bfloat16 state turned float32 by a stray float32 constant) an error instead.
+"""
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_numpy_dtype_promotion", "strict")

@@ -1,0 +1,88 @@
+"""Shared conformance protocols: replayed random gradients and a closed loop on Rosenbrock.
+
+Both drive an optimizer and return the parameters after every step, so that two
+implementations can be compared element by element.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import gradtx
+
+REPLAY_STEPS = 120
+ZERO_STEPS = (2, 17, 18, 60, 95)
+SPARSE_STEPS = (5, 30, 31, 77, 110)
+
+
+def replay_params(seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {
+        "w": jnp.asarray(rng.normal(size=(4, 3))),
+        "b": jnp.asarray(rng.normal(size=(3,))),
+        "s": jnp.asarray(rng.normal()),
+    }
+
+
+def replay_gradients(params: dict, seed: int = 1, steps: int = REPLAY_STEPS) -> list[dict]:
+    """Gradients with scales from 1e-4 to 1e2 (per step and leaf), all-zero and sparse steps."""
+    rng = np.random.default_rng(seed)
+    grads = []
+    for t in range(steps):
+        g = {}
+        for name, p in params.items():
+            scale = 10.0 ** rng.uniform(-4, 2, size=np.shape(p))
+            value = rng.normal(size=np.shape(p)) * scale
+            if t in ZERO_STEPS:
+                value = np.zeros_like(value)
+            elif t in SPARSE_STEPS:
+                value = np.where(rng.uniform(size=np.shape(p)) < 0.2, value, 0.0)
+            g[name] = jnp.asarray(value)
+        grads.append(g)
+    return grads
+
+
+def run_replay(tx, params, grads, apply=gradtx.apply_updates):
+    """Params after each step when `tx` is fed the given gradients."""
+    state = tx.init(params)
+    update = jax.jit(tx.update)
+    trajectory = []
+    for g in grads:
+        updates, state = update(g, state, params)
+        params = apply(params, updates)
+        trajectory.append(params)
+    return trajectory
+
+
+def rosenbrock(params):
+    x, y = params["xy"][0], params["xy"][1]
+    return (1 - x) ** 2 + 100 * (y - x**2) ** 2
+
+
+def run_rosenbrock(tx, steps: int = 150, apply=gradtx.apply_updates):
+    """Params after each step of a closed loop on Rosenbrock from (-1.2, 1)."""
+    params = {"xy": jnp.asarray([-1.2, 1.0])}
+    state = tx.init(params)
+
+    @jax.jit
+    def step(params, state):
+        updates, state = tx.update(jax.grad(rosenbrock)(params), state, params)
+        return apply(params, updates), state
+
+    trajectory = []
+    for _ in range(steps):
+        params, state = step(params, state)
+        trajectory.append(params)
+    return trajectory
+
+
+def max_relative_difference(a, b) -> float:
+    """max over elements of |a - b| / max(|a|, |b|), with 0 where both are 0."""
+    worst = 0.0
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        scale = np.maximum(np.abs(x), np.abs(y))
+        diff = np.abs(x - y)
+        rel = np.where(scale > 0, diff / np.where(scale > 0, scale, 1), 0.0)
+        worst = max(worst, float(np.max(rel, initial=0.0)))
+    return worst
