@@ -42,6 +42,18 @@ from gradtx._bound import bound_lr as bound_lr
 from gradtx._bound import max_rms_step_size as max_rms_step_size
 from gradtx._bound import rms_step_size as rms_step_size
 
+# Schedules (decay schemes and warm-ups): callables of the step count.
+from gradtx._schedules import constant_schedule as constant_schedule
+from gradtx._schedules import cosine_decay_schedule as cosine_decay_schedule
+from gradtx._schedules import cosine_warmup_schedule as cosine_warmup_schedule
+from gradtx._schedules import exponential_decay as exponential_decay
+from gradtx._schedules import inverse_time_decay as inverse_time_decay
+from gradtx._schedules import join_schedules as join_schedules
+from gradtx._schedules import linear_schedule as linear_schedule
+from gradtx._schedules import piecewise_constant_schedule as piecewise_constant_schedule
+from gradtx._schedules import polynomial_schedule as polynomial_schedule
+from gradtx._schedules import warmup_cosine_decay_schedule as warmup_cosine_decay_schedule
+
 # Ready-made optimizers.
 from gradtx._aliases import adabound as adabound
 from gradtx._aliases import adadelta as adadelta

@@ -79,6 +79,10 @@ def apply_updates(params: Params, updates: Updates) -> Params:
         {'w': Array([0.5, 0.5], dtype=float32)}
     """
     _tree.check_same_structure(params, updates, "params", "updates", "apply_updates")
-    return jax.tree.map(
-        lambda p, u: jnp.asarray(p + u).astype(jnp.asarray(p).dtype), params, updates
-    )
+    return jax.tree.map(_add_leaf, params, updates)
+
+
+def _add_leaf(p, u):
+    p, u = jnp.asarray(p), jnp.asarray(u)
+    dtype = _tree.compute_dtype(p, u)
+    return (p.astype(dtype) + u.astype(dtype)).astype(p.dtype)

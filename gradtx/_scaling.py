@@ -12,7 +12,8 @@ from gradtx._base import EmptyState, GradientTransformation, ScalarOrSchedule, S
 
 
 def _scale_leaf(factor, g):
-    return (jnp.asarray(factor, _tree.compute_dtype(g)) * g).astype(jnp.result_type(g))
+    dtype = _tree.compute_dtype(g)
+    return (jnp.asarray(factor, dtype) * g.astype(dtype)).astype(g.dtype)
 
 
 def scale(step_size: float | jax.Array) -> GradientTransformation:
@@ -34,7 +35,7 @@ def scale(step_size: float | jax.Array) -> GradientTransformation:
 
     def update(updates, state, params=None):
         del params
-        return jax.tree.map(lambda g: _scale_leaf(step_size, g), updates), state
+        return jax.tree.map(lambda g: _scale_leaf(step_size, jnp.asarray(g)), updates), state
 
     return GradientTransformation(init, update)
 
@@ -71,7 +72,7 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
     def update(updates, state, params=None):
         del params
         factor = step_size_fn(state.count)
-        updates = jax.tree.map(lambda g: _scale_leaf(factor, g), updates)
+        updates = jax.tree.map(lambda g: _scale_leaf(factor, jnp.asarray(g)), updates)
         return updates, ScaleByScheduleState(count=_tree.safe_increment(state.count))
 
     return GradientTransformation(init, update)

@@ -11,7 +11,7 @@ OPTIMIZERS = {
     "momentum": lambda: gradtx.sgd(0.05, momentum=0.9),
     "nesterov": lambda: gradtx.sgd(0.05, momentum=0.9, nesterov=True),
     "adagrad": lambda: gradtx.adagrad(0.5),
-    "adadelta": lambda: gradtx.adadelta(),
+    "adadelta": lambda: gradtx.adadelta(eps=1e-2),
     "rmsprop": lambda: gradtx.rmsprop(0.05),
     "rmsprop_centered": lambda: gradtx.rmsprop(0.05, centered=True, momentum=0.5),
     "adam": lambda: gradtx.adam(0.1),
@@ -21,4 +21,26 @@ OPTIMIZERS = {
     "amsgrad": lambda: gradtx.amsgrad(0.1),
     "adabound": lambda: gradtx.adabound(0.1, final_lr=0.1),
     "amsbound": lambda: gradtx.amsbound(0.1, final_lr=0.1),
+}
+
+# Every transformation, built with settings valid for any params. Updates in, updates out.
+TRANSFORMATIONS = {
+    "identity": lambda: gradtx.identity(),
+    "scale": lambda: gradtx.scale(-0.1),
+    "scale_by_schedule": lambda: gradtx.scale_by_schedule(lambda count: 1 / (1 + count.astype(float))),
+    "scale_by_learning_rate": lambda: gradtx.scale_by_learning_rate(0.1),
+    "trace": lambda: gradtx.trace(0.9),
+    "trace_nesterov": lambda: gradtx.trace(0.9, nesterov=True),
+    "add_decayed_weights": lambda: gradtx.add_decayed_weights(1e-2),
+    "scale_by_rss": lambda: gradtx.scale_by_rss(),
+    "scale_by_adadelta": lambda: gradtx.scale_by_adadelta(),
+    "scale_by_rms": lambda: gradtx.scale_by_rms(),
+    "scale_by_rms_centered": lambda: gradtx.scale_by_rms(centered=True, bias_correction=True),
+    "scale_by_adam": lambda: gradtx.scale_by_adam(),
+    "scale_by_adam_nesterov": lambda: gradtx.scale_by_adam(nesterov=True),
+    "scale_by_adamax": lambda: gradtx.scale_by_adamax(),
+    "scale_by_amsgrad": lambda: gradtx.scale_by_amsgrad(),
+    "rms_step_size": lambda: gradtx.rms_step_size(),
+    "max_rms_step_size": lambda: gradtx.max_rms_step_size(),
+    "bound_lr": lambda: gradtx.bound_lr(gradtx.rms_step_size(), 1e-2),
 }

@@ -1,0 +1,153 @@
+"""The contract every optimizer and transformation keeps, driven from one registry.
+
+Converges (optimizers); jit equals eager; a `lax.scan` loop equals a Python loop; `vmap` over
+independent problems equals running them one by one; mixed pytrees keep their structure; dtypes
+and state structure are stable; a jitted update traces once.
+"""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gradtx
+from tests.registry import OPTIMIZERS, TRANSFORMATIONS
+
+ALL = {**OPTIMIZERS, **TRANSFORMATIONS}
+TARGET = {"w": jnp.asarray([[1.0, -2.0], [0.5, 3.0]]), "b": jnp.asarray([0.25, -1.0])}
+
+
+def loss(params):
+    return sum(jnp.sum((p - t) ** 2) for p, t in zip(jax.tree.leaves(params), jax.tree.leaves(TARGET)))
+
+
+def start():
+    return jax.tree.map(jnp.zeros_like, TARGET)
+
+
+def mixed_tree(dtype=jnp.float64):
+    return {
+        "a": jnp.arange(3, dtype=dtype),
+        "b": [jnp.ones((2, 2), dtype), None, 1.5],
+        "c": (jnp.asarray(-0.5, dtype), {"d": jnp.full((1, 3), 2.0, dtype)}),
+    }
+
+
+def run(tx, params, steps, grad_fn=jax.grad(loss)):
+    state = tx.init(params)
+    for _ in range(steps):
+        updates, state = tx.update(grad_fn(params), state, params)
+        params = gradtx.apply_updates(params, updates)
+    return params, state
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizer_converges_on_a_quadratic(name):
+    params, _ = run(OPTIMIZERS[name](), start(), steps=300)
+    assert float(loss(params)) < 1e-2 * float(loss(start()))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_jitted_update_equals_eager(name):
+    tx = ALL[name]()
+    params = start()
+    state = tx.init(params)
+    jitted = jax.jit(tx.update)
+    for _ in range(5):
+        g = jax.grad(loss)(params)
+        eager_updates, eager_state = tx.update(g, state, params)
+        jit_updates, state = jitted(g, state, params)
+        chex.assert_trees_all_close(jit_updates, eager_updates, rtol=1e-12, atol=0)
+        chex.assert_trees_all_close(state, eager_state, rtol=1e-12, atol=0)
+        params = gradtx.apply_updates(params, jit_updates)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_scan_loop_equals_python_loop(name):
+    tx = ALL[name]()
+    steps = 8
+
+    def body(carry, _):
+        params, state = carry
+        updates, state = tx.update(jax.grad(loss)(params), state, params)
+        return (gradtx.apply_updates(params, updates), state), loss(params)
+
+    (scanned, _), losses = jax.lax.scan(body, (start(), tx.init(start())), length=steps)
+    looped, _ = run(tx, start(), steps)
+    chex.assert_trees_all_close(scanned, looped, rtol=1e-12, atol=1e-300)
+    assert losses.shape == (steps,)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_vmap_over_independent_problems_equals_separate_runs(name):
+    tx = ALL[name]()
+    starts = [jax.tree.map(lambda t, k=k: t * k, TARGET) for k in (-1.0, 0.5, 2.0)]
+    batch = jax.tree.map(lambda *xs: jnp.stack(xs), *starts)
+
+    def solve(params):
+        return run(tx, params, steps=6)[0]
+
+    batched = jax.vmap(solve)(batch)
+    for k, params in enumerate(starts):
+        chex.assert_trees_all_close(
+            jax.tree.map(lambda x, k=k: x[k], batched), solve(params), rtol=1e-12, atol=1e-300
+        )
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_mixed_pytree_keeps_structure_shapes_and_dtypes(name):
+    tx = ALL[name]()
+    params = mixed_tree()
+    state = tx.init(params)
+    grads = jax.tree.map(lambda p: jnp.ones_like(p) * 0.3, params)
+    updates, new_state = jax.jit(tx.update)(grads, state, params)
+    assert jax.tree.structure(updates) == jax.tree.structure(params)
+    chex.assert_trees_all_equal_shapes_and_dtypes(
+        jax.tree.map(jnp.asarray, updates), jax.tree.map(jnp.asarray, grads)
+    )
+    assert jax.tree.structure(new_state) == jax.tree.structure(state)
+    new_params = gradtx.apply_updates(params, updates)
+    assert jax.tree.structure(new_params) == jax.tree.structure(params)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16, jnp.float16])
+@pytest.mark.parametrize("name", ALL)
+def test_low_precision_params_keep_dtypes_and_state_dtypes(name, dtype):
+    tx = ALL[name]()
+    params = jax.tree.map(lambda x: x.astype(dtype), TARGET)
+    state = tx.init(params)
+    grads = jax.tree.map(lambda p: jnp.full_like(p, 0.5), params)
+    updates, new_state = jax.jit(tx.update)(grads, state, params)
+    chex.assert_trees_all_equal_dtypes(updates, params)
+    chex.assert_trees_all_equal_shapes_and_dtypes(new_state, state)
+    chex.assert_trees_all_equal_dtypes(gradtx.apply_updates(params, updates), params)
+    assert all(bool(jnp.all(jnp.isfinite(u))) for u in jax.tree.leaves(updates))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_jitted_update_traces_once(name):
+    tx = ALL[name]()
+
+    @jax.jit
+    @chex.assert_max_traces(n=1)
+    def step(params, state):
+        updates, state = tx.update(jax.grad(loss)(params), state, params)
+        return gradtx.apply_updates(params, updates), state
+
+    params, state = start(), tx.init(start())
+    for _ in range(3):
+        params, state = step(params, state)
+    chex.clear_trace_counter()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_step_count_is_int32(name):
+    state = ALL[name]().init(start())
+    counts = [
+        leaf
+        for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]
+        if jax.tree_util.keystr(path).endswith(".count")
+    ]
+    assert all(c.dtype == jnp.int32 and c.shape == () for c in counts)
+    np.testing.assert_array_equal([int(c) for c in counts], [0] * len(counts))
