@@ -194,8 +194,8 @@ def scale_by_rms(
         m_new = None if m is None else _tree.ema(g_, m.astype(dt), rho)
         correction = _tree.bias_correction(rho, count, dt) if bias_correction else 1
         second = v_new / correction
-        if m_new is not None:
-            second = second - _tree.abs_sq(m_new / correction)
+        if m_new is not None:  # a variance: rounding must not take it below zero
+            second = jnp.maximum(second - _tree.abs_sq(m_new / correction), 0)
         scaling = jax.lax.rsqrt(second + eps_) if eps_in_sqrt else 1 / (jnp.sqrt(second) + eps_)
         u = (scaling * g_).astype(g.dtype)
         if m is None:
@@ -230,7 +230,7 @@ class ScaleByAdamState(NamedTuple):
 
 def _nesterov_mean(m, g, b1, count, dt):
     """Nadam's look-ahead mean: b1 m_t / (1 - b1^{t+1}) + (1 - b1) g_t / (1 - b1^t)."""
-    ahead = _tree.bias_correction(b1, count + 1, dt)
+    ahead = _tree.bias_correction(b1, count.astype(dt) + 1, dt)  # t + 1 without int32 overflow
     return b1 * m / ahead + (1 - b1) * g / _tree.bias_correction(b1, count, dt)
 
 

@@ -102,8 +102,13 @@ def safe_increment(count: jax.Array) -> jax.Array:
 
 
 def bias_correction(decay: Any, count: jax.Array, dtype: Any) -> jax.Array:
-    """1 - decay^t in `dtype`, computed before any rounding to a low-precision dtype."""
-    return (1 - jnp.asarray(decay, dtype) ** count.astype(dtype)).astype(dtype)
+    """1 - decay^t in `dtype`, computed in at least float32 and rounded once.
+
+    `count` may be an integer step or a float (e.g. t + 1 without int32 overflow).
+    """
+    wide = compute_dtype(jnp.zeros((), dtype))
+    t = jnp.asarray(count).astype(wide)
+    return (1 - jnp.asarray(decay).astype(wide) ** t).astype(dtype)
 
 
 def ema(value: Any, average: Any, decay: Any) -> Any:

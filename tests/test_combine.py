@@ -1,0 +1,249 @@
+"""Tests of gradtx/_combine.py: chain and masked."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gradtx
+
+
+def _grad_steps(seed, steps=10):
+    """Random float64 gradients {"w": (3, 4), "b": (4,)}, step 3 all zeros."""
+    rng = np.random.default_rng(seed)
+    out = [{"w": rng.normal(size=(3, 4)), "b": rng.normal(size=(4,))} for _ in range(steps)]
+    out[3] = {k: np.zeros_like(v) for k, v in out[3].items()}
+    return [jax.tree.map(jnp.asarray, g) for g in out]
+
+
+def _params():
+    return {"w": jnp.ones((3, 4)), "b": jnp.ones(4)}
+
+
+def _assert_jit_matches(jitted, eager):
+    """Equal to 1e-15 of each array's largest entry: under jit XLA fuses a * b + c into one
+    multiply-add, which can differ by an ulp of the operands, more than an ulp of a small result."""
+    assert jax.tree.structure(jitted) == jax.tree.structure(eager)
+    for a, b in zip(jax.tree.leaves(jitted), jax.tree.leaves(eager), strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=1e-15, atol=1e-15 * float(jnp.max(jnp.abs(b))))
+
+
+def _shapes(tree):
+    return [jnp.shape(x) for x in jax.tree.leaves(tree)]
+
+
+def _mixed_params():
+    return {"a": jnp.ones(3), "b": [jnp.ones((2, 2)), None, 1.5], "c": (jnp.ones(()),)}
+
+
+def _mixed_grads():
+    return {
+        "a": jnp.asarray([0.1, -0.2, 0.3]),
+        "b": [jnp.asarray([[1.0, -1.0], [0.5, 0.0]]), None, 0.25],
+        "c": (jnp.asarray(-0.4),),
+    }
+
+
+# chain
+
+
+def test_chain_applies_links_in_order():
+    # u_t = -0.1 * trace_0.5(2 g_t): scale, then momentum, then the learning rate.
+    tx = gradtx.chain(gradtx.scale(2.0), gradtx.trace(0.5), gradtx.scale_by_learning_rate(0.1))
+    params = _params()
+    state = tx.init(params)
+    velocity = {k: np.zeros(v.shape) for k, v in params.items()}
+    for g in _grad_steps(0):
+        updates, state = tx.update(g, state, params)
+        for key in params:
+            velocity[key] = 2.0 * np.asarray(g[key]) + 0.5 * velocity[key]
+            np.testing.assert_allclose(updates[key], -0.1 * velocity[key], rtol=1e-12, atol=0)
+
+
+def test_chain_order_matters():
+    g = jnp.asarray([4.0])
+    first = gradtx.chain(gradtx.scale_by_rss(0.0, 0.0), gradtx.scale(3.0))
+    second = gradtx.chain(gradtx.scale(3.0), gradtx.scale_by_rss(0.0, 0.0))
+    np.testing.assert_allclose(first.update(g, first.init(g))[0], [3.0], rtol=1e-15)
+    np.testing.assert_allclose(second.update(g, second.init(g))[0], [1.0], rtol=1e-15)
+
+
+def test_chain_state_is_a_tuple_with_one_state_per_link():
+    tx = gradtx.chain(gradtx.scale(2.0), gradtx.trace(0.9), gradtx.scale_by_adam())
+    params = _params()
+    state = tx.init(params)
+    assert isinstance(state, tuple) and len(state) == 3
+    assert isinstance(state[0], gradtx.EmptyState)
+    assert isinstance(state[1], gradtx.TraceState)
+    assert isinstance(state[2], gradtx.ScaleByAdamState)
+    _, new_state = tx.update(_grad_steps(1)[0], state, params)
+    assert type(new_state) is tuple
+    assert [type(s) for s in new_state] == [type(s) for s in state]
+    assert jax.tree.structure(new_state) == jax.tree.structure(state)
+
+
+def test_chain_of_nothing_is_identity():
+    tx = gradtx.chain()
+    g = {"w": jnp.ones(2)}
+    state = tx.init(g)
+    assert state == ()
+    updates, new_state = tx.update(g, state)
+    assert updates is g and new_state == ()
+
+
+@pytest.mark.parametrize(
+    ("state", "got"),
+    [((gradtx.EmptyState(),), "got tuple of length 1"), ([None, None], "got list of length -")],
+    ids=["short_tuple", "list"],
+)
+def test_chain_wrong_state_error_message(state, got):
+    tx = gradtx.chain(gradtx.scale(2.0), gradtx.trace(0.9))
+    with pytest.raises(ValueError) as info:
+        tx.update(jnp.ones(2), state)
+    message = str(info.value)
+    assert "chain: the state must be a tuple of 2 states, one per link" in message
+    assert got in message
+    assert "init" in message
+
+
+def test_chain_jit_matches_eager():
+    tx = gradtx.chain(
+        gradtx.scale_by_adam(), gradtx.add_decayed_weights(0.01), gradtx.scale_by_learning_rate(0.1)
+    )
+    params = _params()
+    state = tx.init(params)
+    jit_update = jax.jit(tx.update)
+    for g in _grad_steps(2, steps=5):
+        eager_u, eager_state = tx.update(g, state, params)
+        jit_u, jit_state = jit_update(g, state, params)
+        _assert_jit_matches(jit_u, eager_u)
+        _assert_jit_matches(jit_state, eager_state)
+        state = eager_state
+
+
+def test_chain_keeps_mixed_tree_structure_and_shapes():
+    tx = gradtx.chain(gradtx.trace(0.9), gradtx.scale_by_rms(), gradtx.scale_by_learning_rate(0.1))
+    params, grads = _mixed_params(), _mixed_grads()
+    state = tx.init(params)
+    for _ in range(2):
+        updates, state = tx.update(grads, state, params)
+    assert jax.tree.structure(updates) == jax.tree.structure(grads)
+    assert _shapes(updates) == _shapes(grads)
+    assert jax.tree.structure(state[0].trace) == jax.tree.structure(params)
+    assert _shapes(state[1].nu) == _shapes(params)
+
+
+# masked
+
+
+def test_masked_passes_masked_out_leaves_unchanged():
+    tx = gradtx.masked(gradtx.scale_by_adam(), {"w": True, "b": False})
+    params = _params()
+    state = tx.init(params)
+    plain = gradtx.scale_by_adam()
+    plain_state = plain.init({"w": params["w"]})
+    for g in _grad_steps(3):
+        updates, state = tx.update(g, state, params)
+        expected, plain_state = plain.update({"w": g["w"]}, plain_state)
+        np.testing.assert_array_equal(updates["b"], g["b"])  # the gradient itself, not zero
+        np.testing.assert_array_equal(updates["w"], expected["w"])
+
+
+def test_masked_inner_state_has_no_entries_for_masked_out_leaves():
+    tx = gradtx.masked(gradtx.trace(0.9), {"w": True, "b": False})
+    state = tx.init(_params())
+    assert isinstance(state, gradtx.MaskedState)
+    paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(state)]
+    assert paths == [".inner_state.trace['w']"]
+    _, state = tx.update(_grad_steps(4)[0], state, _params())
+    paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(state)]
+    assert paths == [".inner_state.trace['w']"]
+
+
+def test_masked_all_false_has_empty_inner_state():
+    tx = gradtx.masked(gradtx.scale_by_adam(), {"w": False, "b": False})
+    params = _params()
+    state = tx.init(params)
+    assert [x.shape for x in jax.tree.leaves(state)] == [()]  # only the step count
+    g = _grad_steps(5)[0]
+    updates, _ = tx.update(g, state, params)
+    for key in params:
+        np.testing.assert_array_equal(updates[key], g[key])
+
+
+def test_masked_mask_as_function_of_params():
+    def matrices(params):
+        return jax.tree.map(lambda x: x.ndim > 1, params)
+
+    tx = gradtx.masked(gradtx.scale(-2.0), matrices)
+    params = _params()
+    g = _grad_steps(6)[0]
+    updates, _ = tx.update(g, tx.init(params), params)
+    np.testing.assert_array_equal(updates["w"], -2.0 * g["w"])
+    np.testing.assert_array_equal(updates["b"], g["b"])
+    # Without params, the mask function is applied to the updates.
+    updates, _ = tx.update(g, tx.init(params))
+    np.testing.assert_array_equal(updates["w"], -2.0 * g["w"])
+    np.testing.assert_array_equal(updates["b"], g["b"])
+
+
+def test_masked_mask_as_prefix_tree():
+    params = {
+        "enc": {"w": jnp.ones((2, 2)), "b": jnp.ones(2)},
+        "dec": [jnp.ones((2, 3)), jnp.ones(3)],
+    }
+    grads = jax.tree.map(lambda p: jnp.full(p.shape, 0.5), params)
+    tx = gradtx.masked(gradtx.trace(0.5), {"enc": True, "dec": False})
+    state = tx.init(params)
+    paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(state)]
+    assert sorted(paths) == [".inner_state.trace['enc']['b']", ".inner_state.trace['enc']['w']"]
+    for step in range(1, 4):
+        updates, state = tx.update(grads, state, params)
+        assert jax.tree.structure(updates) == jax.tree.structure(grads)
+        expected = 0.5 * sum(0.5**k for k in range(step))  # v_t = g + 0.5 v_{t-1}
+        np.testing.assert_allclose(updates["enc"]["w"], np.full((2, 2), expected), rtol=1e-15)
+        np.testing.assert_allclose(updates["enc"]["b"], np.full(2, expected), rtol=1e-15)
+        np.testing.assert_array_equal(updates["dec"][0], grads["dec"][0])
+        np.testing.assert_array_equal(updates["dec"][1], grads["dec"][1])
+
+
+def test_masked_passes_masked_params_to_inner():
+    tx = gradtx.masked(gradtx.add_decayed_weights(0.5), {"w": True, "b": False})
+    params = {"w": jnp.full(2, 2.0), "b": jnp.full(2, 4.0)}
+    grads = {"w": jnp.ones(2), "b": jnp.ones(2)}
+    updates, _ = tx.update(grads, tx.init(params), params)
+    np.testing.assert_array_equal(updates["w"], [2.0, 2.0])
+    np.testing.assert_array_equal(updates["b"], [1.0, 1.0])
+
+
+def test_masked_jit_matches_eager():
+    tx = gradtx.masked(gradtx.scale_by_adam(), {"w": True, "b": False})
+    params = _params()
+    state = tx.init(params)
+    jit_update = jax.jit(tx.update)
+    for g in _grad_steps(7, steps=5):
+        eager_u, eager_state = tx.update(g, state, params)
+        jit_u, jit_state = jit_update(g, state, params)
+        _assert_jit_matches(jit_u, eager_u)
+        _assert_jit_matches(jit_state, eager_state)
+        state = eager_state
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [
+        {"a": True, "b": [False, None, True], "c": (True,)},
+        {"a": False, "b": True, "c": False},  # a prefix of the params tree
+        lambda params: jax.tree.map(lambda x: jnp.ndim(x) > 0, params),
+    ],
+    ids=["full_mask", "prefix_mask", "mask_function"],
+)
+def test_masked_keeps_mixed_tree_structure_and_shapes(mask):
+    tx = gradtx.masked(gradtx.scale_by_adam(), mask)
+    params, grads = _mixed_params(), _mixed_grads()
+    state = tx.init(params)
+    for _ in range(2):
+        updates, state = tx.update(grads, state, params)
+    assert jax.tree.structure(updates) == jax.tree.structure(grads)
+    assert _shapes(updates) == _shapes(grads)

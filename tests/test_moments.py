@@ -1,0 +1,392 @@
+"""Tests of gradtx/_moments.py: scale_by_rss, scale_by_adadelta, scale_by_rms, scale_by_adam,
+scale_by_adamax, scale_by_amsgrad."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gradtx
+
+STEPS = 10
+ZERO_STEP = 3  # an all-zero gradient at this step
+
+
+def _grad_steps(seed):
+    """Random float64 gradients {"w": (3, 4), "b": (4,)}, one step all zeros."""
+    rng = np.random.default_rng(seed)
+    steps = [{"w": rng.normal(size=(3, 4)), "b": rng.normal(size=(4,))} for _ in range(STEPS)]
+    steps[ZERO_STEP] = {k: np.zeros_like(v) for k, v in steps[ZERO_STEP].items()}
+    return steps
+
+
+def _run(tx, grad_steps):
+    params = {k: jnp.ones_like(v) for k, v in grad_steps[0].items()}
+    state = tx.init(params)
+    out = []
+    for g in grad_steps:
+        u, state = tx.update(jax.tree.map(jnp.asarray, g), state, params)
+        out.append(u)
+    return out
+
+
+# NumPy transcriptions of the docstring equations, one array at a time; t counts from 1.
+
+
+def _rss_reference(grads, initial_accumulator_value=0.1, eps=1e-7):
+    G = np.full_like(grads[0], initial_accumulator_value)
+    out = []
+    for g in grads:
+        G = G + g**2
+        out.append(np.where(G == 0, 0.0, g / np.sqrt(G + eps)))
+    return out
+
+
+def _adadelta_reference(grads, rho=0.9, eps=1e-6):
+    e_g = np.zeros_like(grads[0])
+    e_x = np.zeros_like(grads[0])
+    out = []
+    for g in grads:
+        e_g = rho * e_g + (1 - rho) * g**2
+        u = np.sqrt(e_x + eps) / np.sqrt(e_g + eps) * g
+        e_x = rho * e_x + (1 - rho) * u**2
+        out.append(u)
+    return out
+
+
+def _rms_reference(
+    grads,
+    decay=0.9,
+    eps=1e-8,
+    initial_scale=0.0,
+    eps_in_sqrt=True,
+    bias_correction=False,
+    centered=False,
+):
+    v = np.full_like(grads[0], initial_scale)
+    m = np.zeros_like(grads[0])
+    out = []
+    for t, g in enumerate(grads, 1):
+        v = decay * v + (1 - decay) * g**2
+        m = decay * m + (1 - decay) * g
+        c = 1 - decay**t if bias_correction else 1.0
+        second = v / c - (m / c) ** 2 if centered else v / c
+        out.append(g / (np.sqrt(second + eps) if eps_in_sqrt else np.sqrt(second) + eps))
+    return out
+
+
+def _adam_reference(grads, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, nesterov=False):
+    m = np.zeros_like(grads[0])
+    v = np.zeros_like(grads[0])
+    out = []
+    for t, g in enumerate(grads, 1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        if nesterov:
+            m_hat = b1 * m / (1 - b1 ** (t + 1)) + (1 - b1) * g / (1 - b1**t)
+        else:
+            m_hat = m / (1 - b1**t)
+        v_hat = v / (1 - b2**t)
+        out.append(m_hat / (np.sqrt(v_hat + eps_root) + eps))
+    return out
+
+
+def _adamax_reference(grads, b1=0.9, b2=0.999, eps=1e-8):
+    m = np.zeros_like(grads[0])
+    u_inf = np.zeros_like(grads[0])
+    out = []
+    for t, g in enumerate(grads, 1):
+        m = b1 * m + (1 - b1) * g
+        u_inf = np.maximum(b2 * u_inf, np.abs(g) + eps)
+        out.append(m / (1 - b1**t) / u_inf)
+    return out
+
+
+def _amsgrad_reference(grads, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0):
+    m = np.zeros_like(grads[0])
+    v = np.zeros_like(grads[0])
+    v_max = np.zeros_like(grads[0])
+    out = []
+    for t, g in enumerate(grads, 1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        v_max = np.maximum(v_max, v / (1 - b2**t))
+        out.append(m / (1 - b1**t) / (np.sqrt(v_max + eps_root) + eps))
+    return out
+
+
+RMS_OPTIONS = [
+    {},
+    {"eps_in_sqrt": False},
+    {"centered": True},
+    {"centered": True, "eps_in_sqrt": False},
+    {"bias_correction": True},
+    # Bias-corrected, the centered variance is 0 at t = 1 (v_hat = g^2, m_hat = g), so rounding in
+    # v_hat - m_hat^2 is amplified by 1 / eps; eps = 10 keeps the problem well conditioned. The
+    # degenerate case has its own test below.
+    {"bias_correction": True, "centered": True, "eps": 10.0},
+    {"initial_scale": 1.0},
+    {"initial_scale": 1.0, "bias_correction": True, "eps_in_sqrt": False},
+    {"decay": 0.5, "eps": 1e-3},
+]
+
+
+def _rms(decay=0.9, eps=1e-8, initial_scale=0.0, eps_in_sqrt=True, bias_correction=False, **kw):
+    return gradtx.scale_by_rms(decay, eps, initial_scale, eps_in_sqrt, bias_correction, **kw)
+
+
+def _cases():
+    """name -> (make transformation, per-array NumPy reference)."""
+    cases = {
+        "rss": (lambda: gradtx.scale_by_rss(), _rss_reference),
+        "rss_zero_start": (
+            lambda: gradtx.scale_by_rss(0.0, 1e-3),
+            lambda gs: _rss_reference(gs, 0.0, 1e-3),
+        ),
+        "adadelta": (lambda: gradtx.scale_by_adadelta(), _adadelta_reference),
+        "adadelta_custom": (
+            lambda: gradtx.scale_by_adadelta(0.5, 1e-3),
+            lambda gs: _adadelta_reference(gs, 0.5, 1e-3),
+        ),
+        "adam": (lambda: gradtx.scale_by_adam(), _adam_reference),
+        "adam_custom": (
+            lambda: gradtx.scale_by_adam(0.5, 0.8, 1e-3),
+            lambda gs: _adam_reference(gs, 0.5, 0.8, 1e-3),
+        ),
+        "adam_nesterov": (
+            lambda: gradtx.scale_by_adam(0.8, 0.9, nesterov=True),
+            lambda gs: _adam_reference(gs, 0.8, 0.9, nesterov=True),
+        ),
+        "adam_eps_root": (
+            lambda: gradtx.scale_by_adam(eps_root=1e-2),
+            lambda gs: _adam_reference(gs, eps_root=1e-2),
+        ),
+        "adam_nesterov_eps_root": (
+            lambda: gradtx.scale_by_adam(eps_root=1e-2, nesterov=True),
+            lambda gs: _adam_reference(gs, eps_root=1e-2, nesterov=True),
+        ),
+        "adamax": (lambda: gradtx.scale_by_adamax(), _adamax_reference),
+        "adamax_custom": (
+            lambda: gradtx.scale_by_adamax(0.5, 0.7, 1e-2),
+            lambda gs: _adamax_reference(gs, 0.5, 0.7, 1e-2),
+        ),
+        "amsgrad": (lambda: gradtx.scale_by_amsgrad(), _amsgrad_reference),
+        "amsgrad_custom": (
+            lambda: gradtx.scale_by_amsgrad(0.5, 0.8, 1e-3, eps_root=1e-2),
+            lambda gs: _amsgrad_reference(gs, 0.5, 0.8, 1e-3, eps_root=1e-2),
+        ),
+    }
+    for options in RMS_OPTIONS:
+        name = "rms_" + "_".join(f"{k}={v}" for k, v in options.items()) if options else "rms"
+        cases[name] = (
+            lambda options=options: _rms(**options),
+            lambda gs, options=options: _rms_reference(gs, **options),
+        )
+    return cases
+
+
+CASES = _cases()
+# Cases that differ from another only in numeric hyperparameters run the same program: the jit and
+# tree-shape tests skip them to stay fast.
+CODE_PATHS = [
+    name
+    for name in CASES
+    if not name.endswith("_custom") and name not in ("rss_zero_start", "rms_decay=0.5_eps=0.001")
+]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_moments_match_numpy_reference(name):
+    make, reference = CASES[name]
+    grad_steps = _grad_steps(0)
+    got = _run(make(), grad_steps)
+    for key in grad_steps[0]:
+        expected = reference([g[key] for g in grad_steps])
+        for t, (u, e) in enumerate(zip(got, expected, strict=True), 1):
+            assert u[key].dtype == jnp.float64
+            np.testing.assert_allclose(u[key], e, rtol=1e-12, atol=0, err_msg=f"{key}, t={t}")
+
+
+def _assert_jit_matches(jitted, eager):
+    """Equal to 1e-15 of each array's largest entry: under jit XLA fuses a * b + c into one
+    multiply-add, which can differ by an ulp of the operands, more than an ulp of a small result."""
+    assert jax.tree.structure(jitted) == jax.tree.structure(eager)
+    for a, b in zip(jax.tree.leaves(jitted), jax.tree.leaves(eager), strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=1e-15, atol=1e-15 * float(jnp.max(jnp.abs(b))))
+
+
+@pytest.mark.parametrize("name", CODE_PATHS)
+def test_moments_jit_matches_eager(name):
+    tx = CASES[name][0]()
+    params = {"w": jnp.ones((3, 4)), "b": jnp.ones(4)}
+    state = tx.init(params)
+    jit_update = jax.jit(tx.update)
+    for g in _grad_steps(1)[:5]:
+        g = jax.tree.map(jnp.asarray, g)
+        eager_u, eager_state = tx.update(g, state, params)
+        jit_u, jit_state = jit_update(g, state, params)
+        _assert_jit_matches(jit_u, eager_u)
+        _assert_jit_matches(jit_state, eager_state)
+        state = eager_state
+
+
+def _mixed_params():
+    return {"a": jnp.ones(3), "b": [jnp.ones((2, 2)), None, 1.5], "c": (jnp.ones(()),)}
+
+
+def _mixed_grads():
+    return {
+        "a": jnp.asarray([0.1, -0.2, 0.3]),
+        "b": [jnp.asarray([[1.0, -1.0], [0.5, 0.0]]), None, 0.25],
+        "c": (jnp.asarray(-0.4),),
+    }
+
+
+def _shapes(tree):
+    return [jnp.shape(x) for x in jax.tree.leaves(tree)]
+
+
+# The state fields that hold one entry per parameter.
+PER_PARAM_FIELDS = {
+    gradtx.ScaleByRssState: ("sum_of_squares",),
+    gradtx.ScaleByAdadeltaState: ("e_g", "e_x"),
+    gradtx.ScaleByRmsState: ("nu", "mu"),
+    gradtx.ScaleByAdamState: ("mu", "nu"),
+    gradtx.ScaleByAmsgradState: ("mu", "nu", "nu_max"),
+}
+
+
+@pytest.mark.parametrize("name", CODE_PATHS)
+def test_moments_keep_mixed_tree_structure_and_shapes(name):
+    tx = CASES[name][0]()
+    params, grads = _mixed_params(), _mixed_grads()
+    state = tx.init(params)
+    for _ in range(2):
+        updates, state = tx.update(grads, state, params)
+    assert jax.tree.structure(updates) == jax.tree.structure(grads)
+    assert _shapes(updates) == _shapes(grads)
+    assert all(jnp.all(jnp.isfinite(u)) for u in jax.tree.leaves(updates))
+    for field in PER_PARAM_FIELDS[type(state)]:
+        moment = getattr(state, field)
+        if moment is None:  # scale_by_rms's mu when not centered
+            continue
+        assert jax.tree.structure(moment) == jax.tree.structure(params), field
+        assert _shapes(moment) == _shapes(params), field
+
+
+@pytest.mark.parametrize("centered", [False, True])
+def test_scale_by_rms_mu_is_none_unless_centered(centered):
+    state = gradtx.scale_by_rms(centered=centered).init({"w": jnp.ones(2)})
+    assert (state.mu is None) != centered
+    np.testing.assert_array_equal(state.nu["w"], 0.0)
+
+
+def test_scale_by_rms_initial_scale_sets_nu_0():
+    state = gradtx.scale_by_rms(initial_scale=1.0).init({"w": jnp.ones(2)})
+    np.testing.assert_array_equal(state.nu["w"], [1.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [gradtx.scale_by_rms, gradtx.scale_by_adam, gradtx.scale_by_adamax, gradtx.scale_by_amsgrad],
+)
+def test_moments_count_steps(make):
+    tx = make()
+    state = tx.init(jnp.ones(2))
+    assert state.count == 0 and state.count.dtype == jnp.int32
+    for _ in range(3):
+        _, state = tx.update(jnp.ones(2), state)
+    assert state.count == 3
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda d: gradtx.scale_by_adam(mu_dtype=d), "mu"),
+        (lambda d: gradtx.scale_by_adam(nu_dtype=d), "nu"),
+        (lambda d: gradtx.scale_by_amsgrad(mu_dtype=d), "mu"),
+    ],
+)
+def test_scale_by_adam_moment_dtype_sets_state_dtype(make, field):
+    tx = make(jnp.float32)
+    params = {"w": jnp.ones(3)}
+    state = tx.init(params)
+    assert getattr(state, field)["w"].dtype == jnp.float32
+    updates, state = tx.update({"w": jnp.full(3, 0.5)}, state, params)
+    assert updates["w"].dtype == jnp.float64
+    assert getattr(state, field)["w"].dtype == jnp.float32
+
+
+def test_scale_by_amsgrad_nu_max_never_decreases():
+    tx = gradtx.scale_by_amsgrad(b2=0.5)
+    state = tx.init(jnp.zeros(3))
+    previous = state.nu_max
+    for g in [jnp.asarray([3.0, 1.0, 0.0]), jnp.zeros(3), jnp.asarray([0.1, 2.0, 0.0])]:
+        _, state = tx.update(g, state)
+        assert bool(jnp.all(state.nu_max >= previous))
+        previous = state.nu_max
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+@pytest.mark.parametrize("eps_in_sqrt", [True, False])
+def test_scale_by_rms_centered_bias_corrected_is_finite_on_constant_gradients(eps_in_sqrt, dtype):
+    # With a constant gradient, v_hat_t - m_hat_t^2 = g^2 - g^2 = 0 exactly; rounding must not turn
+    # it negative and the update into sqrt(negative) = NaN (u_t = g_t / sqrt(eps) or g_t / eps).
+    tx = gradtx.scale_by_rms(eps_in_sqrt=eps_in_sqrt, bias_correction=True, centered=True)
+    g = jnp.asarray(np.random.default_rng(0).normal(size=100), dtype)
+    state = tx.init(g)
+    for _ in range(3):
+        updates, state = tx.update(g, state)
+        assert updates.dtype == dtype
+        assert bool(jnp.all(jnp.isfinite(updates)))
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+@pytest.mark.parametrize("count", [np.iinfo(np.int32).max - 1, np.iinfo(np.int32).max])
+def test_scale_by_adam_at_saturated_count(count, nesterov):
+    # `safe_increment` keeps t at int32's maximum; there b1^t = b2^t = 0 in float64, so
+    # m_hat = m_t (or b1 m_t + (1 - b1) g_t with Nesterov) and v_hat = v_t.
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    m, v, g = np.array([0.5, -0.2]), np.array([0.3, 0.1]), np.array([1.0, 2.0])
+    tx = gradtx.scale_by_adam(b1, b2, eps, nesterov=nesterov)
+    state = gradtx.ScaleByAdamState(jnp.asarray(count, jnp.int32), jnp.asarray(m), jnp.asarray(v))
+    updates, state = tx.update(jnp.asarray(g), state)
+    assert state.count == np.iinfo(np.int32).max
+    m_t, v_t = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g**2
+    m_hat = b1 * m_t + (1 - b1) * g if nesterov else m_t
+    np.testing.assert_allclose(updates, m_hat / (np.sqrt(v_t) + eps), rtol=1e-12, atol=0)
+
+
+def test_scale_by_rss_zero_accumulator_gives_zero_update():
+    tx = gradtx.scale_by_rss(initial_accumulator_value=0.0, eps=0.0)
+    updates, _ = tx.update(jnp.zeros(3), tx.init(jnp.zeros(3)))
+    np.testing.assert_array_equal(updates, np.zeros(3))
+
+
+def test_moments_state_mismatch_error_names_path():
+    tx = gradtx.scale_by_adam()
+    state = tx.init({"a": jnp.ones(2), "c": jnp.ones(2)})
+    with pytest.raises(ValueError, match="different tree structures") as info:
+        tx.update({"a": jnp.ones(2), "b": jnp.ones(2)}, state)
+    message = str(info.value)
+    assert "scale_by_adam" in message and "['b']" in message and "['c']" in message
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: gradtx.scale_by_adam(b1=1.2), r"scale_by_adam: b1 must be in \[0, 1\), got 1.2"),
+        (lambda: gradtx.scale_by_adam(b2=-0.1), "scale_by_adam: b2 must be in"),
+        (lambda: gradtx.scale_by_adam(eps=-1.0), "scale_by_adam: eps must be >= 0"),
+        (lambda: gradtx.scale_by_adamax(b1=1.0), "scale_by_adamax: b1 must be in"),
+        (lambda: gradtx.scale_by_amsgrad(eps_root=-1e-8), "scale_by_amsgrad: eps_root"),
+        (lambda: gradtx.scale_by_rms(decay=1.0), "scale_by_rms: decay must be in"),
+        (lambda: gradtx.scale_by_rms(initial_scale=-1.0), "scale_by_rms: initial_scale"),
+        (lambda: gradtx.scale_by_adadelta(rho=1.5), "scale_by_adadelta: rho must be in"),
+        (lambda: gradtx.scale_by_rss(eps=float("nan")), "scale_by_rss: eps must be >= 0"),
+    ],
+)
+def test_moments_reject_bad_hyperparameters(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

@@ -1,0 +1,180 @@
+"""Tests of gradtx/_scaling.py: scale, scale_by_schedule, scale_by_learning_rate."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gradtx
+
+STEPS = 10
+ZERO_STEP = 3  # an all-zero gradient at this step
+
+
+def _grad_steps(seed):
+    """Random float64 gradients {"w": (3, 4), "b": (4,)}, one step all zeros."""
+    rng = np.random.default_rng(seed)
+    steps = [{"w": rng.normal(size=(3, 4)), "b": rng.normal(size=(4,))} for _ in range(STEPS)]
+    steps[ZERO_STEP] = {k: np.zeros_like(v) for k, v in steps[ZERO_STEP].items()}
+    return steps
+
+
+def _run(tx, grad_steps):
+    params = {k: jnp.ones_like(v) for k, v in grad_steps[0].items()}
+    state = tx.init(params)
+    out = []
+    for g in grad_steps:
+        u, state = tx.update(jax.tree.map(jnp.asarray, g), state, params)
+        out.append(u)
+    return out, state
+
+
+def _decaying(count):
+    return 0.3 * 0.8 ** count.astype(jnp.float64)
+
+
+# NumPy transcriptions of the docstring equations; t counts from 1.
+
+
+def _scale_reference(grad_steps, alpha):
+    return [{k: alpha * g[k] for k in g} for g in grad_steps]  # u_t = alpha g_t
+
+
+def _schedule_reference(grad_steps, alpha):
+    return [{k: alpha(t - 1) * g[k] for k in g} for t, g in enumerate(grad_steps, 1)]
+
+
+CASES = {
+    # name: (transformation, reference)
+    "scale": (lambda: gradtx.scale(0.7), lambda gs: _scale_reference(gs, 0.7)),
+    "scale_negative": (lambda: gradtx.scale(-2.5), lambda gs: _scale_reference(gs, -2.5)),
+    "scale_by_schedule": (
+        lambda: gradtx.scale_by_schedule(_decaying),
+        lambda gs: _schedule_reference(gs, lambda n: 0.3 * 0.8**n),
+    ),
+    "scale_by_learning_rate": (
+        lambda: gradtx.scale_by_learning_rate(0.05),
+        lambda gs: _scale_reference(gs, -0.05),
+    ),
+    "scale_by_learning_rate_no_flip": (
+        lambda: gradtx.scale_by_learning_rate(0.05, flip_sign=False),
+        lambda gs: _scale_reference(gs, 0.05),
+    ),
+    "scale_by_learning_rate_schedule": (
+        lambda: gradtx.scale_by_learning_rate(_decaying),
+        lambda gs: _schedule_reference(gs, lambda n: -0.3 * 0.8**n),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_scale_matches_numpy_reference(name):
+    make, reference = CASES[name]
+    grad_steps = _grad_steps(0)
+    got, _ = _run(make(), grad_steps)
+    for u, expected in zip(got, reference(grad_steps), strict=True):
+        for key in expected:
+            assert u[key].dtype == jnp.float64
+            np.testing.assert_allclose(u[key], expected[key], rtol=1e-12, atol=0)
+
+
+def _assert_jit_matches(jitted, eager):
+    """Equal to 1e-15 of each array's largest entry: under jit XLA fuses a * b + c into one
+    multiply-add, which can differ by an ulp of the operands, more than an ulp of a small result."""
+    assert jax.tree.structure(jitted) == jax.tree.structure(eager)
+    for a, b in zip(jax.tree.leaves(jitted), jax.tree.leaves(eager), strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=1e-15, atol=1e-15 * float(jnp.max(jnp.abs(b))))
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_scale_jit_matches_eager(name):
+    tx = CASES[name][0]()
+    params = {"w": jnp.ones((3, 4)), "b": jnp.ones(4)}
+    state = tx.init(params)
+    jit_update = jax.jit(tx.update)
+    for g in _grad_steps(1):
+        g = jax.tree.map(jnp.asarray, g)
+        eager_u, eager_state = tx.update(g, state, params)
+        jit_u, jit_state = jit_update(g, state, params)
+        _assert_jit_matches(jit_u, eager_u)
+        _assert_jit_matches(jit_state, eager_state)
+        state = eager_state
+
+
+def _mixed_params():
+    return {
+        "a": jnp.ones(3),
+        "b": [jnp.ones((2, 2)), None, 1.5],
+        "c": (jnp.ones(()),),
+    }
+
+
+def _mixed_grads():
+    return {
+        "a": jnp.asarray([0.1, -0.2, 0.3]),
+        "b": [jnp.asarray([[1.0, -1.0], [0.5, 0.0]]), None, 0.25],
+        "c": (jnp.asarray(-0.4),),
+    }
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_scale_keeps_mixed_tree_structure_and_shapes(name):
+    tx = CASES[name][0]()
+    params, grads = _mixed_params(), _mixed_grads()
+    state = tx.init(params)
+    for _ in range(2):
+        updates, state = tx.update(grads, state, params)
+    assert jax.tree.structure(updates) == jax.tree.structure(grads)
+    assert [jnp.shape(u) for u in jax.tree.leaves(updates)] == [
+        jnp.shape(g) for g in jax.tree.leaves(grads)
+    ]
+
+
+def test_scale_by_schedule_sees_count_before_this_update():
+    seen = []
+
+    def schedule(count):
+        seen.append(count)
+        return jnp.asarray(1.0)
+
+    tx = gradtx.scale_by_schedule(schedule)
+    state = tx.init(jnp.ones(2))
+    assert state.count == 0 and state.count.dtype == jnp.int32
+    for _ in range(3):
+        _, state = tx.update(jnp.ones(2), state)
+    assert [int(c) for c in seen] == [0, 1, 2]
+    assert state.count == 3
+
+
+def test_scale_by_schedule_rejects_a_number():
+    with pytest.raises(TypeError, match="scale_by_schedule: step_size_fn must be a callable"):
+        gradtx.scale_by_schedule(0.1)
+
+
+def test_scale_by_learning_rate_rejects_negative_number():
+    with pytest.raises(ValueError, match="scale_by_learning_rate: learning_rate must be >= 0"):
+        gradtx.scale_by_learning_rate(-0.1)
+
+
+def test_scale_by_learning_rate_rejects_a_string():
+    with pytest.raises(TypeError, match="learning_rate must be a number, an array or a schedule"):
+        gradtx.scale_by_learning_rate("0.1")
+
+
+def test_scale_state_is_empty():
+    assert gradtx.scale(0.1).init({"w": jnp.ones(2)}) == gradtx.EmptyState()
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16, jnp.float32])
+@pytest.mark.parametrize(
+    ("make", "factor"),
+    [(lambda: gradtx.scale(0.5), 0.5), (lambda: gradtx.scale_by_learning_rate(0.5), -0.5)],
+    ids=["scale", "scale_by_learning_rate"],
+)
+def test_scale_keeps_low_precision_dtype(make, factor, dtype):
+    tx = make()
+    g = jnp.asarray([1.0, -2.0], dtype)
+    updates, _ = tx.update(g, tx.init(g))
+    assert updates.dtype == dtype
+    np.testing.assert_array_equal(np.asarray(updates, np.float64), factor * np.array([1.0, -2.0]))

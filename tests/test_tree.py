@@ -1,0 +1,187 @@
+"""Tests of gradtx/_tree.py: tree math shared by the transformations."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gradtx import _tree
+
+INT32_MAX = np.iinfo(np.int32).max
+
+
+def test_map_leaves_applies_rule_leaf_by_leaf():
+    updates = {"a": jnp.arange(3.0), "b": [jnp.ones((2, 2)), None, 1.5]}
+    other = {"a": jnp.full(3, 2.0), "b": [jnp.full((2, 2), 3.0), None, 0.5]}
+    out = _tree.map_leaves(lambda u, o: u * o, updates, other, where="test")
+    assert jax.tree.structure(out) == jax.tree.structure(updates)
+    np.testing.assert_array_equal(out["a"], np.arange(3.0) * 2.0)
+    np.testing.assert_array_equal(out["b"][0], np.full((2, 2), 3.0))
+    assert out["b"][1] is None
+    np.testing.assert_array_equal(out["b"][2], 0.75)
+
+
+def test_map_leaves_returns_one_tree_per_output():
+    updates = {"a": jnp.arange(3.0), "b": jnp.ones(2)}
+    plus, minus = _tree.map_leaves(lambda u: (u + 1, u - 1), updates, where="test", outputs=2)
+    np.testing.assert_array_equal(plus["a"], np.arange(3.0) + 1)
+    np.testing.assert_array_equal(minus["b"], np.zeros(2))
+
+
+def test_map_leaves_error_names_first_differing_path():
+    updates = {"a": jnp.ones(2), "b": jnp.ones(2)}
+    state = {"a": jnp.ones(2), "c": jnp.ones(2)}
+    with pytest.raises(ValueError) as info:
+        _tree.map_leaves(lambda u, m: u, updates, state, where="scale_by_test", names=("mu",))
+    message = str(info.value)
+    assert "scale_by_test" in message
+    assert "different tree structures" in message
+    assert "['b']" in message and "['c']" in message
+    assert "mu" in message
+    assert "init" in message
+
+
+def test_map_leaves_error_names_the_leaf_one_tree_lacks():
+    updates = {"a": jnp.ones(2), "b": jnp.ones(2)}
+    state = {"a": jnp.ones(2)}
+    with pytest.raises(ValueError, match="different tree structures") as info:
+        _tree.map_leaves(lambda u, m: u, updates, state, where="test", names=("nu",))
+    assert "['b']" in str(info.value)
+
+
+def test_map_leaves_error_names_unnamed_trees_by_position():
+    with pytest.raises(ValueError, match="tree 1"):
+        _tree.map_leaves(lambda u, m: u, {"a": 1.0}, {"z": 1.0}, where="test")
+
+
+def test_check_same_structure_accepts_equal_structures():
+    tree = {"a": jnp.ones(2), "b": [jnp.ones(()), None]}
+    _tree.check_same_structure(tree, jax.tree.map(jnp.zeros_like, tree), "x", "y", "test")
+
+
+def test_check_same_structure_error_names_first_differing_path():
+    a = {"a": jnp.ones(2), "b": jnp.ones(2)}
+    b = {"a": jnp.ones(2), "c": jnp.ones(2)}
+    with pytest.raises(ValueError) as info:
+        _tree.check_same_structure(a, b, "params", "updates", "apply_updates")
+    message = str(info.value)
+    assert message.startswith("apply_updates: params and updates have different tree structures")
+    assert "params has ['b'] where updates has ['c']" in message
+
+
+def test_check_same_structure_error_names_different_containers():
+    with pytest.raises(ValueError, match="different containers"):
+        _tree.check_same_structure([1.0, 2.0], (1.0, 2.0), "a", "b", "test")
+
+
+def test_structure_mismatch_is_none_for_equal_structures():
+    assert _tree.structure_mismatch({"a": 1.0}, {"a": jnp.ones(3)}, "a", "b") is None
+
+
+def test_structure_mismatch_names_extra_leaf():
+    problem = _tree.structure_mismatch({"a": 1.0}, {"a": 1.0, "b": 2.0}, "x", "y")
+    assert problem == "y has a leaf at ['b'] that x lacks"
+
+
+@pytest.mark.parametrize("dtype", [jnp.int8, jnp.int32])
+def test_safe_increment_saturates_at_dtype_max(dtype):
+    top = np.iinfo(dtype).max
+    count = jnp.asarray(top, dtype)
+    assert _tree.safe_increment(count) == top
+    assert _tree.safe_increment(count).dtype == dtype
+    assert jax.jit(_tree.safe_increment)(count) == top
+    assert _tree.safe_increment(jnp.asarray(top - 1, dtype)) == top
+
+
+def test_safe_increment_counts_up():
+    count = jnp.zeros([], jnp.int32)
+    for expected in range(1, 4):
+        count = _tree.safe_increment(count)
+        assert count == expected and count.dtype == jnp.int32
+
+
+def test_safe_increment_saturates_at_int32_max():
+    count = jnp.asarray(INT32_MAX, jnp.int32)
+    assert int(_tree.safe_increment(_tree.safe_increment(count))) == INT32_MAX
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.5, 0.9, 0.999])
+@pytest.mark.parametrize("t", [1, 2, 10, 1000])
+def test_bias_correction_is_one_minus_decay_to_the_t(decay, t):
+    got = _tree.bias_correction(decay, jnp.asarray(t, jnp.int32), jnp.float64)
+    assert got.dtype == jnp.float64
+    np.testing.assert_allclose(got, 1 - decay**t, rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_bias_correction_is_rounded_once_to_low_precision(dtype):
+    # The docstring: "computed before any rounding to a low-precision dtype". At t = 1 and
+    # decay = 0.999 the exact value is 0.001; rounding decay first gives 0 in bfloat16.
+    got = _tree.bias_correction(0.999, jnp.asarray(1, jnp.int32), dtype)
+    assert got.dtype == dtype
+    assert got == jnp.asarray(1 - 0.999, dtype)
+
+
+@pytest.mark.parametrize(
+    ("dtypes", "expected"),
+    [
+        ((jnp.bfloat16,), jnp.float32),
+        ((jnp.float16,), jnp.float32),
+        ((jnp.float32,), jnp.float32),
+        ((jnp.float64,), jnp.float64),
+        ((jnp.bfloat16, jnp.bfloat16), jnp.float32),
+        ((jnp.bfloat16, jnp.float32), jnp.float32),
+        ((jnp.float32, jnp.float64), jnp.float64),
+    ],
+)
+def test_compute_dtype_is_promoted_dtype_at_least_float32(dtypes, expected):
+    arrays = [jnp.ones(2, d) for d in dtypes]
+    assert _tree.compute_dtype(*arrays) == expected
+
+
+def test_zeros_like_keeps_shapes_and_dtypes():
+    tree = {"a": jnp.ones(3, jnp.bfloat16), "b": [jnp.ones((2, 2)), None, 1.5]}
+    zeros = _tree.zeros_like(tree)
+    assert jax.tree.structure(zeros) == jax.tree.structure(tree)
+    assert zeros["a"].dtype == jnp.bfloat16 and zeros["a"].shape == (3,)
+    assert zeros["b"][0].dtype == jnp.float64 and zeros["b"][0].shape == (2, 2)
+    assert zeros["b"][2].shape == ()
+    assert all(not np.any(np.asarray(x, np.float64)) for x in jax.tree.leaves(zeros))
+
+
+def test_zeros_like_casts_to_given_dtype():
+    zeros = _tree.zeros_like({"a": jnp.ones(3), "b": jnp.ones(2, jnp.float16)}, jnp.float32)
+    assert {x.dtype for x in jax.tree.leaves(zeros)} == {jnp.dtype(jnp.float32)}
+
+
+def test_full_like_fills_value():
+    full = _tree.full_like({"a": jnp.ones(3, jnp.float32), "b": None}, 0.1)
+    np.testing.assert_array_equal(full["a"], np.full(3, 0.1, np.float32))
+    assert full["a"].dtype == jnp.float32 and full["b"] is None
+
+
+def test_ema_is_convex_combination():
+    value, average = jnp.asarray([1.0, -2.0]), jnp.asarray([3.0, 4.0])
+    np.testing.assert_allclose(
+        _tree.ema(value, average, 0.25),
+        0.75 * np.array([1.0, -2.0]) + 0.25 * np.array([3, 4]),
+        rtol=1e-15,
+    )
+
+
+def test_global_norm_is_root_sum_of_squares_over_all_leaves():
+    tree = {"a": jnp.asarray([3.0, 0.0]), "b": [jnp.asarray([[4.0]]), None]}
+    np.testing.assert_allclose(_tree.global_norm(tree), 5.0, rtol=1e-15)
+
+
+def test_abs_sq_of_real_and_complex():
+    np.testing.assert_array_equal(_tree.abs_sq(jnp.asarray([-3.0, 2.0])), [9.0, 4.0])
+    z = _tree.abs_sq(jnp.asarray([3.0 + 4.0j]))
+    assert not jnp.iscomplexobj(z)
+    np.testing.assert_allclose(z, [25.0], rtol=1e-15)
+
+
+def test_as_dtype_and_cast_like():
+    a, b = _tree.as_dtype(jnp.float32, 0.5, jnp.asarray(2.0))
+    assert a.dtype == b.dtype == jnp.float32
+    assert _tree.cast_like(jnp.ones(2), jnp.zeros(2, jnp.bfloat16)).dtype == jnp.bfloat16
