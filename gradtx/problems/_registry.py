@@ -1,0 +1,42 @@
+"""The registry of problems by name, in the order a race presents them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gradtx.problems._base import Problem
+from gradtx.problems._datasets import breast_cancer, digits
+from gradtx.problems._landscapes import (
+    cliff,
+    himmelblau,
+    plateau,
+    rastrigin,
+    ravine,
+    rosenbrock,
+    saddle,
+)
+from gradtx.problems._stochastic import noisy, sparse
+
+PROBLEMS: dict[str, Callable[[], Problem]] = {
+    "ravine": ravine,
+    "saddle": saddle,
+    "plateau": plateau,
+    "himmelblau": himmelblau,
+    "rastrigin": rastrigin,
+    "rosenbrock": rosenbrock,
+    "cliff": cliff,
+    "noisy": noisy,
+    "sparse": sparse,
+    "digits": digits,
+    "breast_cancer": breast_cancer,
+}
+
+
+def get(name: str) -> Problem:
+    """Build the problem registered as `name`, e.g. `get("rosenbrock")`."""
+    if name not in PROBLEMS:
+        raise ValueError(
+            f"Unknown problem {name!r}. Valid names: {', '.join(PROBLEMS)}. "
+            "Register a new one by adding its constructor to gradtx.problems.PROBLEMS."
+        )
+    return PROBLEMS[name]()
