@@ -67,4 +67,12 @@ from gradtx._aliases import nadam as nadam
 from gradtx._aliases import rmsprop as rmsprop
 from gradtx._aliases import sgd as sgd
 
+# Switching from Adam to SGD (Keskar & Socher 2017).
+from gradtx._swats import ScaleBySwatsState as ScaleBySwatsState
+from gradtx._swats import scale_by_swats as scale_by_swats
+from gradtx._swats import swats as swats
+
+# Batch, stochastic and minibatch gradient descent.
+from gradtx import training as training
+
 __version__ = "0.1.0"

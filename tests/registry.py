@@ -21,6 +21,8 @@ OPTIMIZERS = {
     "amsgrad": lambda: gradtx.amsgrad(0.1),
     "adabound": lambda: gradtx.adabound(0.1, final_lr=0.1),
     "amsbound": lambda: gradtx.amsbound(0.1, final_lr=0.1),
+    "swats": lambda: gradtx.swats(0.1),
+    "swats_switching": lambda: gradtx.swats(0.1, eps_switch=1e-2),
 }
 
 # Every transformation, built with settings valid for any params. Updates in, updates out.
@@ -43,4 +45,5 @@ TRANSFORMATIONS = {
     "rms_step_size": lambda: gradtx.rms_step_size(),
     "max_rms_step_size": lambda: gradtx.max_rms_step_size(),
     "bound_lr": lambda: gradtx.bound_lr(gradtx.rms_step_size(), 1e-2),
+    "scale_by_swats": lambda: gradtx.scale_by_swats(),
 }

@@ -1,0 +1,197 @@
+"""SWATS: start with Adam, switch to SGD with momentum once a learned SGD step size settles."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from gradtx import _tree, _validate
+from gradtx._base import GradientTransformation, ScalarOrSchedule, Updates
+from gradtx._combine import chain
+from gradtx._scaling import scale_by_learning_rate
+
+
+class ScaleBySwatsState(NamedTuple):
+    """State of `scale_by_swats`. Scalars are in the dtype the estimates are computed in."""
+
+    count: jax.Array  # shape (), int32: the step k
+    mu: Updates  # m_k, Adam's first moment (frozen once switched)
+    nu: Updates  # a_k, Adam's second moment (frozen once switched)
+    velocity: Updates  # v_k, SGD's momentum buffer (zero until the switch)
+    lambda_: jax.Array  # shape (): lambda_k / alpha, the running average of gamma_k / alpha
+    switched: jax.Array  # shape (), bool: whether the SGD phase has begun
+    switch_step: jax.Array  # shape (), int32: the step k at which it switched; 0 before
+    sgd_lr: jax.Array  # shape (): Lambda / alpha, SGD's learning rate in units of alpha; 0 before
+
+
+def _dot(a: Updates, b: Updates, dtype) -> jax.Array:
+    """The real inner product of two trees, summed over every leaf, in `dtype`."""
+    total = jnp.zeros([], dtype)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        x = jnp.asarray(x)
+        total = total + jnp.real(jnp.vdot(x, jnp.asarray(y).astype(x.dtype))).astype(dtype)
+    return total
+
+
+def scale_by_swats(
+    b1: float = 0.9, b2: float = 0.999, eps: float = 1e-9, *, eps_switch: float = 1e-6
+) -> GradientTransformation:
+    r"""Scale like Adam, then switch to SGD with momentum at a step size learned from Adam (SWATS).
+
+    Written in units of the learning rate \alpha that follows (`scale_by_learning_rate`), so that
+    the paper's Adam step is p_k = -\alpha d_k and its SGD step is -\alpha u_k:
+
+    .. math::
+        m_k = \beta_1 m_{k-1} + (1-\beta_1) g_k, \qquad a_k = \beta_2 a_{k-1} + (1-\beta_2) g_k^2,
+        \qquad d_k = \frac{\sqrt{1-\beta_2^k}}{1-\beta_1^k} \frac{m_k}{\sqrt{a_k} + \epsilon}
+        \\ \gamma_k = \frac{d_k^\top d_k}{d_k^\top g_k}, \qquad
+        \lambda_k = \beta_2 \lambda_{k-1} + (1-\beta_2) \gamma_k, \qquad
+        \Lambda_k = \lambda_k / (1-\beta_2^k) \qquad (\text{only where } d_k^\top g_k \ne 0)
+        \\ \text{Adam phase: } u_k = d_k; \text{ switch after step } k \text{ if }
+        k > 1,\ d_k^\top g_k \ne 0 \text{ and } |\Lambda_k - \gamma_k| < \epsilon_{switch},
+        \text{ fixing } \Lambda = \Lambda_k, v_k = 0
+        \\ \text{SGD phase: } v_k = \beta_1 v_{k-1} + g_k, \qquad u_k = (1-\beta_1) \Lambda v_k
+
+    \gamma_k is the step size at which SGD's step, projected on Adam's, equals Adam's step; its
+    bias-corrected average \Lambda becomes SGD's learning rate (times \alpha), and the switch comes
+    when that average agrees with the latest estimate. Inner products run over the whole tree, as
+    Algorithm 1 does over one parameter vector: one estimate, one switch for every leaf. Where
+    d_k^\top g_k = 0 (a zero gradient, say) \gamma_k is undefined: \lambda keeps its value and no
+    switch happens, as in the paper. After the switch m_k, a_k and \lambda_k are no longer updated.
+
+    Args:
+        b1: \beta_1, in [0, 1): Adam's first-moment decay, and SGD's momentum after the switch.
+        b2: \beta_2, in [0, 1): Adam's second-moment decay, and the decay of \lambda_k.
+        eps: \epsilon, added to \sqrt{a_k} before bias correction (the paper's placement).
+        eps_switch: \epsilon_{switch}, the switch tolerance on |\Lambda_k - \gamma_k|, in units of
+            \alpha. The paper's test is |\alpha\Lambda_k - \alpha\gamma_k| < 10^{-9} at
+            \alpha = 10^{-3}, which is the default 10^{-6}; relative to \alpha, the test does
+            not change when the learning rate does.
+
+    Returns:
+        A transformation with state
+        `ScaleBySwatsState(count, mu, nu, velocity, lambda_, switched, switch_step, sgd_lr)`;
+        `switch_step` is the last Adam step, and the SGD learning rate is \alpha times `sgd_lr`.
+
+    References:
+        Keskar & Socher, "Improving Generalization Performance by Switching from Adam to SGD",
+        arXiv:1712.07628, 2017, Algorithm 1.
+
+    Note:
+        \epsilon sits where Algorithm 1 puts it, m_k / (\sqrt{a_k} + \epsilon) with the bias
+        corrections folded into the step size, which is Adam with \epsilon / \sqrt{1-\beta_2^k}
+        in place of `scale_by_adam`'s \epsilon. The paper uses one \epsilon = 10^{-9} for both the
+        denominator and the switch. It does not require \Lambda > 0 before switching, and neither
+        does this; some ports do. With a learning-rate schedule, \gamma_k and \Lambda are measured
+        in units of the scheduled rate, which keeps scaling the SGD phase.
+
+    Example:
+        >>> import gradtx
+        >>> swats = gradtx.chain(gradtx.scale_by_swats(), gradtx.scale_by_learning_rate(1e-3))
+    """
+    _validate.check_interval("scale_by_swats", b1=b1, b2=b2)
+    _validate.check_non_negative("scale_by_swats", eps=eps, eps_switch=eps_switch)
+
+    def init(params):
+        leaves = jax.tree.leaves(params)
+        dtype = _tree.compute_dtype(*leaves) if leaves else jnp.float32
+        zeros = _tree.zeros_like(params)
+        step = jnp.zeros([], jnp.int32)
+        scalar = jnp.zeros([], dtype)
+        return ScaleBySwatsState(
+            step, zeros, zeros, zeros, scalar, jnp.zeros([], bool), step, scalar
+        )
+
+    def adam_rule(count, g, m, a):
+        dt = _tree.compute_dtype(g, m, a)
+        b1_, b2_, eps_ = _tree.as_dtype(dt, b1, b2, eps)
+        g_ = g.astype(dt)
+        m_new = _tree.ema(g_, m.astype(dt), b1_)
+        a_new = _tree.ema(_tree.abs_sq(g_), a.astype(dt), b2_)
+        bc1, bc2 = _tree.bias_correction(b1_, count, dt), _tree.bias_correction(b2_, count, dt)
+        d = jnp.sqrt(bc2) / bc1 * m_new / (jnp.sqrt(a_new) + eps_)
+        return d, _tree.cast_like(m_new, m), _tree.cast_like(a_new, a)
+
+    def phase_rule(sgd, sgd_lr, g, d, v, m_new, a_new, m, a):
+        dt = _tree.compute_dtype(g, v)
+        (b1_,) = _tree.as_dtype(dt, b1)
+        v_new = b1_ * v.astype(dt) + g.astype(dt)
+        u = jnp.where(sgd, (1 - b1_) * sgd_lr.astype(dt) * v_new, d.astype(dt))
+        v_new = jnp.where(sgd, v_new, 0)  # v_k = 0 up to and at the switch
+        return (
+            u.astype(g.dtype),
+            _tree.cast_like(v_new, v),
+            jnp.where(sgd, m, m_new),
+            jnp.where(sgd, a, a_new),
+        )
+
+    def update(updates, state, params=None):
+        del params
+        count = _tree.safe_increment(state.count)
+        direction, mu, nu = _tree.map_leaves(
+            lambda g, m, a: adam_rule(count, g, m, a),
+            updates,
+            state.mu,
+            state.nu,
+            where="scale_by_swats",
+            names=("mu", "nu"),
+            outputs=3,
+        )
+        dtype = state.lambda_.dtype
+        d_d, d_g = _dot(direction, direction, dtype), _dot(direction, updates, dtype)
+        defined = d_g != 0
+        gamma = d_d / jnp.where(defined, d_g, 1)
+        b2_, eps_switch_ = _tree.as_dtype(dtype, b2, eps_switch)
+        lambda_ = jnp.where(defined, _tree.ema(gamma, state.lambda_, b2_), state.lambda_)
+        lambda_hat = lambda_ / _tree.bias_correction(b2_, count, dtype)
+        sgd = state.switched
+        switch = ~sgd & (count > 1) & defined & (jnp.abs(lambda_hat - gamma) < eps_switch_)
+        updates, velocity, mu, nu = _tree.map_leaves(
+            lambda *leaves: phase_rule(sgd, state.sgd_lr, *leaves),
+            updates,
+            direction,
+            state.velocity,
+            mu,
+            nu,
+            state.mu,
+            state.nu,
+            where="scale_by_swats",
+            names=("direction", "velocity", "new mu", "new nu", "mu", "nu"),
+            outputs=4,
+        )
+        return updates, ScaleBySwatsState(
+            count=count,
+            mu=mu,
+            nu=nu,
+            velocity=velocity,
+            lambda_=jnp.where(sgd, state.lambda_, lambda_),
+            switched=sgd | switch,
+            switch_step=jnp.where(switch, count, state.switch_step),
+            sgd_lr=jnp.where(switch, lambda_hat, state.sgd_lr),
+        )
+
+    return GradientTransformation(init, update)
+
+
+def swats(
+    learning_rate: ScalarOrSchedule = 1e-3,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-9,
+    *,
+    eps_switch: float = 1e-6,
+) -> GradientTransformation:
+    """SWATS (Keskar & Socher 2017): `scale_by_swats`, then `scale_by_learning_rate`.
+
+    The defaults are Algorithm 1's: \\alpha = 10^{-3}, \\epsilon = 10^{-9}, and a switch tolerance
+    of 10^{-9} in absolute terms (`eps_switch` is in units of the learning rate).
+
+    Example:
+        >>> import gradtx
+        >>> tx = gradtx.swats(1e-3)
+    """
+    return chain(
+        scale_by_swats(b1, b2, eps, eps_switch=eps_switch), scale_by_learning_rate(learning_rate)
+    )
