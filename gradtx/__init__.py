@@ -24,16 +24,18 @@ from gradtx._decay import add_decayed_weights as add_decayed_weights
 
 # Adaptive scalers.
 from gradtx._moments import ScaleByAdadeltaState as ScaleByAdadeltaState
-from gradtx._moments import ScaleByAdamState as ScaleByAdamState
-from gradtx._moments import ScaleByAmsgradState as ScaleByAmsgradState
 from gradtx._moments import ScaleByRmsState as ScaleByRmsState
 from gradtx._moments import ScaleByRssState as ScaleByRssState
 from gradtx._moments import scale_by_adadelta as scale_by_adadelta
-from gradtx._moments import scale_by_adam as scale_by_adam
-from gradtx._moments import scale_by_adamax as scale_by_adamax
-from gradtx._moments import scale_by_amsgrad as scale_by_amsgrad
 from gradtx._moments import scale_by_rms as scale_by_rms
 from gradtx._moments import scale_by_rss as scale_by_rss
+from gradtx._adam import ScaleByAdamState as ScaleByAdamState
+from gradtx._adam import ScaleByAmsgradState as ScaleByAmsgradState
+from gradtx._adam import ScaleByNadamState as ScaleByNadamState
+from gradtx._adam import scale_by_adam as scale_by_adam
+from gradtx._adam import scale_by_adamax as scale_by_adamax
+from gradtx._adam import scale_by_amsgrad as scale_by_amsgrad
+from gradtx._adam import scale_by_nadam as scale_by_nadam
 
 # The AdaBound dynamic bound.
 from gradtx._bound import BoundLrState as BoundLrState

@@ -9,18 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from gradtx._adam import scale_by_adam, scale_by_adamax, scale_by_amsgrad
 from gradtx._base import GradientTransformation, ScalarOrSchedule, identity
 from gradtx._bound import bound_lr, max_rms_step_size, rms_step_size
 from gradtx._combine import chain
+from gradtx._config import register_alias
 from gradtx._decay import add_decayed_weights
-from gradtx._moments import (
-    scale_by_adadelta,
-    scale_by_adam,
-    scale_by_adamax,
-    scale_by_amsgrad,
-    scale_by_rms,
-    scale_by_rss,
-)
+from gradtx._moments import scale_by_adadelta, scale_by_rms, scale_by_rss
 from gradtx._momentum import trace
 from gradtx._scaling import scale_by_learning_rate
 
@@ -31,6 +26,7 @@ def _momentum(momentum: float | None, nesterov: bool) -> GradientTransformation:
     return identity() if momentum is None else trace(momentum, nesterov)
 
 
+@register_alias
 def sgd(
     learning_rate: ScalarOrSchedule, momentum: float | None = None, nesterov: bool = False
 ) -> GradientTransformation:
@@ -39,13 +35,17 @@ def sgd(
     return chain(_momentum(momentum, nesterov), scale_by_learning_rate(learning_rate))
 
 
+@register_alias
 def adagrad(
     learning_rate: ScalarOrSchedule, initial_accumulator_value: float = 0.1, eps: float = 1e-7
 ) -> GradientTransformation:
     """Adagrad (Duchi et al. 2011): `scale_by_rss`, then `scale_by_learning_rate`."""
-    return chain(scale_by_rss(initial_accumulator_value, eps), scale_by_learning_rate(learning_rate))
+    return chain(
+        scale_by_rss(initial_accumulator_value, eps), scale_by_learning_rate(learning_rate)
+    )
 
 
+@register_alias
 def adadelta(
     learning_rate: ScalarOrSchedule | None = None,
     rho: float = 0.9,
@@ -66,6 +66,7 @@ def adadelta(
     )
 
 
+@register_alias
 def rmsprop(
     learning_rate: ScalarOrSchedule,
     decay: float = 0.9,
@@ -86,6 +87,7 @@ def rmsprop(
     )
 
 
+@register_alias
 def adam(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,
@@ -103,6 +105,7 @@ def adam(
     )
 
 
+@register_alias
 def nadam(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,
@@ -115,6 +118,7 @@ def nadam(
     return adam(learning_rate, b1, b2, eps, eps_root, mu_dtype, nesterov=True)
 
 
+@register_alias
 def adamw(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,
@@ -136,6 +140,7 @@ def adamw(
     )
 
 
+@register_alias
 def adamax(
     learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
 ) -> GradientTransformation:
@@ -143,6 +148,7 @@ def adamax(
     return chain(scale_by_adamax(b1, b2, eps), scale_by_learning_rate(learning_rate))
 
 
+@register_alias
 def amsgrad(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,
@@ -157,6 +163,7 @@ def amsgrad(
     )
 
 
+@register_alias
 def adabound(
     learning_rate: ScalarOrSchedule = 1e-3,
     final_lr: float = 0.1,
@@ -174,6 +181,7 @@ def adabound(
     )
 
 
+@register_alias
 def amsbound(
     learning_rate: ScalarOrSchedule = 1e-3,
     final_lr: float = 0.1,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 
 from gradtx import _tree, _validate
 from gradtx._base import GradientTransformation, Updates
@@ -13,25 +14,32 @@ from gradtx._base import GradientTransformation, Updates
 class TraceState(NamedTuple):
     """State of `trace`."""
 
+    count: jax.Array  # shape (), int32: the step t (torch's first step is undamped)
     trace: Updates  # the velocity v_t
 
 
 def trace(
-    decay: float | jax.Array, nesterov: bool = False, accumulator_dtype: Any = None
+    decay: float | jax.Array,
+    nesterov: bool = False,
+    accumulator_dtype: Any = None,
+    *,
+    dampening: float = 0.0,
 ) -> GradientTransformation:
     r"""Accumulate a trace of past updates (momentum).
 
     .. math::
-        v_t = g_t + \mu v_{t-1}, \qquad
+        v_t = (1 - d) g_t + \mu v_{t-1} \ (v_1 = g_1), \qquad
         u_t = v_t \text{ (heavy ball)} \quad\text{or}\quad u_t = g_t + \mu v_t \text{ (Nesterov)}
 
     Args:
         decay: the momentum coefficient \mu, in [0, 1).
         nesterov: use Nesterov's look-ahead form, u_t = g_t + \mu v_t.
         accumulator_dtype: dtype of v_t; the params' dtype by default.
+        dampening: d, in [0, 1): torch.optim.SGD's dampening. As in torch, the first step is
+            not damped (v_1 = g_1). With d = 0 (the default) this is Optax's `trace`.
 
     Returns:
-        A transformation with state `TraceState(trace=v)`.
+        A transformation with state `TraceState(count, trace=v)`.
 
     References:
         Qian, "On the momentum term in gradient descent learning algorithms", Neural Networks
@@ -45,26 +53,36 @@ def trace(
 
     Example:
         >>> import gradtx
-        >>> nag = gradtx.chain(gradtx.trace(0.9, nesterov=True), gradtx.scale_by_learning_rate(0.01))
+        >>> nesterov = gradtx.trace(0.9, nesterov=True)
+        >>> nag = gradtx.chain(nesterov, gradtx.scale_by_learning_rate(0.01))
     """
-    _validate.check_interval("trace", decay=decay)
+    _validate.check_interval("trace", decay=decay, dampening=dampening)
 
     def init(params):
-        return TraceState(trace=_tree.zeros_like(params, accumulator_dtype))
+        return TraceState(jnp.zeros([], jnp.int32), _tree.zeros_like(params, accumulator_dtype))
 
-    def rule(g, v):
+    def rule(first, g, v):
         dt = _tree.compute_dtype(g, v)
-        (mu,) = _tree.as_dtype(dt, decay)
+        mu, damp = _tree.as_dtype(dt, decay, dampening)
         g_ = g.astype(dt)
-        v_new = g_ + mu * v.astype(dt)
+        if isinstance(dampening, (int, float)) and dampening == 0:
+            v_new = g_ + mu * v.astype(dt)
+        else:
+            v_new = jnp.where(first, g_, (1 - damp) * g_ + mu * v.astype(dt))
         u = g_ + mu * v_new if nesterov else v_new
         return u.astype(g.dtype), _tree.cast_like(v_new, v)
 
     def update(updates, state, params=None):
         del params
+        first = state.count == 0
         updates, velocity = _tree.map_leaves(
-            rule, updates, state.trace, where="trace", names=("trace",), outputs=2
+            lambda g, v: rule(first, g, v),
+            updates,
+            state.trace,
+            where="trace",
+            names=("trace",),
+            outputs=2,
         )
-        return updates, TraceState(trace=velocity)
+        return updates, TraceState(_tree.safe_increment(state.count), velocity)
 
     return GradientTransformation(init, update)

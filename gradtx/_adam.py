@@ -1,0 +1,386 @@
+"""The Adam family: Adam and Nadam, AdaMax, AMSGrad, and Nadam with Dozat's momentum schedule.
+
+Each scales the first moment of the gradients by a second-moment (or infinity-norm) estimate.
+Options select the conventions where Optax, torch.optim and Keras differ (see the porting guide).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from gradtx import _tree, _validate
+from gradtx._base import GradientTransformation, Updates
+
+
+def _count() -> jax.Array:
+    return jnp.zeros([], jnp.int32)
+
+
+class ScaleByAdamState(NamedTuple):
+    """State of `scale_by_adam` and `scale_by_adamax`."""
+
+    count: jax.Array  # shape (), int32: the step t
+    mu: Updates  # m_t, the first moment
+    nu: Updates  # v_t, the second moment (Adam) or the infinity norm u_t (AdaMax)
+
+
+def _epsilon(uncorrected: bool):
+    """eps as added to sqrt(v_hat): itself, or eps / sqrt(1 - b2^t) for the uncorrected form."""
+    if uncorrected:
+        return lambda eps, correction2: eps / jnp.sqrt(correction2)
+    return lambda eps, correction2: eps
+
+
+def _nesterov_mean(m, g, b1, count, dt):
+    """Nadam's look-ahead mean: b1 m_t / (1 - b1^{t+1}) + (1 - b1) g_t / (1 - b1^t)."""
+    ahead = _tree.bias_correction(b1, count.astype(dt) + 1, dt)  # t + 1 without int32 overflow
+    return b1 * m / ahead + (1 - b1) * g / _tree.bias_correction(b1, count, dt)
+
+
+def scale_by_adam(
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    eps_root: float = 0.0,
+    mu_dtype: Any = None,
+    *,
+    nesterov: bool = False,
+    nu_dtype: Any = None,
+    eps_uncorrected: bool = False,
+) -> GradientTransformation:
+    r"""Scale by bias-corrected estimates of the first and second moments (Adam, Nadam).
+
+    .. math::
+        m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,
+        \\ \hat m_t = m_t / (1-\beta_1^t), \qquad \hat v_t = v_t / (1-\beta_2^t), \qquad
+        u_t = \hat m_t / (\sqrt{\hat v_t + \epsilon_{root}} + \epsilon)
+
+    With `nesterov` (Nadam), \hat m_t becomes
+    \beta_1 m_t / (1-\beta_1^{t+1}) + (1-\beta_1) g_t / (1-\beta_1^t).
+
+    Args:
+        b1: \beta_1, in [0, 1).
+        b2: \beta_2, in [0, 1).
+        eps: \epsilon, outside the root.
+        eps_root: \epsilon_{root}, inside the root (keeps gradients through the update finite).
+        mu_dtype: dtype in which m_t is stored; the params' dtype by default.
+        nesterov: use Nadam's look-ahead first moment.
+        nu_dtype: dtype in which v_t is stored; the params' dtype by default.
+        eps_uncorrected: add \epsilon to \sqrt{v_t} before bias correction, i.e. use
+            \epsilon / \sqrt{1-\beta_2^t} in place of \epsilon (the paper's Section 2
+            "\hat\epsilon" ordering, used by Keras and the AdaBound reference).
+
+    Returns:
+        A transformation with state `ScaleByAdamState(count, mu, nu)`.
+
+    References:
+        Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015, Algorithm 1.
+        Dozat, "Incorporating Nesterov Momentum into Adam", ICLR 2016 workshop.
+
+    Note:
+        Nadam as in Optax and Keras' common simplification: Dozat's momentum schedule
+        \mu_t is the constant \beta_1, and \hat v_t is not multiplied by \beta_2.
+
+    Example:
+        >>> import gradtx
+        >>> adam = gradtx.chain(gradtx.scale_by_adam(), gradtx.scale_by_learning_rate(1e-3))
+    """
+    _validate.check_interval("scale_by_adam", b1=b1, b2=b2)
+    _validate.check_non_negative("scale_by_adam", eps=eps, eps_root=eps_root)
+
+    _eps = _epsilon(eps_uncorrected)
+
+    def init(params):
+        return ScaleByAdamState(
+            _count(), _tree.zeros_like(params, mu_dtype), _tree.zeros_like(params, nu_dtype)
+        )
+
+    def rule(count, g, m, v):
+        dt = _tree.compute_dtype(g, m, v)
+        b1_, b2_, eps_, eps_root_ = _tree.as_dtype(dt, b1, b2, eps, eps_root)
+        g_ = g.astype(dt)
+        m_new = _tree.ema(g_, m.astype(dt), b1_)
+        v_new = _tree.ema(_tree.abs_sq(g_), v.astype(dt), b2_)
+        if nesterov:
+            m_hat = _nesterov_mean(m_new, g_, b1_, count, dt)
+        else:
+            m_hat = m_new / _tree.bias_correction(b1_, count, dt)
+        correction2 = _tree.bias_correction(b2_, count, dt)
+        u = m_hat / (jnp.sqrt(v_new / correction2 + eps_root_) + _eps(eps_, correction2))
+        return u.astype(g.dtype), _tree.cast_like(m_new, m), _tree.cast_like(v_new, v)
+
+    def update(updates, state, params=None):
+        del params
+        count = _tree.safe_increment(state.count)
+        updates, mu, nu = _tree.map_leaves(
+            lambda g, m, v: rule(count, g, m, v),
+            updates,
+            state.mu,
+            state.nu,
+            where="scale_by_adam",
+            names=("mu", "nu"),
+            outputs=3,
+        )
+        return updates, ScaleByAdamState(count, mu, nu)
+
+    return GradientTransformation(init, update)
+
+
+def scale_by_adamax(
+    b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, *, eps_in_max: bool = True
+) -> GradientTransformation:
+    r"""Scale by the first moment over an exponentially weighted infinity norm (AdaMax).
+
+    .. math::
+        m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad
+        u^{\infty}_t = \max(\beta_2 u^{\infty}_{t-1}, |g_t| + \epsilon), \qquad
+        u_t = \frac{m_t / (1-\beta_1^t)}{u^{\infty}_t}
+
+    Args:
+        b1: \beta_1, in [0, 1).
+        b2: \beta_2, in [0, 1).
+        eps: \epsilon, added to |g_t| inside the max so that the division is safe.
+        eps_in_max: with False, u^\infty_t = \max(\beta_2 u^\infty_{t-1}, |g_t|) and
+            u_t = \hat m_t / (u^\infty_t + \epsilon) (Keras).
+
+    Returns:
+        A transformation with state `ScaleByAdamState(count, mu, nu)`; nu holds u^\infty.
+
+    References:
+        Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015, Section 7.1,
+        Algorithm 2.
+
+    Note:
+        The paper has no \epsilon; Optax and torch.optim put it inside the max (the default),
+        Keras adds it to the denominator (`eps_in_max=False`).
+
+    Example:
+        >>> import gradtx
+        >>> adamax = gradtx.chain(gradtx.scale_by_adamax(), gradtx.scale_by_learning_rate(2e-3))
+    """
+    _validate.check_interval("scale_by_adamax", b1=b1, b2=b2)
+    _validate.check_non_negative("scale_by_adamax", eps=eps)
+
+    def init(params):
+        return ScaleByAdamState(_count(), _tree.zeros_like(params), _tree.zeros_like(params))
+
+    def rule(count, g, m, v):
+        dt = _tree.compute_dtype(g, m, v)
+        b1_, b2_, eps_ = _tree.as_dtype(dt, b1, b2, eps)
+        g_ = g.astype(dt)
+        m_new = _tree.ema(g_, m.astype(dt), b1_)
+        inside, outside = (eps_, 0) if eps_in_max else (0, eps_)
+        v_new = jnp.maximum(jnp.abs(g_) + inside, b2_ * v.astype(dt))
+        u = m_new / _tree.bias_correction(b1_, count, dt) / (v_new + outside)
+        return u.astype(g.dtype), _tree.cast_like(m_new, m), _tree.cast_like(v_new, v)
+
+    def update(updates, state, params=None):
+        del params
+        count = _tree.safe_increment(state.count)
+        updates, mu, nu = _tree.map_leaves(
+            lambda g, m, v: rule(count, g, m, v),
+            updates,
+            state.mu,
+            state.nu,
+            where="scale_by_adamax",
+            names=("mu", "nu"),
+            outputs=3,
+        )
+        return updates, ScaleByAdamState(count, mu, nu)
+
+    return GradientTransformation(init, update)
+
+
+class ScaleByAmsgradState(NamedTuple):
+    """State of `scale_by_amsgrad`."""
+
+    count: jax.Array  # shape (), int32: the step t
+    mu: Updates  # m_t
+    nu: Updates  # v_t
+    nu_max: Updates  # \hat v^{max}_t, the running maximum of \hat v_t
+
+
+def scale_by_amsgrad(
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    eps_root: float = 0.0,
+    mu_dtype: Any = None,
+    *,
+    raw_max: bool = False,
+    eps_uncorrected: bool = False,
+) -> GradientTransformation:
+    r"""Scale like Adam, but by the running maximum of the second moment (AMSGrad).
+
+    .. math::
+        \hat v^{max}_t = \max(\hat v^{max}_{t-1}, \hat v_t), \qquad
+        u_t = \hat m_t / (\sqrt{\hat v^{max}_t + \epsilon_{root}} + \epsilon)
+
+    with m_t, v_t and their bias corrections as in `scale_by_adam`.
+
+    Args:
+        b1: \beta_1, in [0, 1).
+        b2: \beta_2, in [0, 1).
+        eps: \epsilon, outside the root.
+        eps_root: \epsilon_{root}, inside the root.
+        mu_dtype: dtype in which m_t is stored.
+        raw_max: keep the maximum of the uncorrected v_t and bias-correct it afterwards,
+            \hat v^{max}_t = \max_{k \le t} v_k / (1-\beta_2^t) (torch.optim, Keras).
+        eps_uncorrected: use \epsilon / \sqrt{1-\beta_2^t} in place of \epsilon (Keras), as in
+            `scale_by_adam`.
+
+    Returns:
+        A transformation with state `ScaleByAmsgradState(count, mu, nu, nu_max)`; nu_max holds
+        \hat v^{max}_t, or the uncorrected maximum with `raw_max`.
+
+    References:
+        Reddi, Kale & Kumar, "On the Convergence of Adam and Beyond", ICLR 2018, Algorithm 2.
+
+    Note:
+        By default the maximum is taken over bias-corrected \hat v_t, as in Optax; the paper uses
+        no bias correction; torch.optim and Keras take the maximum of the uncorrected v_t.
+
+    Example:
+        >>> import gradtx
+        >>> amsgrad = gradtx.chain(gradtx.scale_by_amsgrad(), gradtx.scale_by_learning_rate(1e-3))
+    """
+    _validate.check_interval("scale_by_amsgrad", b1=b1, b2=b2)
+    _validate.check_non_negative("scale_by_amsgrad", eps=eps, eps_root=eps_root)
+    _eps = _epsilon(eps_uncorrected)
+
+    def init(params):
+        zeros = _tree.zeros_like(params)
+        return ScaleByAmsgradState(_count(), _tree.zeros_like(params, mu_dtype), zeros, zeros)
+
+    def rule(count, g, m, v, v_max):
+        dt = _tree.compute_dtype(g, m, v)
+        b1_, b2_, eps_, eps_root_ = _tree.as_dtype(dt, b1, b2, eps, eps_root)
+        g_ = g.astype(dt)
+        m_new = _tree.ema(g_, m.astype(dt), b1_)
+        v_new = _tree.ema(_tree.abs_sq(g_), v.astype(dt), b2_)
+        correction2 = _tree.bias_correction(b2_, count, dt)
+        if raw_max:
+            v_max_new = jnp.maximum(v_max.astype(dt), v_new)
+            v_max_hat = v_max_new / correction2
+        else:
+            v_max_new = v_max_hat = jnp.maximum(v_max.astype(dt), v_new / correction2)
+        m_hat = m_new / _tree.bias_correction(b1_, count, dt)
+        u = m_hat / (jnp.sqrt(v_max_hat + eps_root_) + _eps(eps_, correction2))
+        return (
+            u.astype(g.dtype),
+            _tree.cast_like(m_new, m),
+            _tree.cast_like(v_new, v),
+            _tree.cast_like(v_max_new, v_max),
+        )
+
+    def update(updates, state, params=None):
+        del params
+        count = _tree.safe_increment(state.count)
+        updates, mu, nu, nu_max = _tree.map_leaves(
+            lambda *leaves: rule(count, *leaves),
+            updates,
+            state.mu,
+            state.nu,
+            state.nu_max,
+            where="scale_by_amsgrad",
+            names=("mu", "nu", "nu_max"),
+            outputs=4,
+        )
+        return updates, ScaleByAmsgradState(count, mu, nu, nu_max)
+
+    return GradientTransformation(init, update)
+
+
+class ScaleByNadamState(NamedTuple):
+    """State of `scale_by_nadam`."""
+
+    count: jax.Array  # shape (), int32: the step t
+    mu_product: jax.Array  # shape (), float: prod_{k<=t} mu_k
+    mu: Updates  # m_t
+    nu: Updates  # v_t
+
+
+def scale_by_nadam(
+    b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, momentum_decay: float = 4e-3
+) -> GradientTransformation:
+    r"""Scale like Nadam with Dozat's momentum schedule (torch.optim.NAdam, keras Nadam).
+
+    .. math::
+        \mu_t = \beta_1 (1 - \tfrac12\, 0.96^{t \psi}), \qquad
+        \Pi_t = \prod_{k \le t} \mu_k, \qquad
+        m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,
+        \\ u_t = \Big(\frac{1-\mu_t}{1-\Pi_t} g_t + \frac{\mu_{t+1}}{1-\Pi_t \mu_{t+1}} m_t\Big)
+        \Big/ \big(\sqrt{v_t / (1-\beta_2^t)} + \epsilon\big)
+
+    Args:
+        b1: \beta_1, in [0, 1).
+        b2: \beta_2, in [0, 1).
+        eps: \epsilon, outside the root.
+        momentum_decay: \psi, the speed of the momentum warm-up (torch's momentum_decay; Keras
+            fixes it at 0.004).
+
+    Returns:
+        A transformation with state `ScaleByNadamState(count, mu_product, mu, nu)`.
+
+    References:
+        Dozat, "Incorporating Nesterov Momentum into Adam", ICLR 2016 workshop, Algorithm 2.
+
+    Note:
+        `scale_by_adam(nesterov=True)` is Optax's Nadam, with the constant \mu_t = \beta_1. Like
+        torch and Keras, \hat v_t is not multiplied by \beta_2 as in Dozat's Algorithm 2.
+
+    Example:
+        >>> import gradtx
+        >>> nadam = gradtx.chain(gradtx.scale_by_nadam(), gradtx.scale_by_learning_rate(2e-3))
+    """
+    _validate.check_interval("scale_by_nadam", b1=b1, b2=b2)
+    _validate.check_non_negative("scale_by_nadam", eps=eps, momentum_decay=momentum_decay)
+
+    def init(params):
+        product = jnp.ones([], jnp.result_type(float))  # float64 when x64 is on
+        return ScaleByNadamState(
+            _count(), product, _tree.zeros_like(params), _tree.zeros_like(params)
+        )
+
+    def momentum_at(t, dtype):
+        (b1_, psi) = _tree.as_dtype(dtype, b1, momentum_decay)
+        return b1_ * (1 - 0.5 * jnp.asarray(0.96, dtype) ** (t * psi))
+
+    def rule(count, product, g, m, v):
+        dt = _tree.compute_dtype(g, m, v)
+        b1_, b2_, eps_ = _tree.as_dtype(dt, b1, b2, eps)
+        t = count.astype(dt)
+        mu_t, mu_next = momentum_at(t, dt), momentum_at(t + 1, dt)
+        product = product.astype(dt)
+        g_ = g.astype(dt)
+        m_new = _tree.ema(g_, m.astype(dt), b1_)
+        v_new = _tree.ema(_tree.abs_sq(g_), v.astype(dt), b2_)
+        denominator = jnp.sqrt(v_new / _tree.bias_correction(b2_, count, dt)) + eps_
+        mean = (1 - mu_t) / (1 - product) * g_ + mu_next / (1 - product * mu_next) * m_new
+        return (
+            (mean / denominator).astype(g.dtype),
+            _tree.cast_like(m_new, m),
+            _tree.cast_like(v_new, v),
+        )
+
+    def update(updates, state, params=None):
+        del params
+        count = _tree.safe_increment(state.count)
+        product = state.mu_product * momentum_at(
+            count.astype(state.mu_product.dtype), state.mu_product.dtype
+        )
+        updates, mu, nu = _tree.map_leaves(
+            lambda g, m, v: rule(count, product, g, m, v),
+            updates,
+            state.mu,
+            state.nu,
+            where="scale_by_nadam",
+            names=("mu", "nu"),
+            outputs=3,
+        )
+        return updates, ScaleByNadamState(count, product, mu, nu)
+
+    return GradientTransformation(init, update)
