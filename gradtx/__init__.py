@@ -12,6 +12,23 @@ from gradtx._combine import MaskedState as MaskedState
 from gradtx._combine import chain as chain
 from gradtx._combine import masked as masked
 
+# Parameter groups and frozen parameters.
+from gradtx._combine import MultiTransformState as MultiTransformState
+from gradtx._combine import freeze as freeze
+from gradtx._combine import multi_transform as multi_transform
+from gradtx._combine import set_to_zero as set_to_zero
+
+# Remedies: clipping against exploding gradients, annealed noise, skipping non-finite steps,
+# and accumulating small batches into a large one.
+from gradtx._clip import clip as clip
+from gradtx._clip import clip_by_global_norm as clip_by_global_norm
+from gradtx._noise import AddNoiseState as AddNoiseState
+from gradtx._noise import add_noise as add_noise
+from gradtx._wrappers import AccumulateState as AccumulateState
+from gradtx._wrappers import ApplyIfFiniteState as ApplyIfFiniteState
+from gradtx._wrappers import accumulate as accumulate
+from gradtx._wrappers import apply_if_finite as apply_if_finite
+
 # Scaling, momentum, weight decay.
 from gradtx._scaling import ScaleByScheduleState as ScaleByScheduleState
 from gradtx._scaling import scale as scale

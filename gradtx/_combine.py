@@ -1,13 +1,16 @@
-"""Combining transformations: run them in sequence, or only on part of the tree."""
+"""Combining transformations: run them in sequence, on part of the tree, or per parameter group."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
+from jax.tree_util import DictKey, FlattenedIndexKey, GetAttrKey, SequenceKey
 
-from gradtx._base import GradientTransformation, OptState
+from gradtx._base import EmptyState, GradientTransformation, OptState
 
 
 def chain(*transforms: GradientTransformation) -> GradientTransformation:
@@ -28,11 +31,12 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
         if not isinstance(state, tuple) or len(state) != len(transforms):
             raise ValueError(
                 f"chain: the state must be a tuple of {len(transforms)} states, one per link, "
-                f"got {type(state).__name__} of length {len(state) if isinstance(state, tuple) else '-'}. "
+                f"got {type(state).__name__} of length "
+                f"{len(state) if isinstance(state, tuple) else '-'}. "
                 "Was it made by this chain's `init`?"
             )
         new_state = []
-        for transform, link_state in zip(transforms, state):
+        for transform, link_state in zip(transforms, state, strict=True):
             updates, link_state = transform.update(updates, link_state, params)
             new_state.append(link_state)
         return updates, tuple(new_state)
@@ -47,7 +51,7 @@ class MaskedState(NamedTuple):
 
 
 class _MaskedOut(NamedTuple):
-    """Placeholder for a masked-out leaf: an empty pytree node, so the inner tree keeps its shape."""
+    """Placeholder for a masked-out leaf: an empty pytree node; the inner tree keeps its shape."""
 
 
 def _resolve_mask(mask: Any, params: Any) -> Any:
@@ -66,13 +70,14 @@ def masked(
 
     u_t[i] = inner(g_t)[i] where mask[i], g_t[i] otherwise.
 
-    Masked-out leaves pass through unchanged (the gradient itself, not zero) and get no inner
-    state, so a masked weight decay or a masked Adam costs nothing on them. `mask` is a tree of
-    Python booleans with the params' structure, or a function of the params returning one.
+    Masked-out leaves pass through unchanged (the gradient itself, not zero; `freeze` zeros them)
+    and get no inner state, so a masked weight decay or a masked Adam costs nothing on them.
+    `mask` is a tree of Python booleans with the params' structure (or a prefix of it), or a
+    function of the params returning one.
 
     Example:
         >>> import gradtx
-        >>> decay_weights_only = gradtx.masked(gradtx.add_decayed_weights(1e-4), {"w": True, "b": False})
+        >>> decay_w = gradtx.masked(gradtx.add_decayed_weights(1e-4), {"w": True, "b": False})
     """
 
     def init(params):
@@ -81,7 +86,9 @@ def masked(
     def update(updates, state, params=None):
         leaf_mask = _resolve_mask(mask, updates if params is None else params)
         inner_params = None if params is None else _select(params, leaf_mask)
-        new, inner_state = inner.update(_select(updates, leaf_mask), state.inner_state, inner_params)
+        new, inner_state = inner.update(
+            _select(updates, leaf_mask), state.inner_state, inner_params
+        )
         merged = jax.tree.map(
             lambda m, u, n: n if m else u,
             leaf_mask,
@@ -93,3 +100,240 @@ def masked(
 
     return GradientTransformation(init, update)
 
+
+def set_to_zero() -> GradientTransformation:
+    r"""Replace every update by zero: u_t = 0.
+
+    Stateless. With `multi_transform` or `masked` it freezes a group of parameters.
+
+    Example:
+        >>> import gradtx, jax.numpy as jnp
+        >>> tx = gradtx.set_to_zero()
+        >>> tx.update(jnp.ones(2), tx.init(jnp.ones(2)))[0]
+        Array([0., 0.], dtype=float32)
+    """
+
+    def init(params):
+        del params
+        return EmptyState()
+
+    def update(updates, state, params=None):
+        del params
+        return jax.tree.map(jnp.zeros_like, updates), state
+
+    return GradientTransformation(init, update)
+
+
+def freeze(mask: Any | Callable[[Any], Any]) -> GradientTransformation:
+    r"""Zero the updates of the leaves where `mask` is True: `masked(set_to_zero(), mask)`.
+
+    u_t[i] = 0 where mask[i], g_t[i] otherwise. The state holds no arrays.
+
+    Args:
+        mask: a tree of Python booleans with the params' structure (or a prefix of it, or a single
+            bool), or a function of the params returning one. True freezes.
+
+    Note:
+        `chain(freeze(mask), adam)` feeds zeros to Adam, which still keeps moments for the frozen
+        leaves (and weight decay placed after `freeze` still moves them). To give frozen leaves
+        no optimizer state at all, route them to `set_to_zero()` with `multi_transform`.
+
+    Example:
+        >>> import gradtx
+        >>> tx = gradtx.chain(gradtx.sgd(0.1), gradtx.freeze({"embed": True, "head": False}))
+    """
+    return masked(set_to_zero(), mask)
+
+
+class MultiTransformState(NamedTuple):
+    """State of `multi_transform`: one inner state per label, built on that label's leaves only."""
+
+    inner_states: dict[Any, OptState]
+
+
+def _path_str(path: tuple[Any, ...]) -> str:
+    """A jax key path as "/"-joined keys: dict keys, sequence indices, attribute names."""
+    parts = []
+    for key in path:
+        if isinstance(key, DictKey):
+            parts.append(str(key.key))
+        elif isinstance(key, SequenceKey):
+            parts.append(str(key.idx))
+        elif isinstance(key, GetAttrKey):
+            parts.append(key.name)
+        elif isinstance(key, FlattenedIndexKey):
+            parts.append(str(key.key))
+        else:
+            parts.append(str(key))
+    return "/".join(parts)
+
+
+def _is_prefix(prefix: Any, tree: Any) -> bool:
+    try:
+        jax.tree.map(lambda *_: None, prefix, tree)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def _is_pattern_dict(labels: Any) -> bool:
+    return (
+        isinstance(labels, Mapping)
+        and len(labels) > 0
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items())
+    )
+
+
+def _labels_from_patterns(patterns: Mapping[str, str], tree: Any) -> Any:
+    compiled = []
+    for pattern, label in patterns.items():
+        try:
+            compiled.append((re.compile(pattern), label))
+        except re.error as err:
+            raise ValueError(
+                f"multi_transform: {pattern!r} in param_labels is not a regular expression ({err})"
+            ) from None
+
+    def label_of(path, _):
+        name = _path_str(path)
+        for regex, label in compiled:
+            if regex.fullmatch(name):
+                return label
+        raise ValueError(
+            f"multi_transform: the parameter path {name!r} matches none of the patterns "
+            f"{list(patterns)} (each must match the whole path, re.fullmatch). Add a catch-all "
+            f"last, e.g. {{..., r'.*': 'default'}}. (param_labels was read as patterns because "
+            "it is not a prefix of the params tree.)"
+        )
+
+    return jax.tree_util.tree_map_with_path(label_of, tree)
+
+
+def _check_labels(labels: Any, transforms: Mapping[Any, Any], given: str) -> None:
+    for path, label in jax.tree_util.tree_flatten_with_path(labels)[0]:
+        if label not in transforms:
+            raise ValueError(
+                f"multi_transform: no transformation for label {label!r} (given for "
+                f"{_path_str(path) or '<root>'!r} {given}); labels with a transformation: "
+                f"{list(transforms)}. Add {label!r} to transforms_by_label or relabel."
+            )
+
+
+def multi_transform(
+    transforms_by_label: Mapping[str, GradientTransformation],
+    param_labels: Any | Callable[[Any], Any] | Mapping[str, str],
+) -> GradientTransformation:
+    r"""Parameter groups: apply a different transformation to each labelled group of leaves.
+
+    u_t[i] = T_{label(i)}(g_t restricted to the leaves labelled label(i))[i]
+
+    Each transformation sees only its own leaves (the others are empty nodes, as in `masked`),
+    keeps state for them only, and gets the matching params. Every leaf must have a label.
+
+    Args:
+        transforms_by_label: a dict label -> transformation.
+        param_labels: the label of each leaf, in one of three forms:
+
+            * a tree of labels with the params' structure, or a prefix of it
+              (`{"encoder": "slow", "decoder": "fast"}` labels whole subtrees);
+            * a function of the params (of the updates when `update` gets no params) returning
+              such a tree;
+            * a dict `{regular expression: label}` over parameter paths. The path of a leaf is
+              its jax key path with the keys joined by "/": dict keys as `str(key)`, list and
+              tuple indices as decimal numbers, NamedTuple and dataclass fields by name; so
+              `{"layers": [{"w": ..., "bias": ...}]}` has paths "layers/0/w" and
+              "layers/0/bias". Each pattern must match the whole path (`re.fullmatch`) and the
+              first matching pattern, in the dict's order, wins; a path that matches none raises
+              a ValueError naming it. A dict of strings is read as patterns unless it is a
+              prefix of the params tree (its keys are the params' top-level keys), in which case
+              it is a tree of labels.
+
+    Returns:
+        A transformation with state `MultiTransformState(inner_states={label: state})`.
+
+    Example:
+        A smaller learning rate for the first layer, no weight decay on biases and norms, and a
+        frozen embedding (first match wins, so the first layer's bias is not decayed either):
+
+        >>> import gradtx, jax.numpy as jnp
+        >>> params = {"embed": jnp.zeros((100, 8)), "norm": {"scale": jnp.ones(8)},
+        ...           "layers": [{"w": jnp.zeros((8, 8)), "bias": jnp.zeros(8)} for _ in range(3)]}
+        >>> tx = gradtx.multi_transform(
+        ...     {"frozen": gradtx.set_to_zero(),
+        ...      "no_decay": gradtx.adam(1e-3),
+        ...      "first": gradtx.adamw(1e-4, weight_decay=1e-2),
+        ...      "default": gradtx.adamw(1e-3, weight_decay=1e-2)},
+        ...     {r"embed": "frozen", r".*bias|norm/.*": "no_decay",
+        ...      r"layers/0/.*": "first", r".*": "default"})
+        >>> state = tx.init(params)
+        >>> sorted(state.inner_states)
+        ['default', 'first', 'frozen', 'no_decay']
+    """
+    if not isinstance(transforms_by_label, Mapping) or not transforms_by_label:
+        raise TypeError(
+            "multi_transform: transforms_by_label must be a non-empty dict label -> "
+            f"transformation, got {type(transforms_by_label).__name__} {transforms_by_label!r}"
+        )
+    for label, tx in transforms_by_label.items():
+        if not (hasattr(tx, "init") and hasattr(tx, "update")):
+            raise TypeError(
+                f"multi_transform: the transformation for label {label!r} must have `init` and "
+                f"`update`, got {type(tx).__name__}"
+            )
+    transforms = dict(transforms_by_label)
+    if not callable(param_labels):
+        _check_labels(param_labels, transforms, "in param_labels")
+
+    def resolve(tree):
+        if callable(param_labels):
+            labels = param_labels(tree)
+        elif _is_pattern_dict(param_labels) and not _is_prefix(param_labels, tree):
+            labels = _labels_from_patterns(param_labels, tree)
+        else:
+            labels = param_labels
+        if not _is_prefix(labels, tree):
+            raise ValueError(
+                "multi_transform: the labels must have the params' tree structure or a prefix of "
+                f"it; labels are {jax.tree.structure(labels)}, params are "
+                f"{jax.tree.structure(tree)}"
+            )
+        _check_labels(labels, transforms, "in the params")
+        return labels
+
+    def group(labels, label):
+        return jax.tree.map(lambda leaf_label: leaf_label == label, labels)
+
+    def init(params):
+        labels = resolve(params)
+        return MultiTransformState(
+            {
+                label: tx.init(_select(params, group(labels, label)))
+                for label, tx in transforms.items()
+            }
+        )
+
+    def update(updates, state, params=None):
+        inner_states = getattr(state, "inner_states", None)
+        if not isinstance(inner_states, Mapping) or set(inner_states) != set(transforms):
+            got = list(inner_states) if isinstance(inner_states, Mapping) else type(state).__name__
+            raise ValueError(
+                f"multi_transform: the state must be a MultiTransformState with one inner state "
+                f"per label {list(transforms)}, got {got}. Was it made by this multi_transform's "
+                "`init`?"
+            )
+        labels = resolve(updates if params is None else params)
+        outputs, new_states = {}, {}
+        for label, tx in transforms.items():
+            mask = group(labels, label)
+            inner_params = None if params is None else _select(params, mask)
+            outputs[label], new_states[label] = tx.update(
+                _select(updates, mask), inner_states[label], inner_params
+            )
+        merged = jax.tree.map(
+            lambda label, *outs: dict(zip(outputs, outs, strict=True))[label],
+            labels,
+            *outputs.values(),
+        )
+        return merged, MultiTransformState(new_states)
+
+    return GradientTransformation(init, update)

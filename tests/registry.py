@@ -4,6 +4,9 @@ Adding an optimizer to gradtx is one line here. Each entry builds the optimizer 
 under which it converges on a small convex problem.
 """
 
+import jax
+import jax.numpy as jnp
+
 import gradtx
 
 OPTIMIZERS = {
@@ -23,13 +26,23 @@ OPTIMIZERS = {
     "amsbound": lambda: gradtx.amsbound(0.1, final_lr=0.1),
     "swats": lambda: gradtx.swats(0.1),
     "swats_switching": lambda: gradtx.swats(0.1, eps_switch=1e-2),
+    "adam_if_finite": lambda: gradtx.apply_if_finite(gradtx.adam(0.1), 3),
+    "sgd_accumulated": lambda: gradtx.accumulate(gradtx.sgd(0.1), 2),
+    "clipped_momentum": lambda: gradtx.chain(
+        gradtx.clip_by_global_norm(1.0), gradtx.sgd(0.05, momentum=0.9)
+    ),
+    "groups_by_regex": lambda: gradtx.multi_transform(
+        {"fast": gradtx.adam(0.1), "slow": gradtx.sgd(0.1)}, {r"w": "fast", r".*": "slow"}
+    ),
 }
 
 # Every transformation, built with settings valid for any params. Updates in, updates out.
 TRANSFORMATIONS = {
     "identity": lambda: gradtx.identity(),
     "scale": lambda: gradtx.scale(-0.1),
-    "scale_by_schedule": lambda: gradtx.scale_by_schedule(lambda count: 1 / (1 + count.astype(float))),
+    "scale_by_schedule": lambda: gradtx.scale_by_schedule(
+        lambda count: 1 / (1 + count.astype(float))
+    ),
     "scale_by_learning_rate": lambda: gradtx.scale_by_learning_rate(0.1),
     "trace": lambda: gradtx.trace(0.9),
     "trace_nesterov": lambda: gradtx.trace(0.9, nesterov=True),
@@ -46,4 +59,14 @@ TRANSFORMATIONS = {
     "max_rms_step_size": lambda: gradtx.max_rms_step_size(),
     "bound_lr": lambda: gradtx.bound_lr(gradtx.rms_step_size(), 1e-2),
     "scale_by_swats": lambda: gradtx.scale_by_swats(),
+    "scale_by_nadam": lambda: gradtx.scale_by_nadam(),
+    "clip": lambda: gradtx.clip(1.0),
+    "clip_by_global_norm": lambda: gradtx.clip_by_global_norm(1.0),
+    "add_noise": lambda: gradtx.add_noise(0.01, 0.55, 0),
+    "set_to_zero": lambda: gradtx.set_to_zero(),
+    "freeze": lambda: gradtx.freeze(lambda params: jax.tree.map(lambda _: True, params)),
+    "groups_by_function": lambda: gradtx.multi_transform(
+        {"a": gradtx.scale_by_adam(), "b": gradtx.trace(0.9)},
+        lambda params: jax.tree.map(lambda x: "a" if jnp.ndim(x) > 1 else "b", params),
+    ),
 }

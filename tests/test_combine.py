@@ -155,10 +155,10 @@ def test_masked_inner_state_has_no_entries_for_masked_out_leaves():
     state = tx.init(_params())
     assert isinstance(state, gradtx.MaskedState)
     paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(state)]
-    assert paths == [".inner_state.trace['w']"]
+    assert paths == [".inner_state.count", ".inner_state.trace['w']"]
     _, state = tx.update(_grad_steps(4)[0], state, _params())
     paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(state)]
-    assert paths == [".inner_state.trace['w']"]
+    assert paths == [".inner_state.count", ".inner_state.trace['w']"]
 
 
 def test_masked_all_false_has_empty_inner_state():
@@ -197,7 +197,11 @@ def test_masked_mask_as_prefix_tree():
     tx = gradtx.masked(gradtx.trace(0.5), {"enc": True, "dec": False})
     state = tx.init(params)
     paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(state)]
-    assert sorted(paths) == [".inner_state.trace['enc']['b']", ".inner_state.trace['enc']['w']"]
+    assert sorted(paths) == [
+        ".inner_state.count",
+        ".inner_state.trace['enc']['b']",
+        ".inner_state.trace['enc']['w']",
+    ]
     for step in range(1, 4):
         updates, state = tx.update(grads, state, params)
         assert jax.tree.structure(updates) == jax.tree.structure(grads)
