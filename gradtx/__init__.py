@@ -94,4 +94,7 @@ from gradtx._swats import swats as swats
 # Batch, stochastic and minibatch gradient descent.
 from gradtx import training as training
 
+# torch.optim and Keras optimizers, reproduced step for step.
+from gradtx import conventions as conventions
+
 __version__ = "0.1.0"
