@@ -71,7 +71,9 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     .. math:: \theta_{t} = \theta_{t-1} + u_t
 
     The sum is computed in the promoted dtype and cast back once, so float16 or bfloat16
-    parameters are not rounded twice. `None` leaves stay `None`.
+    parameters are not rounded twice. `None` leaves stay `None`. Integer and boolean leaves, in
+    either tree, raise a TypeError naming their path: adding a float update to them would round
+    it away silently.
 
     Example:
         >>> import gradtx, jax.numpy as jnp
@@ -79,6 +81,8 @@ def apply_updates(params: Params, updates: Updates) -> Params:
         {'w': Array([0.5, 0.5], dtype=float32)}
     """
     _tree.check_same_structure(params, updates, "params", "updates", "apply_updates")
+    for name, tree in (("params", params), ("updates", updates)):
+        _tree.check_inexact([jnp.asarray(x) for x in jax.tree.leaves(tree)], tree, name, "apply_updates")
     return jax.tree.map(_add_leaf, params, updates)
 
 

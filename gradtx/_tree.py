@@ -51,6 +51,27 @@ def check_same_structure(a: Any, b: Any, name_a: str, name_b: str, where: str) -
         )
 
 
+def _dtype_name(dtype: Any) -> str:
+    return "float0" if dtype == jax.dtypes.float0 else str(dtype)
+
+
+def check_inexact(leaves: Sequence[Any], tree: Any, name: str, where: str) -> None:
+    """Raise a TypeError naming the first leaf that is not floating-point or complex.
+
+    `leaves` are the arrays at the leaves of `tree`, in flattening order; the paths are computed
+    only when a leaf fails, so the check costs one set of dtypes on the happy path.
+    """
+    if all(jnp.issubdtype(dtype, jnp.inexact) for dtype in {leaf.dtype for leaf in leaves}):
+        return
+    paths = [keystr(path) or "<root>" for path, _ in tree_flatten_with_path(tree)[0]]
+    path, dtype = next((p, x.dtype) for p, x in zip(paths, leaves) if not jnp.issubdtype(x.dtype, jnp.inexact))
+    raise TypeError(
+        f"{where}: {name} leaf {path} has dtype {_dtype_name(dtype)}; gradtx transforms "
+        "floating-point (or complex) leaves only. Keep integer and boolean buffers out of the "
+        "params you optimize: split them off before `jax.grad`, `init` and `apply_updates`."
+    )
+
+
 def map_leaves(
     rule: Callable[..., Any],
     updates: Any,
@@ -61,14 +82,19 @@ def map_leaves(
 ) -> Any:
     """Apply a per-array `rule(u, *others)` leaf by leaf.
 
-    Every tree in `trees` must have the structure of `updates`; `names` names them in errors. A
-    rule with several `outputs` returns a tuple per leaf, and `map_leaves` a tuple of trees.
+    Every tree in `trees` must have the structure of `updates`; `names` names them in errors.
+    Every leaf of every tree must be floating-point or complex: an integer or boolean leaf raises
+    a TypeError naming its path. A rule with several `outputs` returns a tuple per leaf, and
+    `map_leaves` a tuple of trees.
     """
     treedef = jax.tree.structure(updates)
+    all_names = ["updates"]
     for i, tree in enumerate(trees):
-        name = names[i] if i < len(names) else f"tree {i + 1}"
-        check_same_structure(updates, tree, "updates", name, where)
+        all_names.append(names[i] if i < len(names) else f"tree {i + 1}")
+        check_same_structure(updates, tree, "updates", all_names[-1], where)
     columns = [[jnp.asarray(x) for x in treedef.flatten_up_to(t)] for t in (updates, *trees)]
+    for name, column in zip(all_names, columns):
+        check_inexact(column, updates, name, where)
     results = [rule(*leaves) for leaves in zip(*columns)]
     if outputs == 1:
         return treedef.unflatten(results)
@@ -118,11 +144,6 @@ def ema(value: Any, average: Any, decay: Any) -> Any:
 
 def cast_like(x: jax.Array, like: Any) -> jax.Array:
     return x.astype(jnp.result_type(like))
-
-
-def global_norm(tree: Any) -> jax.Array:
-    """sqrt of the sum of squares over every leaf of `tree`."""
-    return jnp.sqrt(sum(jnp.sum(jnp.square(jnp.abs(x))) for x in jax.tree.leaves(tree)))
 
 
 def abs_sq(x: jax.Array) -> jax.Array:

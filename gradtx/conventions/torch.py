@@ -45,7 +45,7 @@ def Adagrad(  # noqa: N802
     initial_accumulator_value: float = 0.0,
     eps: float = 1e-10,
 ) -> GradientTransformation:
-    """torch.optim.Adagrad: eps outside the root; lr_decay as `inverse_time_decay(lr, 1, lr_decay)`."""
+    """torch.optim.Adagrad: eps outside the root; lr_decay as an `inverse_time_decay`."""
     rate = inverse_time_decay(lr, 1, lr_decay) if lr_decay else lr
     scaler = scale_by_rss(initial_accumulator_value, eps, eps_in_sqrt=False)
     return with_weight_decay(scaler, rate, weight_decay, decoupled=False)
