@@ -102,13 +102,17 @@ def map_leaves(
 
 
 def zeros_like(tree: Any, dtype: Any = None) -> Any:
-    """Zeros shaped like each leaf, in `dtype` or the leaf's own dtype."""
-    return jax.tree.map(lambda x: jnp.zeros(jnp.shape(x), dtype or jnp.result_type(x)), tree)
+    """Zeros shaped like each leaf, in `dtype` or the leaf's own dtype, with the leaf's sharding.
+
+    State made from sharded params lives where its params live; it is never gathered on one
+    device first.
+    """
+    return full_like(tree, 0, dtype)
 
 
 def full_like(tree: Any, value: Any, dtype: Any = None) -> Any:
-    """`value` broadcast to each leaf's shape, in `dtype` or the leaf's own dtype."""
-    return jax.tree.map(lambda x: jnp.full(jnp.shape(x), value, dtype or jnp.result_type(x)), tree)
+    """`value` broadcast to each leaf's shape and sharding, in `dtype` or the leaf's dtype."""
+    return jax.tree.map(lambda x: jnp.full_like(x, value, dtype or jnp.result_type(x)), tree)
 
 
 def compute_dtype(*arrays: Any) -> Any:

@@ -169,11 +169,6 @@ def test_ema_is_convex_combination():
     )
 
 
-def test_global_norm_is_root_sum_of_squares_over_all_leaves():
-    tree = {"a": jnp.asarray([3.0, 0.0]), "b": [jnp.asarray([[4.0]]), None]}
-    np.testing.assert_allclose(_tree.global_norm(tree), 5.0, rtol=1e-15)
-
-
 def test_abs_sq_of_real_and_complex():
     np.testing.assert_array_equal(_tree.abs_sq(jnp.asarray([-3.0, 2.0])), [9.0, 4.0])
     z = _tree.abs_sq(jnp.asarray([3.0 + 4.0j]))
