@@ -91,6 +91,13 @@ from gradtx._swats import ScaleBySwatsState as ScaleBySwatsState
 from gradtx._swats import scale_by_swats as scale_by_swats
 from gradtx._swats import swats as swats
 
+# Hyperparameters as state, and optimizers as JSON-serializable configs.
+from gradtx._hyperparams import InjectHyperparamsState as InjectHyperparamsState
+from gradtx._hyperparams import inject_hyperparams as inject_hyperparams
+from gradtx._config import from_config as from_config
+from gradtx._config import register_alias as register_alias
+from gradtx._config import to_config as to_config
+
 # Batch, stochastic and minibatch gradient descent.
 from gradtx import training as training
 

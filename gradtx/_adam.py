@@ -37,7 +37,9 @@ def _epsilon(uncorrected: bool):
 def _nesterov_mean(m, g, b1, count, dt):
     """Nadam's look-ahead mean: b1 m_t / (1 - b1^{t+1}) + (1 - b1) g_t / (1 - b1^t)."""
     ahead = _tree.bias_correction(b1, count.astype(dt) + 1, dt)  # t + 1 without int32 overflow
-    return b1 * m / ahead + (1 - b1) * g / _tree.bias_correction(b1, count, dt)
+    # Scalar factors first: XLA folds (c * m) / y differently when c is a constant, and an
+    # injected (runtime) b1 must give the same bits as a Python float.
+    return m * (b1 / ahead) + g * ((1 - b1) / _tree.bias_correction(b1, count, dt))
 
 
 def scale_by_adam(

@@ -82,7 +82,8 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     """
     _tree.check_same_structure(params, updates, "params", "updates", "apply_updates")
     for name, tree in (("params", params), ("updates", updates)):
-        _tree.check_inexact([jnp.asarray(x) for x in jax.tree.leaves(tree)], tree, name, "apply_updates")
+        leaves = [jnp.asarray(x) for x in jax.tree.leaves(tree)]
+        _tree.check_inexact(leaves, tree, name, "apply_updates")
     return jax.tree.map(_add_leaf, params, updates)
 
 

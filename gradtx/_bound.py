@@ -69,7 +69,8 @@ def rms_step_size(b2: float = 0.999, eps: float = 1e-8) -> GradientTransformatio
     r"""Map gradients to Adam's per-element step sizes (for a unit learning rate).
 
     .. math::
-        v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2, \qquad s_t = \sqrt{1-\beta_2^t} / (\sqrt{v_t} + \epsilon)
+        v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2, \qquad
+        s_t = \sqrt{1-\beta_2^t} / (\sqrt{v_t} + \epsilon)
 
     The output is a tree of positive step sizes, not an update: wrap it in `bound_lr`.
 
@@ -194,7 +195,8 @@ def bound_lr(
         m_new = _tree.ema(g.astype(dt), m.astype(dt), b1_)
         ratio = jnp.where(base_ > 0, lr_ / jnp.where(base_ > 0, base_, 1), 1)
         lower, upper = _band(final_ * ratio, gamma_, count, dt)
-        eta = jnp.clip(lr_ * s.astype(dt) / _tree.bias_correction(b1_, count, dt), lower, upper)
+        step = s.astype(dt) * (lr_ / _tree.bias_correction(b1_, count, dt))  # scalar first
+        eta = jnp.clip(step, lower, upper)
         return (-eta * m_new).astype(g.dtype), _tree.cast_like(m_new, m)
 
     def update(updates, state, params=None):

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from gradtx import _tree, _validate
 from gradtx._base import GradientTransformation, ScalarOrSchedule, Updates
 from gradtx._combine import chain
+from gradtx._config import register_alias
 from gradtx._scaling import scale_by_learning_rate
 
 
@@ -175,6 +176,7 @@ def scale_by_swats(
     return GradientTransformation(init, update)
 
 
+@register_alias
 def swats(
     learning_rate: ScalarOrSchedule = 1e-3,
     b1: float = 0.9,

@@ -23,7 +23,7 @@ def _describe(tree: Any) -> list[tuple[str, str]]:
 
 
 def structure_mismatch(a: Any, b: Any, name_a: str, name_b: str) -> str | None:
-    """None when `a` and `b` have one tree structure, else a sentence naming the first difference."""
+    """None when `a` and `b` share a tree structure, else a sentence naming the first difference."""
     struct_a, struct_b = jax.tree.structure(a), jax.tree.structure(b)
     if struct_a == struct_b:
         return None
@@ -64,7 +64,11 @@ def check_inexact(leaves: Sequence[Any], tree: Any, name: str, where: str) -> No
     if all(jnp.issubdtype(dtype, jnp.inexact) for dtype in {leaf.dtype for leaf in leaves}):
         return
     paths = [keystr(path) or "<root>" for path, _ in tree_flatten_with_path(tree)[0]]
-    path, dtype = next((p, x.dtype) for p, x in zip(paths, leaves) if not jnp.issubdtype(x.dtype, jnp.inexact))
+    path, dtype = next(
+        (p, x.dtype)
+        for p, x in zip(paths, leaves, strict=True)
+        if not jnp.issubdtype(x.dtype, jnp.inexact)
+    )
     raise TypeError(
         f"{where}: {name} leaf {path} has dtype {_dtype_name(dtype)}; gradtx transforms "
         "floating-point (or complex) leaves only. Keep integer and boolean buffers out of the "
@@ -93,9 +97,9 @@ def map_leaves(
         all_names.append(names[i] if i < len(names) else f"tree {i + 1}")
         check_same_structure(updates, tree, "updates", all_names[-1], where)
     columns = [[jnp.asarray(x) for x in treedef.flatten_up_to(t)] for t in (updates, *trees)]
-    for name, column in zip(all_names, columns):
+    for name, column in zip(all_names, columns, strict=True):
         check_inexact(column, updates, name, where)
-    results = [rule(*leaves) for leaves in zip(*columns)]
+    results = [rule(*leaves) for leaves in zip(*columns, strict=True)]
     if outputs == 1:
         return treedef.unflatten(results)
     return tuple(treedef.unflatten(r[i] for r in results) for i in range(outputs))

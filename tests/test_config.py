@@ -1,0 +1,287 @@
+"""Tests of gradtx/_config.py: every alias and schedule through JSON and back, bit for bit."""
+
+import inspect
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gradtx
+from gradtx import _config, _schedules
+from gradtx._config import ALIASES, from_config, register_alias, to_config
+from gradtx._hyperparams import inject_hyperparams
+
+# One of each schedule type, with non-default arguments; join_schedules nests another join.
+SCHEDULES = {
+    "constant_schedule": gradtx.constant_schedule(0.01),
+    "exponential_decay": gradtx.exponential_decay(0.02, 3, 0.5, 2, staircase=True, end_value=1e-3),
+    "piecewise_constant_schedule": gradtx.piecewise_constant_schedule(0.02, {3: 0.5, 6: 0.1}),
+    "inverse_time_decay": gradtx.inverse_time_decay(0.02, 4, 1.0, staircase=True),
+    "polynomial_schedule": gradtx.polynomial_schedule(0.02, 1e-3, 2.0, 8, transition_begin=1),
+    "linear_schedule": gradtx.linear_schedule(0.0, 0.02, transition_steps=5),
+    "cosine_decay_schedule": gradtx.cosine_decay_schedule(0.02, 8, alpha=0.1, exponent=2.0),
+    "cosine_warmup_schedule": gradtx.cosine_warmup_schedule(0.0, 0.02, warmup_steps=4),
+    "warmup_cosine_decay_schedule": gradtx.warmup_cosine_decay_schedule(
+        0.0, 0.02, warmup_steps=3, decay_steps=9, end_value=1e-3, exponent=1.5
+    ),
+    "join_schedules": gradtx.join_schedules(
+        [
+            gradtx.linear_schedule(0.0, 0.02, 3),
+            gradtx.join_schedules(
+                [gradtx.cosine_decay_schedule(0.02, 4), gradtx.constant_schedule(2e-3)], [4]
+            ),
+        ],
+        [3],
+    ),
+}
+
+# Every alias with non-default values, a schedule learning rate among them.
+SETTINGS = {
+    "sgd": dict(
+        learning_rate=SCHEDULES["piecewise_constant_schedule"], momentum=0.8, nesterov=True
+    ),
+    "adagrad": dict(
+        learning_rate=SCHEDULES["exponential_decay"], initial_accumulator_value=0.5, eps=1e-6
+    ),
+    "adadelta": dict(rho=0.8, eps=1e-5, weight_decay=SCHEDULES["inverse_time_decay"]),
+    "rmsprop": dict(
+        learning_rate=SCHEDULES["cosine_decay_schedule"],
+        decay=0.8,
+        eps=1e-6,
+        initial_scale=1.0,
+        eps_in_sqrt=False,
+        centered=True,
+        momentum=0.5,
+        nesterov=True,
+    ),
+    "adam": dict(
+        learning_rate=SCHEDULES["warmup_cosine_decay_schedule"],
+        b1=0.8,
+        b2=0.99,
+        eps=1e-6,
+        eps_root=1e-10,
+        mu_dtype=jnp.bfloat16,
+        nesterov=True,
+    ),
+    "nadam": dict(learning_rate=SCHEDULES["polynomial_schedule"], b1=0.85, mu_dtype="float32"),
+    "adamw": dict(
+        learning_rate=SCHEDULES["linear_schedule"],
+        weight_decay=SCHEDULES["constant_schedule"],
+        mu_dtype=jnp.float32,
+        nesterov=True,
+    ),
+    "adamax": dict(learning_rate=SCHEDULES["cosine_warmup_schedule"], b1=0.8, b2=0.99, eps=1e-6),
+    "amsgrad": dict(learning_rate=SCHEDULES["join_schedules"], b1=0.8, eps_root=1e-12),
+    "adabound": dict(
+        learning_rate=SCHEDULES["exponential_decay"],
+        final_lr=0.05,
+        gamma=1e-2,
+        b1=0.8,
+        b2=0.99,
+        eps=1e-6,
+        weight_decay=1e-3,
+    ),
+    "amsbound": dict(learning_rate=1e-2, final_lr=0.05, gamma=1e-2, weight_decay=1e-3),
+}
+
+
+def _params():
+    return {"w": jnp.asarray([0.5, -1.5, 2.0, 0.25], jnp.float32)}
+
+
+def _trajectory(tx, steps=10):
+    """Params after each of `steps` eager updates on sum(p^2 + sin(3 p))."""
+    loss = lambda p: sum(jnp.sum(x * x + jnp.sin(3 * x)) for x in jax.tree.leaves(p))
+    params, state, path = _params(), tx.init(_params()), []
+    for _ in range(steps):
+        updates, state = tx.update(jax.grad(loss)(params), state, params)
+        params = gradtx.apply_updates(params, updates)
+        path.append(params)
+    return path
+
+
+def _assert_bitwise_equal(a, b):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(np.asarray(x).view(np.uint32), np.asarray(y).view(np.uint32))
+
+
+def _through_json(config):
+    return json.loads(json.dumps(config, allow_nan=False))
+
+
+def _assert_round_trip(tx):
+    config = to_config(tx)
+    rebuilt = from_config(_through_json(config))
+    assert to_config(rebuilt) == config
+    _assert_bitwise_equal(_trajectory(tx), _trajectory(rebuilt))
+    return config
+
+
+def _required_arguments(factory):
+    """Required arguments filled generically: a learning rate is the only one an alias may need."""
+    parameters = inspect.signature(factory).parameters
+    required = [k for k, p in parameters.items() if p.default is inspect.Parameter.empty]
+    assert set(required) <= {"learning_rate"}, f"give {factory.__name__} test values: {required}"
+    return dict.fromkeys(required, 1e-2)
+
+
+@pytest.mark.parametrize("name", sorted(ALIASES))
+def test_config_round_trips_every_alias_with_defaults(name):
+    config = _assert_round_trip(ALIASES[name](**_required_arguments(ALIASES[name])))
+    assert config["name"] == name
+    assert list(config["hyperparameters"]) == list(inspect.signature(ALIASES[name]).parameters)
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_config_round_trips_every_alias_with_other_values(name):
+    config = _assert_round_trip(ALIASES[name](**SETTINGS[name]))
+    for key, value in SETTINGS[name].items():
+        if isinstance(value, (int, float, bool)):
+            assert config["hyperparameters"][key] == value
+
+
+def test_config_settings_cover_every_schedule():
+    assert set(SCHEDULES) == set(_schedules.SCHEDULES)
+    used = {type(v) for s in SETTINGS.values() for v in s.values()}
+    assert set(_schedules.SCHEDULES.values()) <= used
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_config_round_trips_each_schedule(name):
+    # Trajectories with each schedule as a learning rate: test_config_round_trips_every_alias_*.
+    schedule = SCHEDULES[name]
+    config = to_config(gradtx.sgd(schedule))
+    assert to_config(from_config(_through_json(config))) == config
+    spec = config["hyperparameters"]["learning_rate"]
+    assert spec["schedule"] == name
+    rebuilt = _config._decode_schedule("test", _through_json(spec))
+    assert rebuilt == schedule
+    counts = jnp.arange(14, dtype=jnp.int32)
+    np.testing.assert_array_equal(jax.vmap(rebuilt)(counts), jax.vmap(schedule)(counts))
+
+
+def test_config_nested_join_schedules_is_written_as_nested_dicts():
+    spec = to_config(gradtx.adam(SCHEDULES["join_schedules"]))["hyperparameters"]["learning_rate"]
+    inner = spec["args"]["schedules"][1]
+    assert inner["schedule"] == "join_schedules"
+    assert inner["args"]["boundaries"] == [4]
+    assert inner["args"]["schedules"][1] == {
+        "schedule": "constant_schedule",
+        "args": {"value": 2e-3},
+    }
+
+
+def test_config_writes_dtypes_as_names_and_rebuilds_them():
+    config = to_config(gradtx.adam(1e-3, mu_dtype=jnp.bfloat16))
+    assert config["hyperparameters"]["mu_dtype"] == "bfloat16"
+    state = from_config(_through_json(config)).init(_params())
+    assert state[0].mu["w"].dtype == jnp.bfloat16
+
+
+def test_config_writes_scalar_arrays_as_numbers():
+    tx = gradtx.sgd(jnp.asarray(0.1, jnp.float32), momentum=np.float32(0.9))
+    config = _assert_round_trip(tx)
+    assert config["hyperparameters"]["learning_rate"] == float(np.float32(0.1))
+
+
+def test_config_of_the_outermost_alias_wins():
+    # nadam returns what adam returns; the config must still say nadam.
+    assert to_config(gradtx.nadam(1e-3))["name"] == "nadam"
+
+
+def test_config_aliases_stay_plain_transformations_with_their_signatures():
+    tx = gradtx.adam(1e-3)
+    assert type(tx) is gradtx.GradientTransformation
+    assert gradtx.adam.__name__ == "adam" and "Adam" in gradtx.adam.__doc__
+    assert list(inspect.signature(gradtx.adam).parameters)[:2] == ["learning_rate", "b1"]
+
+
+def test_config_round_trips_inject_hyperparams():
+    schedule = SCHEDULES["warmup_cosine_decay_schedule"]
+    injected = inject_hyperparams(gradtx.adam, static_args=("b1",), hyperparam_dtype=jnp.float32)
+    config = _assert_round_trip(injected(learning_rate=schedule, b1=0.8, b2=0.99))
+    assert config["name"] == "inject_hyperparams" and config["factory"] == "adam"
+    assert config["static_args"] == ["b1"] and config["hyperparam_dtype"] == "float32"
+    rebuilt = from_config(_through_json(config))
+    assert "b1" not in rebuilt.init(_params()).hyperparams
+
+
+def test_config_register_alias_makes_a_user_factory_round_trip(monkeypatch):
+    monkeypatch.setattr(_config, "_ALIASES", dict(_config._ALIASES))
+
+    @register_alias
+    def heavy_ball(learning_rate: float, momentum: float = 0.9):
+        return gradtx.sgd(learning_rate, momentum)
+
+    config = _assert_round_trip(heavy_ball(0.1))
+    assert config == {
+        "name": "heavy_ball",
+        "hyperparameters": {"learning_rate": 0.1, "momentum": 0.9},
+    }
+    with pytest.raises(ValueError, match="the name 'adam' is taken"):
+
+        @register_alias
+        def adam(learning_rate):
+            return gradtx.sgd(learning_rate)
+
+
+@pytest.mark.parametrize(
+    "tx, message",
+    [
+        (lambda: gradtx.adam(lambda count: 1e-3), r"adam's argument learning_rate is <function"),
+        (lambda: gradtx.adam(lambda count: 1e-3), r"a function but not one of gradtx's schedules"),
+        (lambda: gradtx.adamw(1e-3, mask=lambda p: p), r"adamw's argument mask is <function"),
+        (lambda: gradtx.sgd(jnp.ones(2)), r"learning_rate is .* an array that is not a scalar"),
+        (lambda: gradtx.chain(gradtx.sgd(1.0)), r"was not returned by a registered alias \(ada"),
+        (lambda: inject_hyperparams(gradtx.scale)(1.0), r"wraps scale, which is not a registered"),
+    ],
+)
+def test_config_to_config_errors_name_the_argument_and_the_reason(tx, message):
+    with pytest.raises(ValueError, match=message):
+        to_config(tx())
+
+
+def test_config_to_config_rejects_traced_values():
+    def config_of(lr):
+        to_config(gradtx.sgd(lr))
+        return lr
+
+    with pytest.raises(ValueError, match=r"learning_rate is .* a traced value"):
+        jax.jit(config_of)(jnp.float32(0.1))
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"name": "adamm"}, r"unknown optimizer 'adamm'; valid names: \['adabound', .*'inj"),
+        (["adam"], r"a config is a dict"),
+        ({"name": "adam", "hyperparameters": {"lr": 1e-3}}, r"unknown keys \['lr'\] and lacks"),
+        ({"name": "adam", "hyperparameters": {"lr": 1e-3}}, r"valid keys: \['b1', 'b2', 'eps'"),
+        ({"name": "adam", "learning_rate": 1e-3}, r"unknown keys \['learning_rate'\]"),
+        ({"name": "adam", "hyperparameters": {"learning_rate": [1e-3]}}, r"expected a number"),
+        (
+            {"name": "sgd", "hyperparameters": {"learning_rate": {"schedule": "cosine"}}},
+            r"unknown schedule 'cosine'; valid schedules: \['constant_schedule'",
+        ),
+        (
+            {"name": "sgd", "hyperparameters": {"learning_rate": {"schedule": "linear_schedule"}}},
+            r"lacks the required \['end_value', 'init_value', 'transition_steps'\]",
+        ),
+        (
+            {
+                "name": "sgd",
+                "hyperparameters": {
+                    "learning_rate": {"schedule": "constant_schedule", "args": {"val": 1}}
+                },
+            },
+            r"the args of constant_schedule in sgd's argument learning_rate has unknown keys",
+        ),
+        ({"name": "sgd", "hyperparameters": {"learning_rate": -1.0}}, r"must be >= 0"),
+        ({"name": "inject_hyperparams", "factory": "scale"}, r"unknown optimizer 'scale'"),
+    ],
+)
+def test_config_from_config_errors_list_the_valid_choices(config, message):
+    with pytest.raises(ValueError, match=message):
+        from_config(config)
