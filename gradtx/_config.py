@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradtx import _schedules
-from gradtx._base import GradientTransformation
+from gradtx._base import GradientTransformation, compiled
 from gradtx._hyperparams import inject_hyperparams, injection_of, is_dtype
 
 AliasFactory = Callable[..., GradientTransformation]
@@ -62,8 +62,8 @@ def register_alias(factory: AliasFactory) -> AliasFactory:
     """Decorate an optimizer factory so `to_config` can describe what it returns.
 
     The wrapped factory has the same name, signature and docstring; each transformation it returns
-    is recorded with all its arguments (defaults filled in) under the factory's `__name__`, which
-    `from_config` looks up.
+    comes `compiled` (its update jitted once, so eager calls are fast) and is recorded with all its
+    arguments (defaults filled in) under the factory's `__name__`, which `from_config` looks up.
 
     Example:
         >>> import gradtx
@@ -78,7 +78,7 @@ def register_alias(factory: AliasFactory) -> AliasFactory:
 
     @functools.wraps(factory)
     def alias(*args: Any, **kwargs: Any) -> GradientTransformation:
-        transform = factory(*args, **kwargs)
+        transform = compiled(factory(*args, **kwargs))
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
         _RECORDS[transform.update] = _Record(name, dict(bound.arguments))

@@ -55,19 +55,22 @@ def _dtype_name(dtype: Any) -> str:
     return "float0" if dtype == jax.dtypes.float0 else str(dtype)
 
 
+def _leaf_dtype(leaf: Any) -> Any:
+    return leaf.dtype if hasattr(leaf, "dtype") else jnp.result_type(leaf)
+
+
 def check_inexact(leaves: Sequence[Any], tree: Any, name: str, where: str) -> None:
     """Raise a TypeError naming the first leaf that is not floating-point or complex.
 
-    `leaves` are the arrays at the leaves of `tree`, in flattening order; the paths are computed
-    only when a leaf fails, so the check costs one set of dtypes on the happy path.
+    `leaves` are the leaves of `tree` (arrays or Python scalars), in flattening order; the paths
+    are computed only when a leaf fails, so the check costs one set of dtypes on the happy path.
     """
-    if all(jnp.issubdtype(dtype, jnp.inexact) for dtype in {leaf.dtype for leaf in leaves}):
+    dtypes = [_leaf_dtype(leaf) for leaf in leaves]
+    if all(jnp.issubdtype(dtype, jnp.inexact) for dtype in set(dtypes)):
         return
     paths = [keystr(path) or "<root>" for path, _ in tree_flatten_with_path(tree)[0]]
     path, dtype = next(
-        (p, x.dtype)
-        for p, x in zip(paths, leaves, strict=True)
-        if not jnp.issubdtype(x.dtype, jnp.inexact)
+        (p, d) for p, d in zip(paths, dtypes, strict=True) if not jnp.issubdtype(d, jnp.inexact)
     )
     raise TypeError(
         f"{where}: {name} leaf {path} has dtype {_dtype_name(dtype)}; gradtx transforms "
