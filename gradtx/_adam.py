@@ -254,8 +254,8 @@ def scale_by_amsgrad(
     _eps = _epsilon(eps_uncorrected)
 
     def init(params):
-        zeros = _tree.zeros_like(params)
-        return ScaleByAmsgradState(_count(), _tree.zeros_like(params, mu_dtype), zeros, zeros)
+        zeros = lambda: _tree.zeros_like(params)  # one buffer per field, so state can be donated
+        return ScaleByAmsgradState(_count(), _tree.zeros_like(params, mu_dtype), zeros(), zeros())
 
     def rule(count, g, m, v, v_max):
         dt = _tree.compute_dtype(g, m, v)

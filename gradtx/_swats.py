@@ -98,11 +98,12 @@ def scale_by_swats(
     def init(params):
         leaves = jax.tree.leaves(params)
         dtype = _tree.compute_dtype(*leaves) if leaves else jnp.float32
-        zeros = _tree.zeros_like(params)
-        step = jnp.zeros([], jnp.int32)
-        scalar = jnp.zeros([], dtype)
+        # One buffer per field, so that the state can be donated to a jitted step.
+        zeros = lambda: _tree.zeros_like(params)
+        step = lambda: jnp.zeros([], jnp.int32)
+        scalar = lambda: jnp.zeros([], dtype)
         return ScaleBySwatsState(
-            step, zeros, zeros, zeros, scalar, jnp.zeros([], bool), step, scalar
+            step(), zeros(), zeros(), zeros(), scalar(), jnp.zeros([], bool), step(), scalar()
         )
 
     def adam_rule(count, g, m, a):

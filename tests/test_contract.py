@@ -151,3 +151,10 @@ def test_step_count_is_int32(name):
     ]
     assert all(c.dtype == jnp.int32 and c.shape == () for c in counts)
     np.testing.assert_array_equal([int(c) for c in counts], [0] * len(counts))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_state_buffers_are_distinct_so_state_can_be_donated(name):
+    state = ALL[name]().init(start())
+    buffers = [leaf for leaf in jax.tree.leaves(state) if isinstance(leaf, jax.Array)]
+    assert len({id(b) for b in buffers}) == len(buffers)

@@ -1,0 +1,112 @@
+"""What is measured: trees of float32 parameters, and each optimizer in gradtx and in Optax.
+
+Every tree of a run holds the same number of parameters, split into more and smaller leaves from
+A to D, so that the bandwidth floor is the same and only the per-leaf overhead differs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import jax
+import numpy as np
+import optax
+
+import gradtx
+
+FLOAT32_BYTES = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Tree:
+    """A dict of `leaves` float32 vectors of `leaf_size` elements each."""
+
+    name: str
+    leaves: int
+    leaf_size: int
+    isolate: bool = False  # run in a child process with memory and time caps
+
+    @property
+    def size(self) -> int:
+        return self.leaves * self.leaf_size
+
+
+FULL_TREES = (
+    Tree("A", 1, 16_000_000),
+    Tree("B", 100, 160_000),
+    Tree("C", 2_000, 8_000),
+    Tree("D", 20_000, 800, isolate=True),
+)
+QUICK_TREES = (
+    Tree("A", 1, 64_000),
+    Tree("B", 10, 6_400),
+    Tree("C", 50, 1_280),
+    Tree("D", 200, 320, isolate=True),
+)
+
+
+def host_tree(tree: Tree, seed: int) -> dict[str, np.ndarray]:
+    """Standard-normal float32 leaves drawn with `jax.random`, kept on the host so that each
+    library gets its own device copy (params and state are donated, so they cannot be shared)."""
+    values = np.asarray(jax.random.normal(jax.random.key(seed), (tree.leaves, tree.leaf_size)))
+    return {f"w{i:05d}": row for i, row in enumerate(values)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Optimizer:
+    """One optimizer in each library; `moments` is how many parameter-sized state buffers the
+    algorithm needs, which fixes the bytes one step must move (see `necessary_bytes`)."""
+
+    name: str
+    moments: int
+    gradtx: Callable[[], gradtx.GradientTransformation]
+    optax: Callable[[], optax.GradientTransformation] | None  # None: Optax has no such optimizer
+
+
+OPTIMIZERS = {
+    o.name: o
+    for o in (
+        Optimizer(
+            "sgd_momentum",
+            1,
+            lambda: gradtx.sgd(1e-3, momentum=0.9),
+            lambda: optax.sgd(1e-3, momentum=0.9),
+        ),
+        Optimizer("rmsprop", 1, lambda: gradtx.rmsprop(1e-3), lambda: optax.rmsprop(1e-3)),
+        Optimizer("adagrad", 1, lambda: gradtx.adagrad(1e-2), lambda: optax.adagrad(1e-2)),
+        Optimizer("adam", 2, lambda: gradtx.adam(1e-3), lambda: optax.adam(1e-3)),
+        Optimizer("adamax", 2, lambda: gradtx.adamax(1e-3), lambda: optax.adamax(1e-3)),
+        Optimizer("nadam", 2, lambda: gradtx.nadam(1e-3), lambda: optax.nadam(1e-3)),
+        Optimizer("amsgrad", 3, lambda: gradtx.amsgrad(1e-3), lambda: optax.amsgrad(1e-3)),
+        Optimizer("adabound", 2, lambda: gradtx.adabound(1e-3), None),
+    )
+}
+QUICK_OPTIMIZERS = ("sgd_momentum", "adam")
+
+GRADTX, OPTAX, OPTAX_FLATTEN = "gradtx", "optax", "optax.flatten"
+APPLY_UPDATES = {
+    GRADTX: gradtx.apply_updates,
+    OPTAX: optax.apply_updates,
+    OPTAX_FLATTEN: optax.apply_updates,
+}
+
+
+def libraries(opt: Optimizer, compare_flatten: bool) -> dict[str, Callable | None]:
+    """The transformations to compare for `opt`, gradtx first; None marks a missing one."""
+    libs = {GRADTX: opt.gradtx, OPTAX: opt.optax}
+    if compare_flatten and opt.name == "adam":
+        libs[OPTAX_FLATTEN] = lambda: optax.flatten(optax.adam(1e-3))
+    return libs
+
+
+def floor_arity(opt: Optimizer) -> tuple[int, int]:
+    """(inputs, outputs) of the elementwise kernel with the optimizer's necessary traffic:
+    read params, grads and each moment; write params and each moment."""
+    return 2 + opt.moments, 1 + opt.moments
+
+
+def necessary_bytes(opt: Optimizer, tree: Tree) -> int:
+    """Bytes one step cannot avoid moving, e.g. Adam: 4 reads + 3 writes = 28 B per parameter."""
+    inputs, outputs = floor_arity(opt)
+    return (inputs + outputs) * FLOAT32_BYTES * tree.size

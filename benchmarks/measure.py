@@ -1,0 +1,182 @@
+"""How it is measured: one function per measurement, each returning plain numbers.
+
+A *runner* is a no-argument callable that performs one step and blocks until its results exist,
+so `time.perf_counter` around it measures the whole step, dispatch included.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Runner = Callable[[], None]
+
+
+@dataclasses.dataclass
+class Timing:
+    """Median and interquartile range of per-step wall times, in seconds."""
+
+    median_s: float
+    iqr_s: float
+    samples: int
+
+
+def timing(samples: list[float]) -> Timing:
+    q25, q50, q75 = np.percentile(samples, [25, 50, 75])
+    return Timing(float(q50), float(q75 - q25), len(samples))
+
+
+def time_interleaved(
+    runners: dict[str, Runner], *, warmup: int, blocks: int, steps: int
+) -> dict[str, Timing]:
+    """Warm every runner up, then alternate blocks of `steps` steps, reversing the order each
+    block, so that drift in machine load falls on all runners alike."""
+    for run in runners.values():
+        for _ in range(warmup):
+            run()
+    samples: dict[str, list[float]] = {name: [] for name in runners}
+    names = list(runners)
+    for block in range(blocks):
+        for name in names if block % 2 == 0 else names[::-1]:
+            for _ in range(steps):
+                start = time.perf_counter()
+                runners[name]()
+                samples[name].append(time.perf_counter() - start)
+    return {name: timing(s) for name, s in samples.items()}
+
+
+@dataclasses.dataclass
+class Compiled:
+    """A lowered and compiled step with XLA's analyses, and a runner that steps it in place."""
+
+    lower_s: float
+    compile_s: float
+    memory: dict[str, int]  # from `compiled.memory_analysis()`
+    bytes_accessed: float  # from `compiled.cost_analysis()`
+    run: Runner
+
+
+def compile_and_analyse(
+    fn: Callable, args: list, donate: tuple[int, ...], phase: Callable[[str], None]
+) -> Compiled:
+    """Time `jax.jit(fn).lower(*args)` and `.compile()` apart, read XLA's memory and cost
+    analyses, and return a runner that feeds each call's outputs back as the donated inputs.
+    `phase` is told "lower", then "compile", before each begins."""
+    jitted = jax.jit(fn, donate_argnums=donate)
+    phase("lower")
+    start = time.perf_counter()
+    lowered = jitted.lower(*args)
+    lowered_at = time.perf_counter()
+    phase("compile")
+    compiled = lowered.compile()
+    compiled_at = time.perf_counter()
+    stats = compiled.memory_analysis()
+    memory = {
+        "temp_bytes": stats.temp_size_in_bytes,
+        "argument_bytes": stats.argument_size_in_bytes,
+        "output_bytes": stats.output_size_in_bytes,
+        "alias_bytes": stats.alias_size_in_bytes,
+    }
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost  # a list of one dict in older JAX
+    args = list(args)
+
+    def run():
+        outputs = compiled(*args)
+        for i, out in zip(donate, outputs, strict=True):
+            args[i] = out
+        jax.block_until_ready(outputs)
+
+    return Compiled(
+        lower_s=lowered_at - start,
+        compile_s=compiled_at - lowered_at,
+        memory=memory,
+        bytes_accessed=float(cost["bytes accessed"]),
+        run=run,
+    )
+
+
+def state_bytes(state) -> int:
+    return sum(leaf.nbytes for leaf in jax.tree.leaves(state))
+
+
+def shared_buffers(state) -> int:
+    """How many state leaves are the very same array as an earlier leaf. Donating such a state
+    fails ("Attempt to donate the same buffer twice"), so the caller copies it and says so."""
+    leaves = jax.tree.leaves(state)
+    return len(leaves) - len({id(leaf) for leaf in leaves})
+
+
+def train_step(tx, apply_updates) -> Callable:
+    """The step users jit: gradients in, new params and state out."""
+
+    def step(params, state, grads):
+        updates, state = tx.update(grads, state, params)
+        return apply_updates(params, updates), state
+
+    return step
+
+
+def jitted_step(tx, apply_updates, params, grads, phase) -> tuple[Compiled, int, list[str]]:
+    """The compiled train step with params and state donated; also the state's bytes, and notes
+    on anything the harness had to work around."""
+    notes = []
+    state = tx.init(params)
+    if shared := shared_buffers(state):
+        notes.append(f"init returns {shared} state leaf(s) aliasing another; copied to donate")
+        state = jax.tree.map(jnp.copy, state)
+    size = state_bytes(state)
+    step = train_step(tx, apply_updates)
+    return compile_and_analyse(step, [params, state, grads], (0, 1), phase), size, notes
+
+
+def eager_step(tx, apply_updates, params, grads) -> Runner:
+    """The un-jitted step as met in a notebook: `update` then `apply_updates`, op by op."""
+    box = [params, tx.init(params)]
+
+    def run():
+        updates, box[1] = tx.update(grads, box[1], box[0])
+        box[0] = apply_updates(box[0], updates)
+        jax.block_until_ready(box)
+
+    return run
+
+
+def floor_kernel(inputs: int, outputs: int) -> Callable:
+    """An elementwise kernel that reads each of `inputs` arrays once and writes `outputs` arrays
+    once, the last input (the gradient) read with the first (the parameters), e.g. Adam's
+    params, mu, nu, grads -> params, mu, nu. Each output reads only its own arrays: XLA on CPU
+    does not fuse sibling outputs, so a kernel whose every output reads every input would move
+    `outputs` times the bytes and would be no floor."""
+    assert inputs == outputs + 1, (inputs, outputs)
+
+    def kernel(*xs):
+        first = 0.5 * xs[0] + 1e-3 * xs[-1]
+        return (first, *(0.5 * x + 1.0 for x in xs[1:outputs]))
+
+    return kernel
+
+
+@functools.cache
+def bandwidth_floor(size: int, inputs: int, outputs: int) -> Compiled:
+    """The floor kernel compiled over float32 vectors of `size`, the rewritten inputs donated;
+    one per size and arity for the whole run (cached), its buffers stepped in place."""
+    keys = jax.random.split(jax.random.key(1), inputs)
+    args = [jax.random.normal(k, (size,), jnp.float32) for k in keys]
+    kernel = floor_kernel(inputs, outputs)
+    return compile_and_analyse(kernel, args, tuple(range(outputs)), phase=lambda _: None)
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    """numerator / denominator, or None where either is missing or the quotient is not finite."""
+    if numerator is None or denominator is None or denominator == 0:
+        return None
+    value = numerator / denominator
+    return value if math.isfinite(value) else None
