@@ -19,7 +19,8 @@ TARGET = {"w": jnp.asarray([[1.0, -2.0], [0.5, 3.0]]), "b": jnp.asarray([0.25, -
 
 
 def loss(params):
-    return sum(jnp.sum((p - t) ** 2) for p, t in zip(jax.tree.leaves(params), jax.tree.leaves(TARGET)))
+    pairs = zip(jax.tree.leaves(params), jax.tree.leaves(TARGET), strict=True)
+    return sum(jnp.sum((p - t) ** 2) for p, t in pairs)
 
 
 def start():
@@ -34,10 +35,10 @@ def mixed_tree(dtype=jnp.float64):
     }
 
 
-def run(tx, params, steps, grad_fn=jax.grad(loss)):
+def run(tx, params, steps):
     state = tx.init(params)
     for _ in range(steps):
-        updates, state = tx.update(grad_fn(params), state, params)
+        updates, state = tx.update(jax.grad(loss)(params), state, params)
         params = gradtx.apply_updates(params, updates)
     return params, state
 
