@@ -1,0 +1,212 @@
+"""The command line: `gradtx list`, `gradtx race`, `gradtx tour` (also `python -m gradtx`).
+
+Bad input (an unknown name, a negative step count, an unwritable folder) ends with one line on
+stderr that says what is valid, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from gradtx import _race, _report, _tour
+from gradtx.problems import PROBLEMS
+
+USAGE_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (no usage block), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _choices(kind: str, valid: Sequence[str]):
+    def parse(text: str) -> list[str]:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        unknown = [n for n in names if n not in valid]
+        if unknown or not names:
+            what = f"unknown {kind} {', '.join(map(repr, unknown))}" if unknown else f"no {kind}"
+            raise argparse.ArgumentTypeError(f"{what}; valid: {', '.join(valid)}")
+        return names
+
+    return parse
+
+
+def _problem(text: str) -> str:
+    if text not in PROBLEMS:
+        raise argparse.ArgumentTypeError(f"unknown problem {text!r}; valid: {', '.join(PROBLEMS)}")
+    return text
+
+
+def _positive(kind: type, name: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value > 0 or value != value or value == float("inf"):
+            raise argparse.ArgumentTypeError(
+                f"{name} must be a positive {kind.__name__}, got {text!r}"
+            )
+        return value
+
+    return parse
+
+
+def _learning_rates(text: str) -> dict[str | None, float]:
+    """'0.1' (every optimizer) or 'adam=0.01,sgd=0.1', or both: '0.1,adam=0.01'."""
+    rates: dict[str | None, float] = {}
+    for item in (i.strip() for i in text.split(",") if i.strip()):
+        name, _, value = item.rpartition("=")
+        if name and name not in _race.OPTIMIZERS:
+            raise argparse.ArgumentTypeError(
+                f"unknown optimizer {name!r} in --lr; valid: {', '.join(_race.OPTIMIZERS)}"
+            )
+        rates[name or None] = _positive(float, f"the learning rate {item!r}")(value)
+    if not rates:
+        raise argparse.ArgumentTypeError("--lr needs a number or NAME=NUMBER pairs, e.g. 0.01")
+    return rates
+
+
+def _out_dir(text: str) -> Path:
+    path = Path(text)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".gradtx-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise argparse.ArgumentTypeError(
+            f"cannot write to {text!r} ({err.strerror or err}); pass a writable folder"
+        ) from None
+    return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `gradtx` argument parser with its three commands."""
+    parser = _Parser(prog="gradtx", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands.add_parser("list", help="the optimizers and problems, one line each")
+
+    race = commands.add_parser("race", help="race optimizers on one problem")
+    race.add_argument("--problem", required=True, type=_problem, help=", ".join(PROBLEMS))
+    race.add_argument(
+        "--optimizers",
+        type=_choices("optimizer", list(_race.OPTIMIZERS)),
+        help="comma-separated names (default: every available one)",
+    )
+    race.add_argument("--steps", type=_positive(int, "--steps"), help="default: the tour's")
+    race.add_argument(
+        "--lr",
+        type=_learning_rates,
+        default={},
+        help="one rate for every optimizer, and/or NAME=RATE pairs (default: the tour's tuned "
+        "rate for this problem)",
+    )
+    race.add_argument("--seed", type=int, default=0, help="start and noise seed (default 0)")
+    race.add_argument("--out", type=_out_dir, default="out/race", help="folder for the PNG")
+
+    tour = commands.add_parser("tour", help="race every challenge; write one HTML report")
+    tour.add_argument("--out", type=_out_dir, default="out/tour", help="folder for the report")
+    tour.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    # Quick mode for tests: a twentieth of the steps and the first optimizer of each lineup.
+    tour.add_argument("--quick", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+class Progress:
+    """A one-line progress bar on stderr, redrawn in place; silent when stderr is not a terminal."""
+
+    def __init__(self, total: int, stream=None):
+        self.total, self.done, self.stream = total, 0, stream or sys.stderr
+        self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.start = time.perf_counter()
+
+    def __call__(self, label: str) -> None:
+        """Draw the bar for the unit about to run (`label`), then count it as done."""
+        if self.enabled:
+            filled = 30 * self.done // self.total
+            bar = "#" * filled + "." * (30 - filled)
+            elapsed = time.perf_counter() - self.start
+            self.stream.write(f"\r[{bar}] {self.done}/{self.total} {elapsed:5.0f}s {label:<28}")
+            self.stream.flush()
+        self.done += 1
+
+    def close(self) -> None:
+        """Erase the bar."""
+        if self.enabled:
+            self.stream.write("\r" + " " * 79 + "\r")
+            self.stream.flush()
+
+
+def _list() -> int:
+    print("optimizers:")
+    for spec in _race.OPTIMIZERS.values():
+        missing = "" if spec.available else f" [needs gradtx.{spec.requires}]"
+        print(f"  {spec.name:<10} {spec.description}{missing}")
+    print("problems:")
+    for name, build in PROBLEMS.items():
+        print(f"  {name:<14} {(build.__doc__ or '').strip().splitlines()[0]}")
+    return 0
+
+
+def _race_command(args: argparse.Namespace) -> int:
+    available = [n for n, spec in _race.OPTIMIZERS.items() if spec.available]
+    names = args.optimizers or available
+    missing = [n for n in names if n not in available]
+    if missing:
+        needs = ", ".join(f"gradtx.{_race.OPTIMIZERS[n].requires}" for n in missing)
+        return _fail(
+            f"{', '.join(missing)} needs {needs}, which this gradtx lacks; "
+            f"available: {', '.join(available)}"
+        )
+    challenge = _tour.challenge(args.problem)
+    steps = args.steps or challenge.steps
+    log_every = challenge.log_every if steps % challenge.log_every == 0 else 1
+    entrants = [_tour.entrant(args.problem, n, args.lr.get(n, args.lr.get(None))) for n in names]
+    problem = challenge.build()
+    progress = Progress(len(entrants))
+    tic = time.perf_counter()
+    results = _race.race(
+        problem,
+        entrants,
+        steps,
+        seed=args.seed,
+        log_every=log_every,
+        progress=lambda e: progress(e.optimizer),
+    )
+    progress.close()
+    png = _report.figure(problem, results, args.out / f"{args.problem}.png", log_every=log_every)
+    print(f"{args.problem}: {steps} steps, seed {args.seed}")
+    print(_report.table(problem, results, steps))
+    print(_report.sentence(problem, results, steps))
+    print(f"wrote {png} in {time.perf_counter() - tic:.1f} s")
+    return 0
+
+
+def _fail(message: str) -> int:
+    print(f"gradtx: error: {message}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 bad input, 1 missing extras)."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return _list()
+        if args.command == "race":
+            return _race_command(args)
+        return _tour.tour(args.out, seed=args.seed, quick=args.quick, progress=Progress)
+    except KeyboardInterrupt:
+        return 130
+    except ImportError as err:
+        print(
+            f"gradtx: error: {err}. Install the extras: pip install 'gradtx[tour]'", file=sys.stderr
+        )
+        return 1

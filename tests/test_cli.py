@@ -1,0 +1,95 @@
+"""The command line, run as a user runs it: `python -m gradtx ...` in a subprocess."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gradtx import _race
+from gradtx.problems import PROBLEMS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def gradtx_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path}
+    return subprocess.run(
+        [sys.executable, "-m", "gradtx", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=timeout,
+    )
+
+
+def test_list_names_every_optimizer_and_problem():
+    done = gradtx_cli("list")
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    for name in [*_race.OPTIMIZERS, *PROBLEMS]:
+        assert any(line.split()[:1] == [name] for line in lines), name
+
+
+def test_race_prints_a_row_per_optimizer_and_writes_the_figure(tmp_path):
+    names = [n for n, spec in _race.OPTIMIZERS.items() if spec.available]
+
+    done = gradtx_cli(
+        "race",
+        "--problem",
+        "ravine",
+        "--optimizers",
+        ",".join(names),
+        "--steps",
+        "20",
+        "--lr",
+        "0.01,adam=0.1",
+        "--out",
+        str(tmp_path / "o"),
+    )
+
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line.split()[1] for line in done.stdout.splitlines() if line.strip()}
+    assert set(names) <= set(rows)
+    assert rows["adam"] == "0.1" and rows["sgd"] == "0.01"  # --lr 0.01,adam=0.1
+    png = tmp_path / "o" / "ravine.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["race", "--problem", "ravine", "--optimizers", "sgd,adamm"], ["'adamm'", "adam", "sgd"]),
+        (["race", "--problem", "ravin"], ["'ravin'", "ravine", "digits"]),
+        (["race", "--problem", "ravine", "--steps", "-5"], ["--steps", "positive", "-5"]),
+        (["race", "--problem", "ravine", "--lr", "fast"], ["learning rate", "'fast'"]),
+        (["race", "--problem", "ravine", "--lr", "sgdd=0.1"], ["'sgdd'", "nesterov"]),
+        (["tour", "--out", "README.md/sub"], ["cannot write", "README.md/sub"]),
+        (["sprint"], ["'sprint'", "race", "tour", "list"]),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr_and_exit_status_2(args, expected):
+    done = gradtx_cli(*args)
+
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    for text in expected:
+        assert text in done.stderr
+
+
+def test_tour_quick_writes_one_self_contained_report(tmp_path):
+    done = gradtx_cli("tour", "--quick", "--out", str(tmp_path))
+
+    assert done.returncode == 0, done.stderr
+    report = tmp_path / "index.html"
+    assert f"report: {report}" in done.stdout
+    page = report.read_text(encoding="utf-8")
+    for name in PROBLEMS:
+        assert f"<h2 id='{name}'>" in page
+        assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+    assert page.count("src='data:image/png;base64,") == len(PROBLEMS)
