@@ -32,7 +32,9 @@ def _dot(a: Updates, b: Updates, dtype) -> jax.Array:
     total = jnp.zeros([], dtype)
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         x = jnp.asarray(x)
-        total = total + jnp.real(jnp.vdot(x, jnp.asarray(y).astype(x.dtype))).astype(dtype)
+        # An elementwise product and a sum, not vdot: vdot cannot contract a sharded axis.
+        product = jnp.real(jnp.conj(x) * jnp.asarray(y).astype(x.dtype))
+        total = total + jnp.sum(product).astype(dtype)
     return total
 
 

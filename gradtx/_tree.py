@@ -13,6 +13,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.experimental.shard_alike import shard_alike
 from jax.tree_util import keystr, tree_flatten_with_path
 
 
@@ -118,8 +119,19 @@ def zeros_like(tree: Any, dtype: Any = None) -> Any:
 
 
 def full_like(tree: Any, value: Any, dtype: Any = None) -> Any:
-    """`value` broadcast to each leaf's shape and sharding, in `dtype` or the leaf's dtype."""
-    return jax.tree.map(lambda x: jnp.full_like(x, value, dtype or jnp.result_type(x)), tree)
+    """`value` broadcast to each leaf's shape and sharding, in `dtype` or the leaf's dtype.
+
+    Under `jax.jit` a traced leaf carries no sharding of its own; `shard_alike` tells XLA to
+    place the new array like the leaf, so a jitted `init` never gathers state on one device.
+    """
+
+    def fill(x: Any) -> jax.Array:
+        filled = jnp.full_like(x, value, dtype or jnp.result_type(x))
+        if isinstance(x, jax.core.Tracer):
+            _, filled = shard_alike(x, filled)
+        return filled
+
+    return jax.tree.map(fill, tree)
 
 
 def compute_dtype(*arrays: Any) -> Any:

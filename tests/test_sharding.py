@@ -1,6 +1,6 @@
 """gradtx on JAX's SPMD engine: the state follows sharded params, and results equal one device's.
 
-JAX fixes its device count on import, and this session has already imported it with one device.
+JAX fixes its device count on import, and the test session has imported it with one device.
 So the checks of `tests/sharding_checks.py` run in one child process with 8 simulated CPU
 devices, and each check is one test here. The example of docs/distributed.md runs three times:
 on one device, on 8 local devices, and as 2 processes of 4 devices joined by `jax.distributed`.
@@ -16,40 +16,18 @@ import sys
 
 import pytest
 
-from tests.sharding_checks import DEVICES, NAMES, OPTIMIZERS
+from tests.sharding_checks import DEVICES, NAMES
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TIMEOUT = 600
 
-# Gaps in gradtx, each with its fix. The marks are strict: a fixed gap's tests pass and then
-# fail as XPASS until its entries here are deleted.
-#
-# jax.jit(tx.init) with Auto axes: a traced param carries no sharding, so `_tree.full_like` builds
-# each state leaf as a constant that XLA puts on device 0 (no mesh set) or replicates (mesh set).
-# Fix, in gradtx/_tree.py full_like: when the leaf `x` is a `jax.core.Tracer`, return
-# `jax.experimental.shard_alike.shard_alike(x, filled)[1]`, which shards `filled` as `x`.
-JIT_INIT = "jitted init, Auto axes: state not sharded like params (gradtx/_tree.py full_like)"
-# swats with Explicit axes: `_swats._dot` calls `jnp.vdot` on two arrays split along the
-# contracted axis, which raises a ShardingTypeError. Fix, in gradtx/_swats.py _dot: sum the
-# elementwise product, `jnp.sum(jnp.real(jnp.conj(x) * y))`, a reduction any sharding allows.
-SWATS_EXPLICIT = "swats, Explicit axes: jnp.vdot of split arrays (gradtx/_swats.py _dot)"
-KNOWN_GAPS = {
-    **{
-        f"{layout}/{opt}/init_jit": JIT_INIT
-        for layout in ("fsdp", "data_model")
-        for opt in OPTIMIZERS
-    },
-    **{
-        f"{layout}/{opt}/init_jit_no_mesh": JIT_INIT
-        for layout in ("data_parallel", "fsdp", "data_model")
-        for opt in OPTIMIZERS
-    },
-    "fsdp_explicit/swats/steps": SWATS_EXPLICIT,
-}
+# Known gaps in gradtx, each name mapped to its reason; a strict xfail mark, so a fixed gap
+# fails as XPASS until its entry is deleted. None at present.
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _env(devices: int) -> dict[str, str]:
-    """The parent's environment for a CPU child with `devices` devices, float32 by default."""
+    """This environment for a child on `devices` CPU devices, with JAX's defaults (float32)."""
     env = {k: v for k, v in os.environ.items() if k not in ("JAX_ENABLE_X64", "XLA_FLAGS")}
     env["JAX_PLATFORMS"] = "cpu"
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
@@ -84,7 +62,7 @@ def test_known_gaps_are_names_of_checks():
 
 
 @pytest.mark.parametrize("name", [_marked(name) for name in NAMES])
-def test_sharded(report, name):
+def test_sharding_check(report, name):
     assert report["checks"][name] is None, report["checks"][name]
 
 
