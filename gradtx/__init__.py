@@ -29,6 +29,11 @@ from gradtx._wrappers import ApplyIfFiniteState as ApplyIfFiniteState
 from gradtx._wrappers import accumulate as accumulate
 from gradtx._wrappers import apply_if_finite as apply_if_finite
 
+# Debugging non-finite gradients, and saving optimizer state for an exact resume.
+from gradtx._debug import check_finite as check_finite
+from gradtx._checkpoint import load_state as load_state
+from gradtx._checkpoint import save_state as save_state
+
 # Scaling, momentum, weight decay.
 from gradtx._scaling import ScaleByScheduleState as ScaleByScheduleState
 from gradtx._scaling import scale as scale

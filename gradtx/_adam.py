@@ -116,6 +116,11 @@ def scale_by_adam(
 
     def update(updates, state, params=None):
         del params
+        if not isinstance(state, ScaleByAdamState):
+            raise ValueError(
+                f"scale_by_adam: the state must be a ScaleByAdamState, got "
+                f"{type(state).__name__}. Was it made by this optimizer's `init`?"
+            )
         count = _tree.safe_increment(state.count)
         updates, mu, nu = _tree.map_leaves(
             lambda g, m, v: rule(count, g, m, v),
@@ -175,7 +180,7 @@ def scale_by_adamax(
         g_ = g.astype(dt)
         m_new = _tree.ema(g_, m.astype(dt), b1_)
         inside, outside = (eps_, 0) if eps_in_max else (0, eps_)
-        v_new = jnp.maximum(jnp.abs(g_) + inside, b2_ * v.astype(dt))
+        v_new = jnp.maximum(jnp.abs(g_) + jnp.real(inside), jnp.real(b2_ * v.astype(dt))).astype(dt)
         u = m_new / _tree.bias_correction(b1_, count, dt) / (v_new + outside)
         return u.astype(g.dtype), _tree.cast_like(m_new, m), _tree.cast_like(v_new, v)
 

@@ -98,6 +98,14 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     _tree.check_same_structure(params, updates, "params", "updates", "apply_updates")
     for name, tree in (("params", params), ("updates", updates)):
         _tree.check_inexact(jax.tree.leaves(tree), tree, name, "apply_updates")
+    _tree.check_same_shapes(
+        jax.tree.leaves(params),
+        jax.tree.leaves(updates),
+        params,
+        "params",
+        "updates",
+        "apply_updates",
+    )
     return _apply_updates_compiled(params, updates)
 
 

@@ -180,6 +180,7 @@ def bound_lr(
         >>> import gradtx
         >>> amsbound = gradtx.bound_lr(gradtx.max_rms_step_size(0.999), 1e-3, final_lr=0.1)
     """
+    _validate.check_transformation("bound_lr", "step_size", step_size)
     _validate.check_scalar_or_schedule("bound_lr", "learning_rate", learning_rate)
     _validate.check_positive("bound_lr", final_lr=final_lr, gamma=gamma)
     _validate.check_interval("bound_lr", b1=b1)
@@ -196,7 +197,7 @@ def bound_lr(
         ratio = jnp.where(base_ > 0, lr_ / jnp.where(base_ > 0, base_, 1), 1)
         lower, upper = _band(final_ * ratio, gamma_, count, dt)
         step = s.astype(dt) * (lr_ / _tree.bias_correction(b1_, count, dt))  # scalar first
-        eta = jnp.clip(step, lower, upper)
+        eta = jnp.clip(jnp.real(step), jnp.real(lower), jnp.real(upper)).astype(dt)
         return (-eta * m_new).astype(g.dtype), _tree.cast_like(m_new, m)
 
     def update(updates, state, params=None):

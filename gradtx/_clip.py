@@ -54,7 +54,7 @@ def clip(max_delta: float | jax.Array) -> GradientTransformation:
 def _global_norm_sq(tree: Any) -> jax.Array:
     """||g||^2, the sum over every leaf and element of |g|^2, in the leaves' promoted dtype."""
     leaves = [jnp.asarray(x) for x in jax.tree.leaves(tree)]
-    sums = [jnp.sum(_tree.abs_sq(x.astype(_tree.compute_dtype(x)))) for x in leaves]
+    sums = [jnp.sum(jnp.real(_tree.abs_sq(x.astype(_tree.compute_dtype(x))))) for x in leaves]
     if not sums:
         return jnp.zeros([], jnp.float32)
     dt = _tree.compute_dtype(*sums)

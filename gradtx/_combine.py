@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 from jax.tree_util import DictKey, FlattenedIndexKey, GetAttrKey, SequenceKey
 
+from gradtx import _tree, _validate
 from gradtx._base import EmptyState, GradientTransformation, OptState
 
 
@@ -23,6 +24,9 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
         >>> import gradtx
         >>> adam = gradtx.chain(gradtx.scale_by_adam(), gradtx.scale_by_learning_rate(1e-3))
     """
+
+    for i, transform in enumerate(transforms):
+        _validate.check_transformation("chain", f"link {i}", transform)
 
     def init(params):
         return tuple(t.init(params) for t in transforms)
@@ -119,7 +123,7 @@ def set_to_zero() -> GradientTransformation:
 
     def update(updates, state, params=None):
         del params
-        return jax.tree.map(jnp.zeros_like, updates), state
+        return _tree.map_leaves(jnp.zeros_like, updates, where="set_to_zero"), state
 
     return GradientTransformation(init, update)
 

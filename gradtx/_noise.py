@@ -86,8 +86,10 @@ def add_noise(eta: float, gamma: float, seed: int | jax.Array) -> GradientTransf
         del params
         key, sample_key = jax.random.split(jax.random.wrap_key_data(state.rng_key, impl=impl))
         leaves, treedef = jax.tree.flatten(updates)
+        leaves = [jnp.asarray(g) for g in leaves]
+        _tree.check_inexact(leaves, updates, "updates", "add_noise")
         keys = jax.random.split(sample_key, len(leaves))
-        noisy = [rule(state.count, k, jnp.asarray(g)) for k, g in zip(keys, leaves, strict=True)]
+        noisy = [rule(state.count, k, g) for k, g in zip(keys, leaves, strict=True)]
         new_state = AddNoiseState(_tree.safe_increment(state.count), jax.random.key_data(key))
         return treedef.unflatten(noisy), new_state
 

@@ -35,7 +35,7 @@ def scale(step_size: float | jax.Array) -> GradientTransformation:
 
     def update(updates, state, params=None):
         del params
-        return jax.tree.map(lambda g: _scale_leaf(step_size, jnp.asarray(g)), updates), state
+        return _tree.map_leaves(lambda g: _scale_leaf(step_size, g), updates, where="scale"), state
 
     return GradientTransformation(init, update)
 
@@ -72,7 +72,9 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
     def update(updates, state, params=None):
         del params
         factor = step_size_fn(state.count)
-        updates = jax.tree.map(lambda g: _scale_leaf(factor, jnp.asarray(g)), updates)
+        updates = _tree.map_leaves(
+            lambda g: _scale_leaf(factor, g), updates, where="scale_by_schedule"
+        )
         return updates, ScaleByScheduleState(count=_tree.safe_increment(state.count))
 
     return GradientTransformation(init, update)

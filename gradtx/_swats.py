@@ -99,7 +99,7 @@ def scale_by_swats(
 
     def init(params):
         leaves = jax.tree.leaves(params)
-        dtype = _tree.compute_dtype(*leaves) if leaves else jnp.float32
+        dtype = jnp.finfo(_tree.compute_dtype(*leaves)).dtype if leaves else jnp.float32
         # One buffer per field, so that the state can be donated to a jitted step.
         zeros = lambda: _tree.zeros_like(params)
         step = lambda: jnp.zeros([], jnp.int32)

@@ -80,6 +80,24 @@ def check_inexact(leaves: Sequence[Any], tree: Any, name: str, where: str) -> No
     )
 
 
+def check_same_shapes(
+    leaves: Sequence[Any],
+    others: Sequence[Any],
+    tree: Any,
+    name: str,
+    other: str,
+    where: str,
+    hint: str = "",
+) -> None:
+    """Raise a ValueError naming the first leaf of `tree` whose shape differs in `others`."""
+    shapes = [(jnp.shape(a), jnp.shape(b)) for a, b in zip(leaves, others, strict=True)]
+    if all(a == b for a, b in shapes):
+        return
+    paths = [keystr(path) or "<root>" for path, _ in tree_flatten_with_path(tree)[0]]
+    path, (a, b) = next((p, s) for p, s in zip(paths, shapes, strict=True) if s[0] != s[1])
+    raise ValueError(f"{where}: {name} leaf {path} has shape {a} but {other} has shape {b}{hint}")
+
+
 def map_leaves(
     rule: Callable[..., Any],
     updates: Any,
@@ -103,6 +121,9 @@ def map_leaves(
     columns = [[jnp.asarray(x) for x in treedef.flatten_up_to(t)] for t in (updates, *trees)]
     for name, column in zip(all_names, columns, strict=True):
         check_inexact(column, updates, name, where)
+    hint = ". Was the state made by this optimizer's `init` on params shaped like these updates?"
+    for name, column in zip(all_names[1:], columns[1:], strict=True):
+        check_same_shapes(columns[0], column, updates, "updates", name, where, hint)
     results = [rule(*leaves) for leaves in zip(*columns, strict=True)]
     if outputs == 1:
         return treedef.unflatten(results)
@@ -170,8 +191,9 @@ def cast_like(x: jax.Array, like: Any) -> jax.Array:
 
 
 def abs_sq(x: jax.Array) -> jax.Array:
-    """|x|^2 elementwise; for real x the same program as x * x."""
-    return jnp.real(jnp.conj(x) * x) if jnp.iscomplexobj(x) else x * x
+    """|x|^2 elementwise, in x's dtype (zero imaginary part for a complex x); for real x the
+    same program as x * x."""
+    return jnp.real(jnp.conj(x) * x).astype(x.dtype) if jnp.iscomplexobj(x) else x * x
 
 
 def as_dtype(dtype: Any, *values: Any) -> tuple[jax.Array, ...]:

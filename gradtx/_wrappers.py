@@ -27,6 +27,16 @@ def _zero_updates(inner: GradientTransformation, updates: Updates, inner_state: 
     return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
 
+def _skip(inner: GradientTransformation):
+    """The branch that leaves the inner state alone: one function per wrapper, so that eager
+    `lax.cond` calls find their compiled branches in the cache instead of compiling anew."""
+
+    def skip(updates, inner_state, params):
+        return _zero_updates(inner, updates, inner_state, params), inner_state
+
+    return skip
+
+
 class ApplyIfFiniteState(NamedTuple):
     """State of `apply_if_finite`."""
 
@@ -74,6 +84,8 @@ def apply_if_finite(
     """
     _check_int("apply_if_finite", "max_consecutive_errors", max_consecutive_errors, 0)
 
+    skip = _skip(inner)
+
     def init(params):
         return ApplyIfFiniteState(
             notfinite_count=jnp.zeros([], jnp.int32),
@@ -90,11 +102,10 @@ def apply_if_finite(
         total = jnp.where(
             finite, state.total_notfinite, _tree.safe_increment(state.total_notfinite)
         )
-        zeros = _zero_updates(inner, updates, state.inner_state, params)
         updates, inner_state = jax.lax.cond(
             finite | (notfinite_count > max_consecutive_errors),
             inner.update,
-            lambda u, s, p: (zeros, s),
+            skip,
             updates,
             state.inner_state,
             params,
@@ -151,6 +162,8 @@ def accumulate(inner: GradientTransformation, every_k: int) -> GradientTransform
     """
     _check_int("accumulate", "every_k", every_k, 1)
 
+    skip = _skip(inner)
+
     def init(params):
         return AccumulateState(
             mini_step=jnp.zeros([], jnp.int32),
@@ -174,9 +187,8 @@ def accumulate(inner: GradientTransformation, every_k: int) -> GradientTransform
             mean_rule, updates, state.acc_grads, where="accumulate", names=("acc_grads",)
         )
         mean = jax.tree.map(lambda a, g: a.astype(jnp.result_type(g)), acc, updates)
-        zeros = _zero_updates(inner, mean, state.inner_state, params)
         updates, inner_state = jax.lax.cond(
-            emit, inner.update, lambda u, s, p: (zeros, s), mean, state.inner_state, params
+            emit, inner.update, skip, mean, state.inner_state, params
         )
         return updates, AccumulateState(
             mini_step=jnp.where(emit, 0, j),

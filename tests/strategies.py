@@ -1,0 +1,246 @@
+"""Hypothesis strategies: random pytrees, gradients bounded per dtype, and valid hyperparameters.
+
+A tree is drawn in two stages: first its *template* (the containers, and at each leaf a `Leaf`
+spec, `None` or a Python float), then arrays for a template (`arrays_for`). Params and gradients
+share one template, so they always have one structure, and a test that jits can draw values for a
+few fixed templates without recompiling for every example.
+
+Gradient magnitudes are bounded per dtype so that the finiteness property is a guarantee of the
+methods, not luck (see `GRADIENT_RANGE`).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import gradtx
+
+DTYPES = (jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64)
+SHAPES = ((), (0,), (1,), (3,), (2, 0), (2, 3))
+
+
+class Leaf(NamedTuple):
+    """An array leaf of a template: its shape and dtype (a hashable stand-in for the array)."""
+
+    shape: tuple[int, ...]
+    dtype: Any
+
+    def __repr__(self) -> str:
+        return f"Leaf({self.shape}, {jnp.dtype(self.dtype).name})"
+
+
+# Gradients: |g| in [low, high], or exactly 0 where `zeros` is True. float16 gets a bounded
+# dynamic range and no zeros. Its range ends at 65504, and the adaptive scalers cast their
+# learning-rate-free step m / (sqrt(v) + eps) to the leaf's dtype before the learning rate
+# multiplies it: after a large gradient, a zero one leaves v ~ 0 and that step ~ |m| / eps
+# overflows float16 (and only float16: float32 and bfloat16 reach 3.4e38). Gradients of 2^-4 to
+# 2^4 keep the step below ~500 and g^2 in range; wider float16 ranges are a documented exception,
+# not a property.
+GRADIENT_RANGE = {
+    jnp.dtype(jnp.float16): (2.0**-4, 2.0**4, False),
+    jnp.dtype(jnp.bfloat16): (1e-3, 1e3, True),
+    jnp.dtype(jnp.float32): (1e-3, 1e3, True),
+    jnp.dtype(jnp.float64): (1e-3, 1e3, True),
+}
+PARAM_BOUND = 16.0
+
+
+def _leaf_specs() -> st.SearchStrategy:
+    """A template leaf: an array spec, `None` (an empty subtree), or a Python float."""
+    arrays = st.builds(Leaf, st.sampled_from(SHAPES), st.sampled_from(DTYPES))
+    return st.one_of(arrays, arrays, arrays, st.none(), st.just(float))
+
+
+def _extend(children: st.SearchStrategy) -> st.SearchStrategy:
+    return st.one_of(
+        st.dictionaries(st.sampled_from("abwz"), children, max_size=3),
+        st.lists(children, max_size=3),
+        st.lists(children, max_size=3).map(tuple),
+    )
+
+
+# Nested dicts, lists and tuples of leaf specs, the empty tree included. A params tree that is
+# `None` itself is left out: `add_decayed_weights` reads `params=None` as "params not passed".
+TEMPLATES = st.recursive(_leaf_specs(), _extend, max_leaves=5).filter(lambda t: t is not None)
+
+
+def _magnitudes(low: float, high: float, zeros: bool) -> st.SearchStrategy:
+    signed = st.one_of(st.floats(low, high), st.floats(-high, -low))
+    return st.one_of(st.just(0.0), signed) if zeros else signed
+
+
+_ELEMENTS = {
+    "param": {dtype: st.floats(-PARAM_BOUND, PARAM_BOUND) for dtype in GRADIENT_RANGE},
+    "gradient": {dtype: _magnitudes(*bounds) for dtype, bounds in GRADIENT_RANGE.items()},
+}
+_PYTHON_FLOATS = {
+    "param": _magnitudes(1e-3, PARAM_BOUND, True),
+    "gradient": _magnitudes(1e-3, 1e3, True),
+}
+
+
+@functools.cache
+def _arrays(kind: str, leaf: Leaf) -> st.SearchStrategy:
+    elements = _ELEMENTS[kind][jnp.dtype(leaf.dtype)]
+    return hnp.arrays(np.float64, leaf.shape, elements=elements).map(
+        lambda x: jnp.asarray(x, leaf.dtype)
+    )
+
+
+def _is_spec(x: Any) -> bool:
+    return isinstance(x, Leaf) or x is float
+
+
+@st.composite
+def arrays_for(draw, template: Any, kind: str = "gradient") -> Any:
+    """Values for `template`: params (|x| <= PARAM_BOUND) or gradients (`GRADIENT_RANGE`)."""
+
+    def fill(spec):
+        if spec is float:  # a Python scalar leaf, kept a Python float
+            return draw(_PYTHON_FLOATS[kind])
+        return draw(_arrays(kind, spec))
+
+    return jax.tree.map(fill, template, is_leaf=_is_spec)
+
+
+# Hyperparameters. Learning rates are log-uniform in [1e-5, 1], or an exponential decay from
+# such a value; decays in [0, 0.999]; eps log-uniform in [1e-12, 1e-3].
+def log_uniform(low: float, high: float) -> st.SearchStrategy:
+    return st.floats(np.log10(low), np.log10(high)).map(lambda e: float(10.0**e))
+
+
+LEARNING_RATES = st.one_of(
+    log_uniform(1e-5, 1.0),
+    st.builds(
+        gradtx.exponential_decay,
+        init_value=log_uniform(1e-5, 1.0),
+        transition_steps=st.integers(1, 5),
+        decay_rate=st.floats(0.1, 1.0),
+    ),
+)
+DECAYS = st.floats(0.0, 0.999)
+EPS = log_uniform(1e-12, 1e-3)
+WEIGHT_DECAYS = st.one_of(st.just(0.0), log_uniform(1e-6, 1e-1))
+MOMENTA = st.one_of(st.none(), DECAYS)
+STATE_DTYPES = st.sampled_from([None, jnp.float32])
+
+
+def _adam_like(**extra) -> st.SearchStrategy:
+    return st.fixed_dictionaries(
+        {"learning_rate": LEARNING_RATES, "b1": DECAYS, "b2": DECAYS, "eps": EPS, **extra}
+    )
+
+
+def _bound(**extra) -> st.SearchStrategy:
+    return _adam_like(
+        final_lr=log_uniform(1e-3, 1.0),
+        gamma=log_uniform(1e-5, 1e-1),
+        weight_decay=WEIGHT_DECAYS,
+        **extra,
+    )
+
+
+# Registry name -> strategy of keyword arguments for the gradtx function of that name. Registry
+# entries without one are built by their registry builder.
+HYPERPARAMETERS = {
+    # Optimizers.
+    "sgd": st.fixed_dictionaries(
+        {"learning_rate": LEARNING_RATES, "momentum": MOMENTA, "nesterov": st.booleans()}
+    ),
+    "adagrad": st.fixed_dictionaries(
+        {
+            "learning_rate": LEARNING_RATES,
+            "initial_accumulator_value": st.floats(0.0, 1.0),
+            "eps": EPS,
+        }
+    ),
+    "adadelta": st.fixed_dictionaries(
+        {
+            "learning_rate": st.one_of(st.none(), LEARNING_RATES),
+            "rho": DECAYS,
+            "eps": EPS,
+            "weight_decay": WEIGHT_DECAYS,
+        }
+    ),
+    "rmsprop": st.fixed_dictionaries(
+        {
+            "learning_rate": LEARNING_RATES,
+            "decay": DECAYS,
+            "eps": EPS,
+            "initial_scale": st.floats(0.0, 1.0),
+            "eps_in_sqrt": st.booleans(),
+            "centered": st.booleans(),
+            "momentum": MOMENTA,
+            "nesterov": st.booleans(),
+            "bias_correction": st.booleans(),
+        }
+    ),
+    "adam": _adam_like(
+        eps_root=st.floats(0.0, 1e-3), mu_dtype=STATE_DTYPES, nesterov=st.booleans()
+    ),
+    "adamw": _adam_like(
+        eps_root=st.floats(0.0, 1e-3), mu_dtype=STATE_DTYPES, weight_decay=WEIGHT_DECAYS
+    ),
+    "nadam": _adam_like(eps_root=st.floats(0.0, 1e-3), mu_dtype=STATE_DTYPES),
+    "adamax": _adam_like(),
+    "amsgrad": _adam_like(eps_root=st.floats(0.0, 1e-3), mu_dtype=STATE_DTYPES),
+    "adabound": _bound(),
+    "amsbound": _bound(),
+    # Transformations.
+    "scale": st.fixed_dictionaries({"step_size": st.floats(-10.0, 10.0)}),
+    "scale_by_learning_rate": st.fixed_dictionaries(
+        {"learning_rate": LEARNING_RATES, "flip_sign": st.booleans()}
+    ),
+    "trace": st.fixed_dictionaries(
+        {"decay": DECAYS, "nesterov": st.booleans(), "accumulator_dtype": STATE_DTYPES}
+    ),
+    "add_decayed_weights": st.fixed_dictionaries({"weight_decay": WEIGHT_DECAYS}),
+    "scale_by_rss": st.fixed_dictionaries(
+        {"initial_accumulator_value": st.floats(0.0, 1.0), "eps": EPS}
+    ),
+    "scale_by_adadelta": st.fixed_dictionaries({"rho": DECAYS, "eps": EPS}),
+    "scale_by_rms": st.fixed_dictionaries(
+        {
+            "decay": DECAYS,
+            "eps": EPS,
+            "initial_scale": st.floats(0.0, 1.0),
+            "eps_in_sqrt": st.booleans(),
+            "bias_correction": st.booleans(),
+            "centered": st.booleans(),
+        }
+    ),
+    "scale_by_adam": st.fixed_dictionaries(
+        {
+            "b1": DECAYS,
+            "b2": DECAYS,
+            "eps": EPS,
+            "eps_root": st.floats(0.0, 1e-3),
+            "mu_dtype": STATE_DTYPES,
+            "nu_dtype": STATE_DTYPES,
+            "nesterov": st.booleans(),
+        }
+    ),
+    "scale_by_adamax": st.fixed_dictionaries({"b1": DECAYS, "b2": DECAYS, "eps": EPS}),
+    "scale_by_amsgrad": st.fixed_dictionaries(
+        {"b1": DECAYS, "b2": DECAYS, "eps": EPS, "eps_root": st.floats(0.0, 1e-3)}
+    ),
+    "rms_step_size": st.fixed_dictionaries({"b2": DECAYS, "eps": EPS}),
+    "max_rms_step_size": st.fixed_dictionaries({"b2": DECAYS, "eps": EPS}),
+}
+
+
+def draw_transformation(data: st.DataObject, name: str, registry: dict) -> Any:
+    """Registry entry `name` with random hyperparameters where `HYPERPARAMETERS` has a strategy
+    for it, else as its registry builder makes it. The drawn keyword arguments are printed with
+    a falsifying example."""
+    if name not in HYPERPARAMETERS:
+        return registry[name]()
+    kwargs = data.draw(HYPERPARAMETERS[name], label=f"{name} hyperparameters")
+    return getattr(gradtx, name)(**kwargs)

@@ -1,0 +1,536 @@
+"""The error catalogue: each bad input and the exact message it produces.
+
+Messages are part of the interface: they say what is wrong, the usual cause, and the fix. Each
+row pins one message (`match="^...$"`), so a change to it is a deliberate change to this table.
+`test_validate.py` covers the aliases' hyperparameter ranges; this file covers the rest:
+transformations built directly, wrong types, trees that do not match, integer leaves, empty
+trees, checkpoints that do not fit, and what non-finite gradients do.
+
+Decided here: an empty params tree ({}, [] or ()) is valid. `init` and `update` work and the
+updates are the same empty tree.
+"""
+
+import json
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.experimental import checkify
+
+import gradtx
+from tests.registry import OPTIMIZERS, TRANSFORMATIONS
+
+ALL = {**OPTIMIZERS, **TRANSFORMATIONS}
+PARAMS = {"w": jnp.ones(2)}
+CALLABLE_OF_THE_STEP = "a number, an array or a schedule (a callable of the step count)"
+INT_FIX = (
+    "gradtx transforms floating-point (or complex) leaves only. Keep integer and boolean buffers "
+    "out of the params you optimize: split them off before `jax.grad`, `init` and `apply_updates`."
+)
+TREE_FIX = "Was the state made by this optimizer's `init` on params shaped like these updates?"
+NOT_TX = "must be a gradient transformation (an object with `init` and `update`)"
+
+
+def exactly(message):
+    """The whole message; raised inside a jitted update, JAX may append a note on its traceback."""
+    return (
+        "^"
+        + re.escape(message)
+        + r"(\n-+\nFor simplicity, JAX has removed its internal frames.*)?$"
+    )
+
+
+def update_once(tx, grads=PARAMS, params=PARAMS):
+    return tx.update(grads, tx.init(params), params)
+
+
+BAD_INPUTS = [
+    # Transformations built directly, hyperparameters the aliases do not reach.
+    (lambda: gradtx.trace(1.0), ValueError, "trace: decay must be in [0, 1), got 1.0"),
+    (
+        lambda: gradtx.scale_by_rms(initial_scale=-1.0),
+        ValueError,
+        "scale_by_rms: initial_scale must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.scale_by_adamax(eps=float("inf")),
+        ValueError,
+        "scale_by_adamax: eps must be >= 0 and finite, got inf",
+    ),
+    (
+        lambda: gradtx.scale_by_amsgrad(eps_root=-1.0),
+        ValueError,
+        "scale_by_amsgrad: eps_root must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.rms_step_size(b2=1.0),
+        ValueError,
+        "rms_step_size: b2 must be in [0, 1), got 1.0",
+    ),
+    (
+        lambda: gradtx.max_rms_step_size(eps=-1.0),
+        ValueError,
+        "max_rms_step_size: eps must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.bound_lr(gradtx.rms_step_size(), final_lr=float("inf")),
+        ValueError,
+        "bound_lr: final_lr must be > 0 and finite, got inf",
+    ),
+    (lambda: gradtx.clip(-1.0), ValueError, "clip: max_delta must be >= 0 and finite, got -1.0"),
+    (
+        lambda: gradtx.clip_by_global_norm(0.0),
+        ValueError,
+        "clip_by_global_norm: max_norm must be > 0 and finite, got 0.0",
+    ),
+    (
+        lambda: gradtx.apply_if_finite(gradtx.adam(1e-3), -1),
+        ValueError,
+        "apply_if_finite: max_consecutive_errors must be an int >= 0, got -1",
+    ),
+    (
+        lambda: gradtx.accumulate(gradtx.adam(1e-3), 0),
+        ValueError,
+        "accumulate: every_k must be an int >= 1, got 0",
+    ),
+    # Wrong types: a list, a string, a bool or None where a number or a schedule is expected.
+    (
+        lambda: gradtx.sgd([0.1, 0.01]),
+        TypeError,
+        (
+            f"scale_by_learning_rate: learning_rate must be {CALLABLE_OF_THE_STEP}, got list [0.1, "
+            f"0.01]"
+        ),
+    ),
+    (
+        lambda: gradtx.adam("1e-3"),
+        TypeError,
+        f"scale_by_learning_rate: learning_rate must be {CALLABLE_OF_THE_STEP}, got str '1e-3'",
+    ),
+    (
+        lambda: gradtx.adam(True),
+        TypeError,
+        f"scale_by_learning_rate: learning_rate must be {CALLABLE_OF_THE_STEP}, got bool True",
+    ),
+    (
+        lambda: gradtx.adam(None),
+        TypeError,
+        f"scale_by_learning_rate: learning_rate must be {CALLABLE_OF_THE_STEP}, got NoneType None",
+    ),
+    (
+        lambda: gradtx.add_decayed_weights("0.1"),
+        TypeError,
+        f"add_decayed_weights: weight_decay must be {CALLABLE_OF_THE_STEP}, got str '0.1'",
+    ),
+    (
+        lambda: gradtx.scale_by_schedule(0.1),
+        TypeError,
+        "scale_by_schedule: step_size_fn must be a callable of the step count, got float 0.1",
+    ),
+    (
+        lambda: gradtx.scale_by_schedule([0.1, 0.2]),
+        TypeError,
+        "scale_by_schedule: step_size_fn must be a callable of the step count, got list [0.1, 0.2]",
+    ),
+    (
+        lambda: gradtx.add_noise(0.01, 0.55, "0"),
+        TypeError,
+        (
+            "add_noise: seed must be an int, a key from jax.random.key, or a raw uint32 key from "
+            "jax.random.PRNGKey, got str '0'"
+        ),
+    ),
+    # Trees that do not match.
+    (
+        lambda: gradtx.apply_updates({"w": jnp.ones(1)}, {"w": None}),
+        ValueError,
+        (
+            "apply_updates: params and updates have different tree structures (params has a "
+            "leaf at ['w'] that updates lacks). " + TREE_FIX
+        ),
+    ),
+    (
+        lambda: gradtx.apply_updates([jnp.ones(1)], (jnp.ones(1),)),
+        ValueError,
+        (
+            "apply_updates: params and updates have different tree structures (same leaf paths but "
+            "different containers: params is PyTreeDef([*]), updates is PyTreeDef((*,))). "
+            + TREE_FIX
+        ),
+    ),
+    (
+        lambda: gradtx.adam(1e-3).update(PARAMS, None),
+        ValueError,
+        (
+            "chain: the state must be a tuple of 2 states, one per link, got NoneType of length -. "
+            "Was it made by this chain's `init`?"
+        ),
+    ),
+    (
+        lambda: gradtx.adam(1e-3).update(PARAMS, PARAMS),
+        ValueError,
+        (
+            "chain: the state must be a tuple of 2 states, one per link, got dict of length -. Was "
+            "it made by this chain's `init`?"
+        ),
+    ),
+    (
+        lambda: gradtx.adamw(1e-3).update(PARAMS, gradtx.adamw(1e-3).init(PARAMS)),
+        ValueError,
+        (
+            "add_decayed_weights: update needs the params to decay; call update(updates, state, "
+            "params)"
+        ),
+    ),
+    (
+        lambda: gradtx.multi_transform({"a": gradtx.adam(1e-3)}, {"w": "b"}).init(PARAMS),
+        ValueError,
+        (
+            "multi_transform: no transformation for label 'b' (given for 'w' in param_labels); "
+            "labels with a transformation: ['a']. Add 'b' to transforms_by_label or relabel."
+        ),
+    ),
+    # Integer and boolean leaves.
+    (
+        lambda: update_once(
+            gradtx.adam(1e-3),
+            {"w": jnp.ones(2), "step": jnp.asarray(3, jnp.int32)},
+            {"w": jnp.ones(2), "step": jnp.asarray(3, jnp.int32)},
+        ),
+        TypeError,
+        "scale_by_adam: updates leaf ['step'] has dtype int32; " + INT_FIX,
+    ),
+    (
+        lambda: update_once(
+            gradtx.sgd(0.1, momentum=0.9),
+            [jnp.ones(2), {"on": jnp.asarray(True)}],
+            [jnp.ones(2), {"on": jnp.asarray(True)}],
+        ),
+        TypeError,
+        "trace: updates leaf [1]['on'] has dtype bool; " + INT_FIX,
+    ),
+    (
+        lambda: update_once(gradtx.adagrad(0.1), jnp.arange(3), jnp.arange(3)),
+        TypeError,
+        "scale_by_rss: updates leaf <root> has dtype int64; " + INT_FIX,
+    ),
+    (
+        lambda: gradtx.apply_updates({"n": jnp.asarray(1, jnp.int32)}, {"n": jnp.asarray(0.5)}),
+        TypeError,
+        "apply_updates: params leaf ['n'] has dtype int32; " + INT_FIX,
+    ),
+]
+
+
+@pytest.mark.parametrize("make,error,message", BAD_INPUTS, ids=[m[:60] for _, _, m in BAD_INPUTS])
+def test_bad_input_raises_its_exact_message(make, error, message):
+    with pytest.raises(error, match=exactly(message)):
+        make()
+
+
+# Bad inputs whose message is not yet clear (or which pass silently): each row is the message
+# the library should give. See the report of the issue "Nothing lost, nothing silent".
+NEEDS_A_LIBRARY_FIX = [
+    # A bool is not a number: momentum=True would silently mean momentum 1.0.
+    (
+        lambda: gradtx.sgd(0.1, momentum=True),
+        TypeError,
+        "trace: decay must be a number or an array, got bool True",
+    ),
+    (
+        lambda: gradtx.adam(1e-3, b1="0.9"),
+        TypeError,
+        "scale_by_adam: b1 must be a number or an array, got str '0.9'",
+    ),
+    # Not a transformation: today an AttributeError at `init`.
+    (
+        lambda: gradtx.chain(gradtx.adam(1e-3), 0.1),
+        TypeError,
+        f"chain: link 1 {NOT_TX}, got float 0.1",
+    ),
+    (
+        lambda: gradtx.chain(gradtx.adam),
+        TypeError,
+        f"chain: link 0 {NOT_TX}, got function adam; call it first, e.g. adam(...)",
+    ),
+    (
+        lambda: gradtx.bound_lr(0.1),
+        TypeError,
+        f"bound_lr: step_size {NOT_TX}, got float 0.1",
+    ),
+    # Another optimizer's state: today "'TraceState' object has no attribute 'mu'".
+    (
+        lambda: gradtx.adam(1e-3).update(PARAMS, gradtx.sgd(0.1, momentum=0.9).init(PARAMS)),
+        ValueError,
+        (
+            "scale_by_adam: the state must be a ScaleByAdamState, got TraceState. Was it made by "
+            "this optimizer's `init`?"
+        ),
+    ),
+    # Shapes: today a broadcasting error without a path, or (1,) against (3,) silently broadcast.
+    (
+        lambda: update_once(gradtx.adam(1e-3), {"w": jnp.ones(3)}),
+        ValueError,
+        "scale_by_adam: updates leaf ['w'] has shape (3,) but mu has shape (2,). " + TREE_FIX,
+    ),
+    (
+        lambda: gradtx.adam(1e-3).update(
+            {"w": jnp.ones(3)}, gradtx.adam(1e-3).init({"w": jnp.ones(1)})
+        ),
+        ValueError,
+        "scale_by_adam: updates leaf ['w'] has shape (3,) but mu has shape (1,). " + TREE_FIX,
+    ),
+    (
+        lambda: gradtx.apply_updates({"w": jnp.ones(1)}, {"w": jnp.ones(3)}),
+        ValueError,
+        "apply_updates: params leaf ['w'] has shape (1,) but updates has shape (3,)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "make,error,message", NEEDS_A_LIBRARY_FIX, ids=[m[:60] for _, _, m in NEEDS_A_LIBRARY_FIX]
+)
+def test_bad_input_that_needs_a_library_fix_raises_its_exact_message(make, error, message):
+    with pytest.raises(error, match=exactly(message)):
+        make()
+
+
+# Empty trees are valid.
+@pytest.mark.parametrize("empty", [{}, [], ()], ids=["dict", "list", "tuple"])
+@pytest.mark.parametrize("name", ALL)
+def test_empty_params_give_empty_updates(name, empty):
+    tx = ALL[name]()
+    state = tx.init(empty)
+    for _ in range(2):
+        updates, state = tx.update(empty, state, empty)
+        assert updates == empty
+    assert gradtx.apply_updates(empty, updates) == empty
+
+
+# Checkpoints that do not fit their template. Plain dict states keep the paths independent of
+# any one optimizer's state layout.
+SAVED = {
+    "count": jnp.asarray(3, jnp.int32),
+    "mu": {"b": jnp.ones(2, jnp.bfloat16), "w": jnp.ones(3)},
+}
+FIX = (
+    "Was the template made by `init` of the optimizer that saved the state, on params of the "
+    "same structure, shapes and dtypes?"
+)
+CHECKPOINT_MISMATCHES = [
+    (
+        {**SAVED, "mu": {**SAVED["mu"], "w": jnp.ones(4)}},
+        "['mu']['w'] has shape (3,) in the file but (4,) in the template",
+    ),
+    (
+        {**SAVED, "mu": {**SAVED["mu"], "b": jnp.ones(2, jnp.float32)}},
+        "['mu']['b'] is bfloat16 in the file but float32 in the template",
+    ),
+    (
+        {**SAVED, "count": jnp.asarray(3, jnp.int64)},
+        "['count'] is int32 in the file but int64 in the template",
+    ),
+    (
+        {**SAVED, "mu": {**SAVED["mu"], "v": jnp.ones(1)}},
+        "the template has a leaf at ['mu']['v'] that the file lacks",
+    ),
+    (
+        {"count": SAVED["count"], "mu": {"w": jnp.ones(3)}},
+        "the file has a leaf at ['mu']['b'] that the template lacks",
+    ),
+    (
+        {"count": SAVED["count"], "trace": {"b": jnp.ones(2), "w": jnp.ones(3)}},
+        "first differing path: the file has ['mu']['b'] where the template has ['trace']['b']",
+    ),
+    (
+        {**SAVED, "mu": [SAVED["mu"]["b"], SAVED["mu"]["w"]]},
+        "first differing path: the file has ['mu']['b'] where the template has ['mu'][0]",
+    ),
+]
+
+
+@pytest.mark.parametrize("template,problem", CHECKPOINT_MISMATCHES)
+def test_restoring_into_a_template_that_differs_names_the_first_differing_path(
+    template, problem, tmp_path
+):
+    gradtx.save_state(tmp_path / "s.npz", SAVED)
+    message = (
+        f"load_state: the state in {tmp_path / 's.npz'} does not fit the template ({problem}). "
+    )
+    message += FIX
+    with pytest.raises(ValueError, match=exactly(message)):
+        gradtx.load_state(tmp_path / "s.npz", like=template)
+
+
+def test_restoring_into_the_same_leaves_in_other_containers_says_so(tmp_path):
+    gradtx.save_state(tmp_path / "s.npz", {"mu": [jnp.ones(2)]})
+    problem = (
+        "same leaves but different containers: the file has PyTreeDef({'mu': [*]}), the "
+        "template PyTreeDef({'mu': (*,)})"
+    )
+    message = (
+        f"load_state: the state in {tmp_path / 's.npz'} does not fit the template ({problem}). "
+    )
+    message += FIX
+    with pytest.raises(ValueError, match=exactly(message)):
+        gradtx.load_state(tmp_path / "s.npz", like={"mu": (jnp.ones(2),)})
+
+
+def test_restoring_another_optimizers_state_is_refused(tmp_path):
+    gradtx.save_state(tmp_path / "s.npz", gradtx.adam(1e-3).init(PARAMS))
+    with pytest.raises(
+        ValueError, match=r"^load_state: the state in .* does not fit the template \("
+    ):
+        gradtx.load_state(tmp_path / "s.npz", like=gradtx.sgd(0.1, momentum=0.9).init(PARAMS))
+
+
+def test_loading_a_file_not_written_by_save_state_is_refused(tmp_path):
+    np.savez(tmp_path / "plain.npz", a=np.ones(2))
+    message = (
+        f"load_state: {tmp_path / 'plain.npz'} is not a gradtx state file (it has no "
+        "'__gradtx_structure__' entry); write it with gradtx.save_state"
+    )
+    with pytest.raises(ValueError, match=exactly(message)):
+        gradtx.load_state(tmp_path / "plain.npz", like={"a": jnp.ones(2)})
+
+
+def test_loading_never_unpickles(tmp_path):
+    descriptor = {
+        "format": "gradtx.state/1",
+        "treedef": "PyTreeDef({'a': *})",
+        "leaves": [["['a']", "float64", [2]]],
+    }
+    np.savez(
+        tmp_path / "evil.npz",
+        **{
+            "['a']": np.asarray([{"x": 1}, None], dtype=object),
+            "__gradtx_structure__": np.asarray(json.dumps(descriptor)),
+        },
+    )
+    with pytest.raises(ValueError, match="Object arrays cannot be loaded when allow_pickle=False"):
+        gradtx.load_state(tmp_path / "evil.npz", like={"a": jnp.ones(2)})
+
+
+@pytest.mark.parametrize(
+    "state,message",
+    [
+        (
+            {"f": len},
+            (
+                "save_state: the leaf at ['f'] is a builtin_function_or_method, not an array; an "
+                "optimizer state must be a pytree of arrays"
+            ),
+        ),
+        (
+            {"name": "adam"},
+            (
+                "save_state: the leaf at ['name'] is a str, not an array; an optimizer state must "
+                "be a pytree of arrays"
+            ),
+        ),
+    ],
+)
+def test_saving_a_leaf_that_is_not_an_array_is_refused(state, message, tmp_path):
+    with pytest.raises(TypeError, match=exactly(message)):
+        gradtx.save_state(tmp_path / "s.npz", state)
+    assert list(tmp_path.iterdir()) == []
+
+
+# Non-finite gradients. No transformation raises on them: NaN in, NaN out, by design.
+NAN_GRADS = {"w": jnp.asarray([1.0, jnp.nan]), "b": jnp.asarray([0.5])}
+FINITE = {"w": jnp.asarray([0.5, -1.0]), "b": jnp.asarray([2.0])}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_a_nan_gradient_never_raises_and_is_never_turned_into_a_finite_update_silently(name):
+    """Either the NaN reaches the update of its leaf, or the step is visibly neutralized (every
+    update exactly zero: `apply_if_finite`, `accumulate` between steps, `set_to_zero`)."""
+    tx = ALL[name]()
+    updates, _ = tx.update(NAN_GRADS, tx.init(FINITE), FINITE)
+    if bool(jnp.all(jnp.isfinite(updates["w"]))):
+        assert all(not np.any(np.asarray(u)) for u in jax.tree.leaves(updates)), updates
+
+
+def test_a_nan_gradient_enters_adams_state_for_good():
+    """Documented behaviour: the moments become NaN and every later update is NaN."""
+    tx = gradtx.adam(0.1)
+    _, state = tx.update(NAN_GRADS, tx.init(FINITE), FINITE)
+    assert bool(jnp.isnan(state[0].mu["w"][1])) and bool(jnp.isnan(state[0].nu["w"][1]))
+    assert bool(jnp.all(jnp.isfinite(state[0].mu["b"])))  # other leaves are untouched
+    updates, _ = tx.update(FINITE, state, FINITE)
+    assert bool(jnp.isnan(updates["w"][1]))
+
+
+def test_apply_if_finite_skips_the_step_and_corrupts_nothing():
+    tx = gradtx.apply_if_finite(gradtx.adam(0.1), max_consecutive_errors=3)
+    state = tx.init(FINITE)
+    _, state = tx.update(FINITE, state, FINITE)
+    skipped, after = tx.update(NAN_GRADS, state, FINITE)
+    assert all(not np.any(np.asarray(u)) for u in jax.tree.leaves(skipped))
+    jax.tree.map(np.testing.assert_array_equal, after.inner_state, state.inner_state)
+    assert int(after.total_notfinite) == 1 and not bool(after.last_finite)
+    # The next finite step is the step the optimizer would have taken without the NaN one.
+    resumed, _ = tx.update(FINITE, after, FINITE)
+    expected, _ = tx.update(FINITE, state, FINITE)
+    jax.tree.map(np.testing.assert_array_equal, resumed, expected)
+
+
+# check_finite: where the first NaN or Inf comes from.
+LAYERS = {"layers": [{"w": jnp.ones(2)}, {"w": jnp.ones(3)}], "out": jnp.ones(1)}
+
+
+def with_bad_value(value, layer=0, index=1):
+    grads = jax.tree.map(jnp.ones_like, LAYERS)
+    grads["layers"][layer]["w"] = grads["layers"][layer]["w"].at[index].set(value)
+    return grads
+
+
+def test_check_finite_raises_eagerly_with_the_path_of_the_first_non_finite_gradient():
+    tx = gradtx.check_finite(gradtx.adam(1e-3))
+    message = "check_finite: non-finite gradient at ['layers'][0]['w'] (nan) (`check` failed)"
+    with pytest.raises(checkify.JaxRuntimeError, match=exactly(message)):
+        tx.update(with_bad_value(jnp.nan), tx.init(LAYERS))
+
+
+@pytest.mark.parametrize(
+    "value,layer,text",
+    [(jnp.nan, 0, "['layers'][0]['w'] (nan)"), (-jnp.inf, 1, "['layers'][1]['w'] (-inf)")],
+)
+def test_check_finite_reports_under_checkify_and_jit(value, layer, text):
+    tx = gradtx.check_finite(gradtx.adam(1e-3))
+    state = tx.init(LAYERS)
+    for step in (checkify.checkify(jax.jit(tx.update)), jax.jit(checkify.checkify(tx.update))):
+        error, _ = step(with_bad_value(value, layer), state)
+        assert error.get() == f"check_finite: non-finite gradient at {text} (`check` failed)"
+
+
+def test_check_finite_reports_a_non_finite_update_from_finite_gradients():
+    """A float16 step past 65504: centered RMS with bias correction divides by sqrt(eps) at t = "
+    "1."""
+    inner = gradtx.scale_by_rms(centered=True, bias_correction=True)
+    tx, grads = gradtx.check_finite(inner), {"w": jnp.asarray([16.0, 0.5], jnp.float16)}
+    error, _ = checkify.checkify(jax.jit(tx.update))(grads, tx.init(grads))
+    assert (
+        error.get()
+        == "check_finite: non-finite update at ['w'] (inf) from finite gradients (`check` failed)"
+    )
+
+
+def test_check_finite_changes_nothing_when_all_is_finite():
+    inner = gradtx.adam(1e-3)
+    tx, grads = gradtx.check_finite(inner), with_bad_value(0.5)
+    error, (updates, state) = checkify.checkify(jax.jit(tx.update))(grads, tx.init(LAYERS))
+    assert error.get() is None
+    expected = inner.update(grads, inner.init(LAYERS))
+    jax.tree.map(np.testing.assert_array_equal, (updates, state), expected)
+
+
+def test_check_finite_under_jit_without_checkify_is_refused_by_jax():
+    tx = gradtx.check_finite(gradtx.sgd(0.1))
+    with pytest.raises(
+        ValueError, match="Cannot abstractly evaluate a checkify.check which was not functionalized"
+    ):
+        jax.jit(tx.update)(LAYERS, tx.init(LAYERS))
