@@ -109,6 +109,7 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     return _apply_updates_compiled(params, updates)
 
 
+@jax.jit  # traced once per distinct leaf shape and dtype, however many leaves there are
 def _add_leaf(p, u):
     p, u = jnp.asarray(p), jnp.asarray(u)
     dtype = _tree.compute_dtype(p, u)

@@ -124,6 +124,10 @@ def map_leaves(
     hint = ". Was the state made by this optimizer's `init` on params shaped like these updates?"
     for name, column in zip(all_names[1:], columns[1:], strict=True):
         check_same_shapes(columns[0], column, updates, "updates", name, where, hint)
+    if any(isinstance(x, jax.core.Tracer) for column in columns for x in column):
+        # Under a trace, trace the rule once per distinct leaf shape and dtype and reuse it:
+        # with thousands of leaves, tracing every leaf's ops anew costs more than compiling.
+        rule = jax.jit(rule)
     results = [rule(*leaves) for leaves in zip(*columns, strict=True)]
     if outputs == 1:
         return treedef.unflatten(results)
