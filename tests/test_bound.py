@@ -6,35 +6,14 @@ import numpy as np
 import pytest
 
 import gradtx
-
-STEPS = 10
-ZERO_STEP = 3  # an all-zero gradient at this step
-
-
-def _grad_steps(seed):
-    """Float64 gradients {"w": (3, 4), "b": (4,)} of both signs and magnitudes 1e-6 to 1e3 (so the
-    band clips from above and below), one step all zeros."""
-    rng = np.random.default_rng(seed)
-
-    def draw(shape):
-        return rng.choice([-1.0, 1.0], size=shape) * 10.0 ** rng.uniform(-6, 3, size=shape)
-
-    steps = [{"w": draw((3, 4)), "b": draw((4,))} for _ in range(STEPS)]
-    steps[ZERO_STEP] = {k: np.zeros_like(v) for k, v in steps[ZERO_STEP].items()}
-    return steps
-
-
-def _run(tx, grad_steps):
-    params = {k: jnp.ones_like(v) for k, v in grad_steps[0].items()}
-    state = tx.init(params)
-    out = []
-    for g in grad_steps:
-        u, state = tx.update(jax.tree.map(jnp.asarray, g), state, params)
-        out.append(u)
-    return out
-
+from tests import helpers
 
 # NumPy transcriptions of the docstring equations, one array at a time; t counts from 1.
+
+
+def _wide(rng, shape):
+    """Both signs, magnitudes 1e-6 to 1e3: the band clips from above and below."""
+    return rng.choice([-1.0, 1.0], size=shape) * 10.0 ** rng.uniform(-6, 3, size=shape)
 
 
 def _step_size_reference(grads, b2=0.999, eps=1e-8, running_max=False):
@@ -91,8 +70,8 @@ STEP_SIZE_CASES = {
 @pytest.mark.parametrize("name", STEP_SIZE_CASES)
 def test_rms_step_size_matches_numpy_reference(name):
     make, options = STEP_SIZE_CASES[name]
-    grad_steps = _grad_steps(0)
-    got = _run(make(), grad_steps)
+    grad_steps = helpers.grad_steps(0, _wide)
+    got, _ = helpers.run(make(), grad_steps)
     for key in grad_steps[0]:
         expected = _step_size_reference([g[key] for g in grad_steps], **options)
         for t, (s, e) in enumerate(zip(got, expected, strict=True), 1):
@@ -150,8 +129,8 @@ BOUND_CASES = {
 @pytest.mark.parametrize("name", BOUND_CASES)
 def test_bound_lr_matches_numpy_reference(name):
     make, step_options, lr, final_lr, gamma, b1 = BOUND_CASES[name]
-    grad_steps = _grad_steps(1)
-    got = _run(make(), grad_steps)
+    grad_steps = helpers.grad_steps(1, _wide)
+    got, _ = helpers.run(make(), grad_steps)
     seen = {"lower": 0, "upper": 0, "inside": 0}
     for key in grad_steps[0]:
         grads = [g[key] for g in grad_steps]
@@ -228,15 +207,6 @@ def test_bound_lr_band_is_not_rescaled_when_lr0_is_zero():
         np.testing.assert_allclose(updates, np.full(2, -bound * (1 - b1**t)), rtol=1e-14, atol=0)
 
 
-def _assert_jit_matches(jitted, eager):
-    """Equal to 1e-15 of each array's largest entry: under jit XLA fuses a * b + c into one
-    multiply-add, which can differ by an ulp of the operands, more than an ulp of a small result."""
-    assert jax.tree.structure(jitted) == jax.tree.structure(eager)
-    for a, b in zip(jax.tree.leaves(jitted), jax.tree.leaves(eager), strict=True):
-        assert a.dtype == b.dtype
-        np.testing.assert_allclose(a, b, rtol=1e-15, atol=1e-15 * float(jnp.max(jnp.abs(b))))
-
-
 ALL_CASES = {name: case[0] for name, case in {**STEP_SIZE_CASES, **BOUND_CASES}.items()}
 
 
@@ -244,31 +214,7 @@ ALL_CASES = {name: case[0] for name, case in {**STEP_SIZE_CASES, **BOUND_CASES}.
 def test_bound_jit_matches_eager(name):
     tx = ALL_CASES[name]()
     params = {"w": jnp.ones((3, 4)), "b": jnp.ones(4)}
-    state = tx.init(params)
-    jit_update = jax.jit(tx.update)
-    for g in _grad_steps(2)[:5]:
-        g = jax.tree.map(jnp.asarray, g)
-        eager_u, eager_state = tx.update(g, state, params)
-        jit_u, jit_state = jit_update(g, state, params)
-        _assert_jit_matches(jit_u, eager_u)
-        _assert_jit_matches(jit_state, eager_state)
-        state = eager_state
-
-
-def _mixed_params():
-    return {"a": jnp.ones(3), "b": [jnp.ones((2, 2)), None, 1.5], "c": (jnp.ones(()),)}
-
-
-def _mixed_grads():
-    return {
-        "a": jnp.asarray([0.1, -0.2, 0.3]),
-        "b": [jnp.asarray([[1.0, -1.0], [0.5, 0.0]]), None, 0.25],
-        "c": (jnp.asarray(-0.4),),
-    }
-
-
-def _shapes(tree):
-    return [jnp.shape(x) for x in jax.tree.leaves(tree)]
+    helpers.check_jit_matches_eager(tx, params, helpers.grad_steps(2, _wide)[:5])
 
 
 def _per_param_trees(state):
@@ -281,17 +227,17 @@ def _per_param_trees(state):
 @pytest.mark.parametrize("name", ["rms_step_size", "max_rms_step_size", *BOUND_CASES])
 def test_bound_keeps_mixed_tree_structure_and_shapes(name):
     tx = ALL_CASES[name]()
-    params, grads = _mixed_params(), _mixed_grads()
+    params, grads = helpers.mixed_params(), helpers.mixed_grads()
     state = tx.init(params)
     for _ in range(2):
         updates, state = tx.update(grads, state, params)
     assert jax.tree.structure(updates) == jax.tree.structure(grads)
-    assert _shapes(updates) == _shapes(grads)
+    assert helpers.shapes(updates) == helpers.shapes(grads)
     trees = _per_param_trees(state)
     assert trees
     for tree in trees:
         assert jax.tree.structure(tree) == jax.tree.structure(params)
-        assert _shapes(tree) == _shapes(params)
+        assert helpers.shapes(tree) == helpers.shapes(params)
 
 
 @pytest.mark.parametrize("running_max", [False, True])

@@ -6,32 +6,12 @@ import numpy as np
 import pytest
 
 import gradtx
-
-STEPS = 10
-ZERO_STEP = 3  # an all-zero gradient at this step
-
-
-def _grad_steps(seed):
-    """Random float64 gradients {"w": (3, 4), "b": (4,)}, one step all zeros."""
-    rng = np.random.default_rng(seed)
-    steps = [{"w": rng.normal(size=(3, 4)), "b": rng.normal(size=(4,))} for _ in range(STEPS)]
-    steps[ZERO_STEP] = {k: np.zeros_like(v) for k, v in steps[ZERO_STEP].items()}
-    return steps
+from tests import helpers
 
 
 def _params(seed):
     rng = np.random.default_rng(seed)
     return {"w": rng.normal(size=(3, 4)), "b": rng.normal(size=(4,))}
-
-
-def _run(tx, grad_steps, params):
-    params = jax.tree.map(jnp.asarray, params)
-    state = tx.init(params)
-    out = []
-    for g in grad_steps:
-        u, state = tx.update(jax.tree.map(jnp.asarray, g), state, params)
-        out.append(u)
-    return out, state
 
 
 def _schedule(count):
@@ -75,8 +55,8 @@ CASES = {
 @pytest.mark.parametrize("name", CASES)
 def test_add_decayed_weights_matches_numpy_reference(name):
     make, weight_decay, decayed = CASES[name]
-    grad_steps, params = _grad_steps(0), _params(1)
-    got, _ = _run(make(), grad_steps, params)
+    grad_steps, params = helpers.grad_steps(0), _params(1)
+    got, _ = helpers.run(make(), grad_steps, params)
     for key in params:
         expected = _decay_reference(
             [g[key] for g in grad_steps], params[key], weight_decay, key in decayed
@@ -95,44 +75,11 @@ def test_add_decayed_weights_masked_out_leaves_are_the_gradient_itself():
     np.testing.assert_array_equal(updates["w"], [0.6, 0.7])
 
 
-def _assert_jit_matches(jitted, eager):
-    """Equal to 1e-15 of each array's largest entry: under jit XLA fuses a * b + c into one
-    multiply-add, which can differ by an ulp of the operands, more than an ulp of a small result."""
-    assert jax.tree.structure(jitted) == jax.tree.structure(eager)
-    for a, b in zip(jax.tree.leaves(jitted), jax.tree.leaves(eager), strict=True):
-        assert a.dtype == b.dtype
-        np.testing.assert_allclose(a, b, rtol=1e-15, atol=1e-15 * float(jnp.max(jnp.abs(b))))
-
-
 @pytest.mark.parametrize("name", CASES)
 def test_add_decayed_weights_jit_matches_eager(name):
     tx = CASES[name][0]()
     params = jax.tree.map(jnp.asarray, _params(2))
-    state = tx.init(params)
-    jit_update = jax.jit(tx.update)
-    for g in _grad_steps(3)[:5]:
-        g = jax.tree.map(jnp.asarray, g)
-        eager_u, eager_state = tx.update(g, state, params)
-        jit_u, jit_state = jit_update(g, state, params)
-        _assert_jit_matches(jit_u, eager_u)
-        _assert_jit_matches(jit_state, eager_state)
-        state = eager_state
-
-
-def _mixed_params():
-    return {"a": jnp.ones(3), "b": [jnp.ones((2, 2)), None, 1.5], "c": (jnp.ones(()),)}
-
-
-def _mixed_grads():
-    return {
-        "a": jnp.asarray([0.1, -0.2, 0.3]),
-        "b": [jnp.asarray([[1.0, -1.0], [0.5, 0.0]]), None, 0.25],
-        "c": (jnp.asarray(-0.4),),
-    }
-
-
-def _shapes(tree):
-    return [jnp.shape(x) for x in jax.tree.leaves(tree)]
+    helpers.check_jit_matches_eager(tx, params, helpers.grad_steps(3)[:5])
 
 
 @pytest.mark.parametrize(
@@ -147,12 +94,12 @@ def _shapes(tree):
 )
 def test_add_decayed_weights_keeps_mixed_tree_structure_and_shapes(mask):
     tx = gradtx.add_decayed_weights(0.1, mask)
-    params, grads = _mixed_params(), _mixed_grads()
+    params, grads = helpers.mixed_params(), helpers.mixed_grads()
     state = tx.init(params)
     for _ in range(2):
         updates, state = tx.update(grads, state, params)
     assert jax.tree.structure(updates) == jax.tree.structure(grads)
-    assert _shapes(updates) == _shapes(grads)
+    assert helpers.shapes(updates) == helpers.shapes(grads)
     np.testing.assert_allclose(updates["b"][2], 0.25 + 0.1 * 1.5, rtol=1e-15)
 
 

@@ -6,27 +6,7 @@ import numpy as np
 import pytest
 
 import gradtx
-
-STEPS = 10
-ZERO_STEP = 3  # an all-zero gradient at this step
-
-
-def _grad_steps(seed):
-    """Random float64 gradients {"w": (3, 4), "b": (4,)}, one step all zeros."""
-    rng = np.random.default_rng(seed)
-    steps = [{"w": rng.normal(size=(3, 4)), "b": rng.normal(size=(4,))} for _ in range(STEPS)]
-    steps[ZERO_STEP] = {k: np.zeros_like(v) for k, v in steps[ZERO_STEP].items()}
-    return steps
-
-
-def _run(tx, grad_steps):
-    params = {k: jnp.ones_like(v) for k, v in grad_steps[0].items()}
-    state = tx.init(params)
-    out = []
-    for g in grad_steps:
-        u, state = tx.update(jax.tree.map(jnp.asarray, g), state, params)
-        out.append(u)
-    return out, state
+from tests import helpers
 
 
 def _decaying(count):
@@ -70,58 +50,25 @@ CASES = {
 @pytest.mark.parametrize("name", CASES)
 def test_scale_matches_numpy_reference(name):
     make, reference = CASES[name]
-    grad_steps = _grad_steps(0)
-    got, _ = _run(make(), grad_steps)
+    grad_steps = helpers.grad_steps(0)
+    got, _ = helpers.run(make(), grad_steps)
     for u, expected in zip(got, reference(grad_steps), strict=True):
         for key in expected:
             assert u[key].dtype == jnp.float64
             np.testing.assert_allclose(u[key], expected[key], rtol=1e-12, atol=0)
 
 
-def _assert_jit_matches(jitted, eager):
-    """Equal to 1e-15 of each array's largest entry: under jit XLA fuses a * b + c into one
-    multiply-add, which can differ by an ulp of the operands, more than an ulp of a small result."""
-    assert jax.tree.structure(jitted) == jax.tree.structure(eager)
-    for a, b in zip(jax.tree.leaves(jitted), jax.tree.leaves(eager), strict=True):
-        assert a.dtype == b.dtype
-        np.testing.assert_allclose(a, b, rtol=1e-15, atol=1e-15 * float(jnp.max(jnp.abs(b))))
-
-
 @pytest.mark.parametrize("name", CASES)
 def test_scale_jit_matches_eager(name):
     tx = CASES[name][0]()
     params = {"w": jnp.ones((3, 4)), "b": jnp.ones(4)}
-    state = tx.init(params)
-    jit_update = jax.jit(tx.update)
-    for g in _grad_steps(1):
-        g = jax.tree.map(jnp.asarray, g)
-        eager_u, eager_state = tx.update(g, state, params)
-        jit_u, jit_state = jit_update(g, state, params)
-        _assert_jit_matches(jit_u, eager_u)
-        _assert_jit_matches(jit_state, eager_state)
-        state = eager_state
-
-
-def _mixed_params():
-    return {
-        "a": jnp.ones(3),
-        "b": [jnp.ones((2, 2)), None, 1.5],
-        "c": (jnp.ones(()),),
-    }
-
-
-def _mixed_grads():
-    return {
-        "a": jnp.asarray([0.1, -0.2, 0.3]),
-        "b": [jnp.asarray([[1.0, -1.0], [0.5, 0.0]]), None, 0.25],
-        "c": (jnp.asarray(-0.4),),
-    }
+    helpers.check_jit_matches_eager(tx, params, helpers.grad_steps(1))
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_scale_keeps_mixed_tree_structure_and_shapes(name):
     tx = CASES[name][0]()
-    params, grads = _mixed_params(), _mixed_grads()
+    params, grads = helpers.mixed_params(), helpers.mixed_grads()
     state = tx.init(params)
     for _ in range(2):
         updates, state = tx.update(grads, state, params)
