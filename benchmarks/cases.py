@@ -1,7 +1,8 @@
-"""What is measured: trees of float32 parameters, and each optimizer in gradtx and in Optax.
+"""What is measured: trees of parameters, and each optimizer in gradtx and in Optax.
 
 Every tree of a run holds the same number of parameters, split into more and smaller leaves from
-A to D, so that the bandwidth floor is the same and only the per-leaf overhead differs.
+A to D, so that the bandwidth floor is the same and only the per-leaf overhead differs. A16 is
+tree A in bfloat16 (params, gradients and state): it should cost no more than A.
 """
 
 from __future__ import annotations
@@ -15,17 +16,16 @@ import optax
 
 import gradtx
 
-FLOAT32_BYTES = 4
-
 
 @dataclasses.dataclass(frozen=True)
 class Tree:
-    """A dict of `leaves` float32 vectors of `leaf_size` elements each."""
+    """A dict of `leaves` vectors of `leaf_size` elements each."""
 
     name: str
     leaves: int
     leaf_size: int
     isolate: bool = False  # run in a child process with memory and time caps
+    dtype: str = "float32"
 
     @property
     def size(self) -> int:
@@ -37,19 +37,23 @@ FULL_TREES = (
     Tree("B", 100, 160_000),
     Tree("C", 2_000, 8_000),
     Tree("D", 20_000, 800, isolate=True),
+    Tree("A16", 1, 16_000_000, dtype="bfloat16"),
 )
 QUICK_TREES = (
     Tree("A", 1, 64_000),
     Tree("B", 10, 6_400),
     Tree("C", 50, 1_280),
     Tree("D", 200, 320, isolate=True),
+    Tree("A16", 1, 64_000, dtype="bfloat16"),
 )
+TREE_NAMES = tuple(t.name for t in FULL_TREES)
 
 
 def host_tree(tree: Tree, seed: int) -> dict[str, np.ndarray]:
     """Standard-normal float32 leaves drawn with `jax.random`, kept on the host so that each
     library gets its own device copy (params and state are donated, so they cannot be shared)."""
-    values = np.asarray(jax.random.normal(jax.random.key(seed), (tree.leaves, tree.leaf_size)))
+    shape = (tree.leaves, tree.leaf_size)
+    values = np.asarray(jax.random.normal(jax.random.key(seed), shape, tree.dtype))
     return {f"w{i:05d}": row for i, row in enumerate(values)}
 
 
@@ -109,4 +113,4 @@ def floor_arity(opt: Optimizer) -> tuple[int, int]:
 def necessary_bytes(opt: Optimizer, tree: Tree) -> int:
     """Bytes one step cannot avoid moving, e.g. Adam: 4 reads + 3 writes = 28 B per parameter."""
     inputs, outputs = floor_arity(opt)
-    return (inputs + outputs) * FLOAT32_BYTES * tree.size
+    return (inputs + outputs) * jax.numpy.dtype(tree.dtype).itemsize * tree.size

@@ -165,11 +165,11 @@ def floor_kernel(inputs: int, outputs: int) -> Callable:
 
 
 @functools.cache
-def bandwidth_floor(size: int, inputs: int, outputs: int) -> Compiled:
-    """The floor kernel compiled over float32 vectors of `size`, the rewritten inputs donated;
-    one per size and arity for the whole run (cached), its buffers stepped in place."""
+def bandwidth_floor(size: int, inputs: int, outputs: int, dtype: str = "float32") -> Compiled:
+    """The floor kernel compiled over vectors of `size` and `dtype`, the rewritten inputs
+    donated; one per size, arity and dtype for the whole run (cached), stepped in place."""
     keys = jax.random.split(jax.random.key(1), inputs)
-    args = [jax.random.normal(k, (size,), jnp.float32) for k in keys]
+    args = [jax.random.normal(k, (size,), dtype) for k in keys]
     kernel = floor_kernel(inputs, outputs)
     return compile_and_analyse(kernel, args, tuple(range(outputs)), phase=lambda _: None)
 

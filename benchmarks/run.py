@@ -110,7 +110,7 @@ def measure_case(
         return list(results.values())
     Phase(tree.name, opt.name)("run")
     try:
-        floor = measure.bandwidth_floor(tree.size, *cases.floor_arity(opt))
+        floor = measure.bandwidth_floor(tree.size, *cases.floor_arity(opt), tree.dtype)
         runners["floor"] = floor.run
         timings = measure.time_interleaved(runners, **jit_plan.timing_args())
     except Exception as error:
@@ -228,7 +228,8 @@ def run(args: argparse.Namespace) -> list[Result]:
     results = []
     for tree in trees:
         if tree.isolate:
-            specs, missing = _isolated_specs(tree, optimizers, args)
+            isolated = [o for o in optimizers if args.quick or o.name in args.isolated_optimizers]
+            specs, missing = _isolated_specs(tree, isolated, args)
             results += missing
             for spec in specs:
                 Phase(tree.name)(f"child process for {spec['cases']}")
@@ -271,11 +272,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny trees, 2 optimizers, <30 s")
     parser.add_argument("--optimizers", help=f"comma-separated, of: {', '.join(cases.OPTIMIZERS)}")
-    parser.add_argument("--trees", help="comma-separated, of: A, B, C, D (default all)")
+    parser.add_argument("--trees", help="comma-separated, of: A, B, C, D, A16 (default all)")
     parser.add_argument("--steps", type=int, help="timed steps per library (default 60; quick 10)")
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
     parser.add_argument(
         "--compare-flatten", action="store_true", help="add optax.flatten(optax.adam) to adam"
+    )
+    parser.add_argument(
+        "--d-optimizers",
+        default="sgd_momentum,adam",
+        help="of those run, the ones run on tree D, each library in a capped child (quick: all)",
     )
     parser.add_argument("--child-memory-gb", type=float, default=14.0, help="tree D's cap")
     parser.add_argument("--child-timeout", type=float, default=300.0, help="tree D's cap (s)")
@@ -283,16 +289,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     default_optimizers = cases.QUICK_OPTIMIZERS if args.quick else tuple(cases.OPTIMIZERS)
     args.optimizers = args.optimizers.split(",") if args.optimizers else list(default_optimizers)
-    args.trees = args.trees.split(",") if args.trees else ["A", "B", "C", "D"]
+    args.trees = args.trees.split(",") if args.trees else list(cases.TREE_NAMES)
+    args.isolated_optimizers = args.d_optimizers.split(",")
     args.steps = (10 if args.quick else 60) if args.steps is None else args.steps
     if args.steps < 1:
         parser.error(f"--steps must be at least 1, got {args.steps}")
-    for name in args.optimizers:
+    for name in args.optimizers + args.isolated_optimizers:
         if name not in cases.OPTIMIZERS:
             parser.error(f"unknown optimizer {name!r}; choose from {', '.join(cases.OPTIMIZERS)}")
     for name in args.trees:
-        if name not in ("A", "B", "C", "D"):
-            parser.error(f"unknown tree {name!r}; choose from A, B, C, D")
+        if name not in cases.TREE_NAMES:
+            parser.error(f"unknown tree {name!r}; choose from {', '.join(cases.TREE_NAMES)}")
     return args
 
 

@@ -104,8 +104,8 @@ def scale_by_adam(
         dt = _tree.compute_dtype(g, m, v)
         b1_, b2_, eps_, eps_root_ = _tree.as_dtype(dt, b1, b2, eps, eps_root)
         g_ = g.astype(dt)
-        m_new = _tree.ema(g_, m.astype(dt), b1_)
-        v_new = _tree.ema(_tree.abs_sq(g_), v.astype(dt), b2_)
+        m_new = _tree.as_stored(_tree.ema(g_, m.astype(dt), b1_), m)
+        v_new = _tree.as_stored(_tree.ema(_tree.abs_sq(g_), v.astype(dt), b2_), v)
         if nesterov:
             m_hat = _nesterov_mean(m_new, g_, b1_, count, dt)
         else:
@@ -178,9 +178,10 @@ def scale_by_adamax(
         dt = _tree.compute_dtype(g, m, v)
         b1_, b2_, eps_ = _tree.as_dtype(dt, b1, b2, eps)
         g_ = g.astype(dt)
-        m_new = _tree.ema(g_, m.astype(dt), b1_)
+        m_new = _tree.as_stored(_tree.ema(g_, m.astype(dt), b1_), m)
         inside, outside = (eps_, 0) if eps_in_max else (0, eps_)
-        v_new = jnp.maximum(jnp.abs(g_) + jnp.real(inside), jnp.real(b2_ * v.astype(dt))).astype(dt)
+        v_new = jnp.maximum(jnp.abs(g_) + jnp.real(inside), jnp.real(b2_ * v.astype(dt)))
+        v_new = _tree.as_stored(v_new.astype(dt), v)
         u = m_new / _tree.bias_correction(b1_, count, dt) / (v_new + outside)
         return u.astype(g.dtype), _tree.cast_like(m_new, m), _tree.cast_like(v_new, v)
 
@@ -266,14 +267,15 @@ def scale_by_amsgrad(
         dt = _tree.compute_dtype(g, m, v)
         b1_, b2_, eps_, eps_root_ = _tree.as_dtype(dt, b1, b2, eps, eps_root)
         g_ = g.astype(dt)
-        m_new = _tree.ema(g_, m.astype(dt), b1_)
-        v_new = _tree.ema(_tree.abs_sq(g_), v.astype(dt), b2_)
+        m_new = _tree.as_stored(_tree.ema(g_, m.astype(dt), b1_), m)
+        v_new = _tree.as_stored(_tree.ema(_tree.abs_sq(g_), v.astype(dt), b2_), v)
         correction2 = _tree.bias_correction(b2_, count, dt)
         if raw_max:
-            v_max_new = jnp.maximum(v_max.astype(dt), v_new)
+            v_max_new = _tree.as_stored(jnp.maximum(v_max.astype(dt), v_new), v_max)
             v_max_hat = v_max_new / correction2
         else:
-            v_max_new = v_max_hat = jnp.maximum(v_max.astype(dt), v_new / correction2)
+            v_max_hat = jnp.maximum(v_max.astype(dt), v_new / correction2)
+            v_max_new = v_max_hat = _tree.as_stored(v_max_hat, v_max)
         m_hat = m_new / _tree.bias_correction(b1_, count, dt)
         u = m_hat / (jnp.sqrt(v_max_hat + eps_root_) + _eps(eps_, correction2))
         return (
@@ -363,8 +365,8 @@ def scale_by_nadam(
         mu_t, mu_next = momentum_at(t, dt), momentum_at(t + 1, dt)
         product = product.astype(dt)
         g_ = g.astype(dt)
-        m_new = _tree.ema(g_, m.astype(dt), b1_)
-        v_new = _tree.ema(_tree.abs_sq(g_), v.astype(dt), b2_)
+        m_new = _tree.as_stored(_tree.ema(g_, m.astype(dt), b1_), m)
+        v_new = _tree.as_stored(_tree.ema(_tree.abs_sq(g_), v.astype(dt), b2_), v)
         denominator = jnp.sqrt(v_new / _tree.bias_correction(b2_, count, dt)) + eps_
         mean = (1 - mu_t) / (1 - product) * g_ + mu_next / (1 - product * mu_next) * m_new
         return (

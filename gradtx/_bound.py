@@ -39,8 +39,11 @@ def _rms_step_size(where: str, b2: float, eps: float, running_max: bool) -> Grad
     def rule(count, g, v, v_max=None):
         dt = _tree.compute_dtype(g, v)
         b2_, eps_ = _tree.as_dtype(dt, b2, eps)
-        v_new = _tree.ema(_tree.abs_sq(g.astype(dt)), v.astype(dt), b2_)
-        v_max_new = v_new if v_max is None else jnp.maximum(v_max.astype(dt), v_new)
+        v_new = _tree.as_stored(_tree.ema(_tree.abs_sq(g.astype(dt)), v.astype(dt), b2_), v)
+        if v_max is not None:
+            v_max_new = _tree.as_stored(jnp.maximum(v_max.astype(dt), v_new), v_max)
+        else:
+            v_max_new = v_new
         s = jnp.sqrt(_tree.bias_correction(b2_, count, dt)) / (jnp.sqrt(v_max_new) + eps_)
         if v_max is None:
             return s.astype(g.dtype), _tree.cast_like(v_new, v)
@@ -193,7 +196,7 @@ def bound_lr(
     def rule(count, lr, base_lr, g, m, s):
         dt = _tree.compute_dtype(g, m)
         b1_, lr_, base_, final_, gamma_ = _tree.as_dtype(dt, b1, lr, base_lr, final_lr, gamma)
-        m_new = _tree.ema(g.astype(dt), m.astype(dt), b1_)
+        m_new = _tree.as_stored(_tree.ema(g.astype(dt), m.astype(dt), b1_), m)
         ratio = jnp.where(base_ > 0, lr_ / jnp.where(base_ > 0, base_, 1), 1)
         lower, upper = _band(final_ * ratio, gamma_, count, dt)
         step = s.astype(dt) * (lr_ / _tree.bias_correction(b1_, count, dt))  # scalar first

@@ -63,7 +63,7 @@ def scale_by_rss(
         dt = _tree.compute_dtype(g, s)
         (eps_,) = _tree.as_dtype(dt, eps)
         g_ = g.astype(dt)
-        s_new = s.astype(dt) + _tree.abs_sq(g_)
+        s_new = _tree.as_stored(s.astype(dt) + _tree.abs_sq(g_), s)
         if eps_in_sqrt:
             scale = jnp.where(s_new > 0, jax.lax.rsqrt(s_new + eps_), 0)
         else:
@@ -128,7 +128,7 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
         dt = _tree.compute_dtype(g, e_g, e_x)
         rho_, eps_ = _tree.as_dtype(dt, rho, eps)
         g_ = g.astype(dt)
-        e_g_new = _tree.ema(_tree.abs_sq(g_), e_g.astype(dt), rho_)
+        e_g_new = _tree.as_stored(_tree.ema(_tree.abs_sq(g_), e_g.astype(dt), rho_), e_g)
         u = jnp.sqrt(e_x.astype(dt) + eps_) / jnp.sqrt(e_g_new + eps_) * g_
         e_x_new = _tree.ema(_tree.abs_sq(u), e_x.astype(dt), rho_)
         return u.astype(g.dtype), _tree.cast_like(e_g_new, e_g), _tree.cast_like(e_x_new, e_x)
@@ -206,8 +206,8 @@ def scale_by_rms(
         dt = _tree.compute_dtype(g, v)
         rho, eps_ = _tree.as_dtype(dt, decay, eps)
         g_ = g.astype(dt)
-        v_new = _tree.ema(_tree.abs_sq(g_), v.astype(dt), rho)
-        m_new = None if m is None else _tree.ema(g_, m.astype(dt), rho)
+        v_new = _tree.as_stored(_tree.ema(_tree.abs_sq(g_), v.astype(dt), rho), v)
+        m_new = None if m is None else _tree.as_stored(_tree.ema(g_, m.astype(dt), rho), m)
         correction = _tree.bias_correction(rho, count, dt) if bias_correction else 1
         second = v_new / correction
         if m_new is not None:  # a variance: rounding must not take it below zero

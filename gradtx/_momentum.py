@@ -69,6 +69,7 @@ def trace(
             v_new = g_ + mu * v.astype(dt)
         else:
             v_new = jnp.where(first, g_, (1 - damp) * g_ + mu * v.astype(dt))
+        v_new = _tree.as_stored(v_new, v)
         u = g_ + mu * v_new if nesterov else v_new
         return u.astype(g.dtype), _tree.cast_like(v_new, v)
 

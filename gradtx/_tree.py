@@ -194,6 +194,14 @@ def cast_like(x: jax.Array, like: Any) -> jax.Array:
     return x.astype(jnp.result_type(like))
 
 
+def as_stored(x: jax.Array, like: Any) -> jax.Array:
+    """x rounded to the dtype of the state leaf `like`, kept in x's dtype: the value the state
+    will hold. Rules compute their updates from moments as stored, so that a step depends on
+    the state alone, and XLA reads a low-precision moment back instead of recomputing it (which
+    made bfloat16 Adam 2.3x slower than float32 on CPU: the old moments had to be copied)."""
+    return cast_like(x, like).astype(x.dtype)
+
+
 def abs_sq(x: jax.Array) -> jax.Array:
     """|x|^2 elementwise, in x's dtype (zero imaginary part for a complex x); for real x the
     same program as x * x."""

@@ -31,6 +31,7 @@ POSITIVE = (
 NON_NEGATIVE = ("step_iqr_s", "temp_bytes", "alias_bytes")
 EAGER = ("eager_s", "eager_iqr_s")
 RATIOS = ("step_s", "lower_s", "compile_s", "state_bytes", "bytes_accessed")
+TREES = ("A", "B", "C", "D", "A16")
 
 
 def _finite(value, minimum_exclusive=None):
@@ -55,12 +56,12 @@ def test_run_quick_writes_complete_json(tmp_path):
     report = json.loads(out.read_text())
 
     assert report["meta"]["quick"] is True
-    assert {t["name"] for t in report["trees"]} == {"A", "B", "C", "D"}
+    assert {t["name"] for t in report["trees"]} == set(TREES)
     cases = {(r["optimizer"], r["tree"], r["library"]): r for r in report["results"]}
     expected = {
         (opt, tree, lib)
         for opt in ("sgd_momentum", "adam")
-        for tree in "ABCD"
+        for tree in TREES
         for lib in ("gradtx", "optax")
     }
     assert set(cases) == expected
@@ -86,7 +87,7 @@ def test_run_quick_writes_complete_json(tmp_path):
             _finite(r["eager_s"], 0)
 
     assert {(f["tree"], f["arrays"]) for f in report["floors"]} == {
-        (tree, arrays) for tree in "ABCD" for arrays in ("3->2", "4->3")
+        (tree, arrays) for tree in TREES for arrays in ("3->2", "4->3")
     }
     for f in report["floors"]:
         for field in ("bytes", "median_s", "gb_per_s", "accessed_over_bytes"):
