@@ -280,7 +280,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--d-optimizers",
-        default="sgd_momentum,adam",
+        default="adam",
         help="of those run, the ones run on tree D, each library in a capped child (quick: all)",
     )
     parser.add_argument("--child-memory-gb", type=float, default=14.0, help="tree D's cap")
