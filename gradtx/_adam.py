@@ -68,7 +68,8 @@ def scale_by_adam(
         b2: \beta_2, in [0, 1).
         eps: \epsilon, outside the root.
         eps_root: \epsilon_{root}, inside the root (keeps gradients through the update finite).
-        mu_dtype: dtype in which m_t is stored; the params' dtype by default.
+        mu_dtype: dtype in which m_t is stored; the params' dtype by default. The update reads
+            m_t and v_t as stored (rounded to their dtypes); arithmetic is in float32 or wider.
         nesterov: use Nadam's look-ahead first moment.
         nu_dtype: dtype in which v_t is stored; the params' dtype by default.
         eps_uncorrected: add \epsilon to \sqrt{v_t} before bias correction, i.e. use
