@@ -25,6 +25,7 @@ def _standard_promotion():
     with jax.numpy_dtype_promotion("standard"):
         yield
 
+
 # name -> hyperparameter sets (the first is Optax's defaults; every alias needs a learning rate).
 SETTINGS = {
     "sgd": [

@@ -19,9 +19,8 @@ def _run(*args, **kwargs):
 
 
 def test_docstring_examples_run():
-    result = _run(
-        "-m", "pytest", "-q", "--doctest-modules", "gradtx", "-p", "no:cacheprovider", "-o", "addopts="
-    )
+    pytest_args = ["-q", "--doctest-modules", "gradtx", "-p", "no:cacheprovider", "-o", "addopts="]
+    result = _run("-m", "pytest", *pytest_args)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 

@@ -22,6 +22,7 @@ ALIASES = {
     "nadam": (gradtx.nadam, dict(learning_rate=1e-2)),
 }
 
+
 def _params(dtype):
     return {"w": jnp.linspace(-1.0, 1.0, 64).astype(dtype), "b": jnp.asarray([0.3, -2.0], dtype)}
 

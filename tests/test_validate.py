@@ -1,6 +1,8 @@
 """Bad input: invalid hyperparameters fail when the optimizer is built, with the argument, its
 value and the allowed range in the message; mismatched trees name the first differing path."""
 
+# ruff: noqa: E501  (the table keeps each expected message whole, on one line)
+
 import re
 
 import jax
@@ -10,21 +12,42 @@ import pytest
 import gradtx
 
 BAD_HYPERPARAMETERS = [
-    (lambda: gradtx.sgd(-0.1), "scale_by_learning_rate: learning_rate must be >= 0 and finite, got -0.1"),
+    (
+        lambda: gradtx.sgd(-0.1),
+        "scale_by_learning_rate: learning_rate must be >= 0 and finite, got -0.1",
+    ),
     (lambda: gradtx.sgd(0.1, momentum=1.0), "trace: decay must be in [0, 1), got 1.0"),
     (lambda: gradtx.sgd(0.1, momentum=-0.5), "trace: decay must be in [0, 1), got -0.5"),
     (lambda: gradtx.adam(1e-3, b1=1.2), "scale_by_adam: b1 must be in [0, 1), got 1.2"),
     (lambda: gradtx.adam(1e-3, b2=1.0), "scale_by_adam: b2 must be in [0, 1), got 1.0"),
-    (lambda: gradtx.adam(1e-3, eps=-1e-8), "scale_by_adam: eps must be >= 0 and finite, got -1e-08"),
-    (lambda: gradtx.adam(float("nan")), "scale_by_learning_rate: learning_rate must be >= 0 and finite, got nan"),
-    (lambda: gradtx.adamw(1e-3, weight_decay=-1.0), "add_decayed_weights: weight_decay must be >= 0 and finite, got -1.0"),
+    (
+        lambda: gradtx.adam(1e-3, eps=-1e-8),
+        "scale_by_adam: eps must be >= 0 and finite, got -1e-08",
+    ),
+    (
+        lambda: gradtx.adam(float("nan")),
+        "scale_by_learning_rate: learning_rate must be >= 0 and finite, got nan",
+    ),
+    (
+        lambda: gradtx.adamw(1e-3, weight_decay=-1.0),
+        "add_decayed_weights: weight_decay must be >= 0 and finite, got -1.0",
+    ),
     (lambda: gradtx.adamax(1e-3, b1=-0.1), "scale_by_adamax: b1 must be in [0, 1), got -0.1"),
     (lambda: gradtx.amsgrad(1e-3, b2=2.0), "scale_by_amsgrad: b2 must be in [0, 1), got 2.0"),
-    (lambda: gradtx.nadam(1e-3, eps_root=-1.0), "scale_by_adam: eps_root must be >= 0 and finite, got -1.0"),
+    (
+        lambda: gradtx.nadam(1e-3, eps_root=-1.0),
+        "scale_by_adam: eps_root must be >= 0 and finite, got -1.0",
+    ),
     (lambda: gradtx.adagrad(0.1, eps=-1.0), "scale_by_rss: eps must be >= 0 and finite, got -1.0"),
-    (lambda: gradtx.adagrad(0.1, initial_accumulator_value=-1.0), "scale_by_rss: initial_accumulator_value must be >= 0 and finite, got -1.0"),
+    (
+        lambda: gradtx.adagrad(0.1, initial_accumulator_value=-1.0),
+        "scale_by_rss: initial_accumulator_value must be >= 0 and finite, got -1.0",
+    ),
     (lambda: gradtx.adadelta(rho=1.5), "scale_by_adadelta: rho must be in [0, 1), got 1.5"),
-    (lambda: gradtx.adadelta(eps=-1e-6), "scale_by_adadelta: eps must be >= 0 and finite, got -1e-06"),
+    (
+        lambda: gradtx.adadelta(eps=-1e-6),
+        "scale_by_adadelta: eps must be >= 0 and finite, got -1e-06",
+    ),
     (lambda: gradtx.rmsprop(1e-3, decay=1.0), "scale_by_rms: decay must be in [0, 1), got 1.0"),
     (lambda: gradtx.rmsprop(1e-3, momentum=1.0), "trace: decay must be in [0, 1), got 1.0"),
     (lambda: gradtx.adabound(final_lr=0.0), "bound_lr: final_lr must be > 0 and finite, got 0.0"),
@@ -32,7 +55,10 @@ BAD_HYPERPARAMETERS = [
     (lambda: gradtx.amsbound(gamma=0.0), "bound_lr: gamma must be > 0 and finite, got 0.0"),
     (lambda: gradtx.amsbound(b1=1.0), "bound_lr: b1 must be in [0, 1), got 1.0"),
     (lambda: gradtx.adabound(b2=-0.5), "rms_step_size: b2 must be in [0, 1), got -0.5"),
-    (lambda: gradtx.adabound(learning_rate=-1e-3), "bound_lr: learning_rate must be >= 0 and finite, got -0.001"),
+    (
+        lambda: gradtx.adabound(learning_rate=-1e-3),
+        "bound_lr: learning_rate must be >= 0 and finite, got -0.001",
+    ),
 ]
 
 
@@ -63,7 +89,9 @@ def test_array_and_traced_hyperparameters_are_accepted_unchecked():
 def test_updates_with_a_different_tree_name_the_first_differing_path():
     tx = gradtx.adam(1e-3)
     state = tx.init({"w": jnp.ones(2), "b": jnp.ones(1)})
-    with pytest.raises(ValueError, match=r"scale_by_adam: updates and mu have different tree structures") as info:
+    with pytest.raises(
+        ValueError, match=r"scale_by_adam: updates and mu have different tree structures"
+    ) as info:
         tx.update({"w": jnp.ones(2), "bias": jnp.ones(1)}, state)
     assert "['b']" in str(info.value) and "['bias']" in str(info.value)
     assert "Was the state made by this optimizer's `init`" in str(info.value)
@@ -72,23 +100,34 @@ def test_updates_with_a_different_tree_name_the_first_differing_path():
 def test_updates_with_a_missing_leaf_name_it():
     tx = gradtx.sgd(0.1, momentum=0.9)
     state = tx.init({"w": jnp.ones(2), "b": jnp.ones(1)})
-    with pytest.raises(ValueError, match=r"trace: updates and trace have different tree structures \(trace has a leaf at \['w'\] that updates lacks\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"trace: updates and trace have different tree structures \(trace has a leaf at \['w'\] that updates lacks\)",
+    ):
         tx.update({"b": jnp.ones(1)}, state)
 
 
 def test_params_with_a_different_tree_name_the_first_differing_path():
     tx = gradtx.adamw(1e-3)
     params = {"w": jnp.ones(2)}
-    with pytest.raises(ValueError, match=r"add_decayed_weights: updates and params have different tree structures.*\['v'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"add_decayed_weights: updates and params have different tree structures.*\['v'\]",
+    ):
         tx.update(params, tx.init(params), {"v": jnp.ones(2)})
 
 
 def test_apply_updates_with_a_different_tree_names_the_path():
-    with pytest.raises(ValueError, match=r"apply_updates: params and updates have different tree structures.*\['a'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"apply_updates: params and updates have different tree structures.*\['a'\]",
+    ):
         gradtx.apply_updates({"a": jnp.ones(1)}, {"b": jnp.ones(1)})
 
 
 def test_chain_with_a_foreign_state_says_so():
     tx = gradtx.adam(1e-3)
-    with pytest.raises(ValueError, match=r"chain: the state must be a tuple of 2 states, one per link"):
+    with pytest.raises(
+        ValueError, match=r"chain: the state must be a tuple of 2 states, one per link"
+    ):
         tx.update(jnp.ones(2), (None,))

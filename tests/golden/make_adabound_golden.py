@@ -69,10 +69,9 @@ import math
 import os
 import warnings
 
+import adabound
 import numpy as np
 import torch
-
-import adabound
 
 # The reference uses deprecated overloads such as ``Tensor.add(Number, Tensor)``.
 warnings.filterwarnings("ignore")
@@ -88,26 +87,81 @@ ROSEN_X0 = np.array([-1.2, 1.0], dtype=np.float64)
 
 BOTH = ("replay", "rosenbrock")
 CASES = {
-    "default": dict(lr=1e-3, betas=(0.9, 0.999), final_lr=0.1, gamma=1e-3,
-                    eps=1e-8, weight_decay=0.0, step_lr=None, protocols=BOTH),
+    "default": dict(
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        final_lr=0.1,
+        gamma=1e-3,
+        eps=1e-8,
+        weight_decay=0.0,
+        step_lr=None,
+        protocols=BOTH,
+    ),
     # fast / tight: replay only. On Rosenbrock their lower bound drives an
     # SGD-like step with lr ~ final_lr (0.05 / 0.3), which diverges to inf/nan
     # (the script checks this); *_rb are the same cases with a small final_lr.
-    "fast": dict(lr=1e-2, betas=(0.8, 0.99), final_lr=0.05, gamma=1e-2,
-                 eps=1e-6, weight_decay=1e-2, step_lr=None, protocols=("replay",)),
-    "tight": dict(lr=3e-2, betas=(0.95, 0.9999), final_lr=0.3, gamma=0.1,
-                  eps=1e-10, weight_decay=0.1, step_lr=None, protocols=("replay",)),
-    "step_lr": dict(lr=1e-2, betas=(0.9, 0.999), final_lr=0.1, gamma=1e-3,
-                    eps=1e-8, weight_decay=0.0,
-                    step_lr={"step_size": 30, "gamma": 0.5}, protocols=BOTH),
-    "fast_rb": dict(lr=1e-2, betas=(0.8, 0.99), final_lr=1e-3, gamma=1e-2,
-                    eps=1e-6, weight_decay=1e-2, step_lr=None, protocols=BOTH),
-    "tight_rb": dict(lr=3e-2, betas=(0.95, 0.9999), final_lr=5e-4, gamma=0.1,
-                     eps=1e-10, weight_decay=0.1, step_lr=None, protocols=BOTH),
+    "fast": dict(
+        lr=1e-2,
+        betas=(0.8, 0.99),
+        final_lr=0.05,
+        gamma=1e-2,
+        eps=1e-6,
+        weight_decay=1e-2,
+        step_lr=None,
+        protocols=("replay",),
+    ),
+    "tight": dict(
+        lr=3e-2,
+        betas=(0.95, 0.9999),
+        final_lr=0.3,
+        gamma=0.1,
+        eps=1e-10,
+        weight_decay=0.1,
+        step_lr=None,
+        protocols=("replay",),
+    ),
+    "step_lr": dict(
+        lr=1e-2,
+        betas=(0.9, 0.999),
+        final_lr=0.1,
+        gamma=1e-3,
+        eps=1e-8,
+        weight_decay=0.0,
+        step_lr={"step_size": 30, "gamma": 0.5},
+        protocols=BOTH,
+    ),
+    "fast_rb": dict(
+        lr=1e-2,
+        betas=(0.8, 0.99),
+        final_lr=1e-3,
+        gamma=1e-2,
+        eps=1e-6,
+        weight_decay=1e-2,
+        step_lr=None,
+        protocols=BOTH,
+    ),
+    "tight_rb": dict(
+        lr=3e-2,
+        betas=(0.95, 0.9999),
+        final_lr=5e-4,
+        gamma=0.1,
+        eps=1e-10,
+        weight_decay=0.1,
+        step_lr=None,
+        protocols=BOTH,
+    ),
     # lr >> final_lr with a fast-closing bound: Adam-like at first, then the
     # upper bound clips on Rosenbrock as well.
-    "bounded": dict(lr=0.1, betas=(0.9, 0.99), final_lr=1e-3, gamma=0.05,
-                    eps=1e-8, weight_decay=1e-3, step_lr=None, protocols=BOTH),
+    "bounded": dict(
+        lr=0.1,
+        betas=(0.9, 0.99),
+        final_lr=1e-3,
+        gamma=0.05,
+        eps=1e-8,
+        weight_decay=1e-3,
+        step_lr=None,
+        protocols=BOTH,
+    ),
 }
 VARIANTS = {"adabound": False, "amsbound": True}
 
@@ -132,7 +186,7 @@ def make_replay_inputs():
     # its first steps (second moment exactly 0 there: denom == eps).
     log_mag[:, QUIET] = rng.uniform(-4.0, -3.0, size=N_REPLAY_STEPS)
     signs = rng.choice([-1.0, 1.0], size=(N_REPLAY_STEPS, N_REPLAY_PARAMS))
-    grads = signs * 10.0 ** log_mag
+    grads = signs * 10.0**log_mag
     grads[:QUIET_LATE_START, QUIET] = 0.0
     for k in SPARSE_STEPS:
         keep = rng.choice(N_REPLAY_PARAMS, size=rng.integers(1, 3), replace=False)
@@ -152,14 +206,21 @@ def rosenbrock(p):
 
 def make_opt(p, case, amsbound):
     c = CASES[case]
-    opt = adabound.AdaBound([p], lr=c["lr"], betas=c["betas"],
-                            final_lr=c["final_lr"], gamma=c["gamma"],
-                            eps=c["eps"], weight_decay=c["weight_decay"],
-                            amsbound=amsbound)
+    opt = adabound.AdaBound(
+        [p],
+        lr=c["lr"],
+        betas=c["betas"],
+        final_lr=c["final_lr"],
+        gamma=c["gamma"],
+        eps=c["eps"],
+        weight_decay=c["weight_decay"],
+        amsbound=amsbound,
+    )
     sched = None
     if c["step_lr"] is not None:
         sched = torch.optim.lr_scheduler.StepLR(
-            opt, step_size=c["step_lr"]["step_size"], gamma=c["step_lr"]["gamma"])
+            opt, step_size=c["step_lr"]["step_size"], gamma=c["step_lr"]["gamma"]
+        )
     return opt, sched
 
 
@@ -173,8 +234,8 @@ def clip_stats(opt, p, amsbound, base_lr):
     beta1, beta2 = group["betas"]
     t = st["step"]
     v = st["max_exp_avg_sq"] if amsbound else st["exp_avg_sq"]
-    bc1 = 1 - beta1 ** t
-    bc2 = 1 - beta2 ** t
+    bc1 = 1 - beta1**t
+    bc2 = 1 - beta2**t
     raw = group["lr"] * math.sqrt(bc2) / bc1 / (v.sqrt() + group["eps"])
     final_lr = group["final_lr"] * group["lr"] / base_lr
     lower = final_lr * (1 - 1 / (group["gamma"] * t + 1))
@@ -207,11 +268,12 @@ def run(case, amsbound, protocol, x0, grads=None):
         params.append(p.detach().clone().numpy())
     c = CASES[case]
     if c["step_lr"] is not None:
-        expect = [c["lr"] * c["step_lr"]["gamma"] ** (k // c["step_lr"]["step_size"])
-                  for k in range(n_steps)]
+        expect = [
+            c["lr"] * c["step_lr"]["gamma"] ** (k // c["step_lr"]["step_size"])
+            for k in range(n_steps)
+        ]
         assert np.allclose(lrs, expect, rtol=1e-15, atol=0), "StepLR schedule mismatch"
-    return (np.asarray(params, dtype=np.float64), np.asarray(seen, dtype=np.float64),
-            n_lo, n_hi)
+    return (np.asarray(params, dtype=np.float64), np.asarray(seen, dtype=np.float64), n_lo, n_hi)
 
 
 def main():
@@ -232,8 +294,10 @@ def main():
                     # Not stored; only confirm the documented reason.
                     assert protocol == "rosenbrock" and not finite, (case, protocol)
                     first_bad = int(np.argmax(~np.all(np.isfinite(params), axis=1)))
-                    print(f"not stored: {protocol}/{case}/{variant} diverges "
-                          f"(non-finite from step {first_bad})")
+                    print(
+                        f"not stored: {protocol}/{case}/{variant} diverges "
+                        f"(non-finite from step {first_bad})"
+                    )
                     continue
                 assert finite, (protocol, case, variant)
                 out[f"{protocol}/{case}/{variant}/params"] = params
@@ -245,20 +309,27 @@ def main():
                 rows.append((protocol, case, variant, n_lo, n_hi, moved))
 
     cases_json = {
-        name: {"lr": c["lr"], "betas": list(c["betas"]), "final_lr": c["final_lr"],
-               "gamma": c["gamma"], "eps": c["eps"],
-               "weight_decay": c["weight_decay"], "step_lr": c["step_lr"],
-               "protocols": list(c["protocols"])}
+        name: {
+            "lr": c["lr"],
+            "betas": list(c["betas"]),
+            "final_lr": c["final_lr"],
+            "gamma": c["gamma"],
+            "eps": c["eps"],
+            "weight_decay": c["weight_decay"],
+            "step_lr": c["step_lr"],
+            "protocols": list(c["protocols"]),
+        }
         for name, c in CASES.items()
     }
     out["cases"] = np.array(json.dumps(cases_json, sort_keys=True))
 
-    print(f"{'protocol':<11}{'case':<10}{'variant':<10}{'#lower':>8}{'#upper':>8}"
-          f"{'max|x-x0|':>12}")
+    print(f"{'protocol':<11}{'case':<10}{'variant':<10}{'#lower':>8}{'#upper':>8}{'max|x-x0|':>12}")
     for protocol, case, variant, n_lo, n_hi, moved in rows:
         print(f"{protocol:<11}{case:<10}{variant:<10}{n_lo:>8}{n_hi:>8}{moved:>12.4g}")
-    print("(#lower/#upper: element-steps, with exp_avg != 0, whose unclipped step"
-          " size was below the lower / above the upper bound)")
+    print(
+        "(#lower/#upper: element-steps, with exp_avg != 0, whose unclipped step"
+        " size was below the lower / above the upper bound)"
+    )
     # Both sides of the bound must be exercised, for each protocol x variant.
     for protocol in ("replay", "rosenbrock"):
         for variant in VARIANTS:
