@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import gradtx
+from tests import helpers
 
 
 def _grad_steps(seed, steps=10):
@@ -27,22 +28,6 @@ def _assert_jit_matches(jitted, eager):
     for a, b in zip(jax.tree.leaves(jitted), jax.tree.leaves(eager), strict=True):
         assert a.dtype == b.dtype
         np.testing.assert_allclose(a, b, rtol=1e-15, atol=1e-15 * float(jnp.max(jnp.abs(b))))
-
-
-def _shapes(tree):
-    return [jnp.shape(x) for x in jax.tree.leaves(tree)]
-
-
-def _mixed_params():
-    return {"a": jnp.ones(3), "b": [jnp.ones((2, 2)), None, 1.5], "c": (jnp.ones(()),)}
-
-
-def _mixed_grads():
-    return {
-        "a": jnp.asarray([0.1, -0.2, 0.3]),
-        "b": [jnp.asarray([[1.0, -1.0], [0.5, 0.0]]), None, 0.25],
-        "c": (jnp.asarray(-0.4),),
-    }
 
 
 # chain
@@ -124,14 +109,14 @@ def test_chain_jit_matches_eager():
 
 def test_chain_keeps_mixed_tree_structure_and_shapes():
     tx = gradtx.chain(gradtx.trace(0.9), gradtx.scale_by_rms(), gradtx.scale_by_learning_rate(0.1))
-    params, grads = _mixed_params(), _mixed_grads()
+    params, grads = helpers.mixed_params(), helpers.mixed_grads()
     state = tx.init(params)
     for _ in range(2):
         updates, state = tx.update(grads, state, params)
     assert jax.tree.structure(updates) == jax.tree.structure(grads)
-    assert _shapes(updates) == _shapes(grads)
+    assert helpers.shapes(updates) == helpers.shapes(grads)
     assert jax.tree.structure(state[0].trace) == jax.tree.structure(params)
-    assert _shapes(state[1].nu) == _shapes(params)
+    assert helpers.shapes(state[1].nu) == helpers.shapes(params)
 
 
 # masked
@@ -245,9 +230,9 @@ def test_masked_jit_matches_eager():
 )
 def test_masked_keeps_mixed_tree_structure_and_shapes(mask):
     tx = gradtx.masked(gradtx.scale_by_adam(), mask)
-    params, grads = _mixed_params(), _mixed_grads()
+    params, grads = helpers.mixed_params(), helpers.mixed_grads()
     state = tx.init(params)
     for _ in range(2):
         updates, state = tx.update(grads, state, params)
     assert jax.tree.structure(updates) == jax.tree.structure(grads)
-    assert _shapes(updates) == _shapes(grads)
+    assert helpers.shapes(updates) == helpers.shapes(grads)
