@@ -8,6 +8,7 @@ Optax's, so gradtx transformations and Optax transformations can be mixed in eit
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
@@ -72,10 +73,10 @@ def compiled(transform: GradientTransformation) -> GradientTransformation:
     one dispatch per operation; inside a caller's `jax.jit`, `vmap` or `scan` it is inlined and
     costs nothing. Every ready-made optimizer comes compiled.
     """
-    return GradientTransformation(transform.init, jax.jit(transform.update))
+    return GradientTransformation(transform.init, jax.jit(transform.update, inline=True))
 
 
-@jax.jit
+@functools.partial(jax.jit, inline=True)
 def _apply_updates_compiled(params: Params, updates: Updates) -> Params:
     return jax.tree.map(_add_leaf, params, updates)
 
