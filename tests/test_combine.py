@@ -9,25 +9,12 @@ import gradtx
 from tests import helpers
 
 
-def _grad_steps(seed, steps=10):
-    """Random float64 gradients {"w": (3, 4), "b": (4,)}, step 3 all zeros."""
-    rng = np.random.default_rng(seed)
-    out = [{"w": rng.normal(size=(3, 4)), "b": rng.normal(size=(4,))} for _ in range(steps)]
-    out[3] = {k: np.zeros_like(v) for k, v in out[3].items()}
-    return [jax.tree.map(jnp.asarray, g) for g in out]
+def _grad_steps(seed, steps=helpers.STEPS):
+    return [jax.tree.map(jnp.asarray, g) for g in helpers.grad_steps(seed)[:steps]]
 
 
 def _params():
     return {"w": jnp.ones((3, 4)), "b": jnp.ones(4)}
-
-
-def _assert_jit_matches(jitted, eager):
-    """Equal to 1e-15 of each array's largest entry: under jit XLA fuses a * b + c into one
-    multiply-add, which can differ by an ulp of the operands, more than an ulp of a small result."""
-    assert jax.tree.structure(jitted) == jax.tree.structure(eager)
-    for a, b in zip(jax.tree.leaves(jitted), jax.tree.leaves(eager), strict=True):
-        assert a.dtype == b.dtype
-        np.testing.assert_allclose(a, b, rtol=1e-15, atol=1e-15 * float(jnp.max(jnp.abs(b))))
 
 
 # chain
@@ -97,14 +84,7 @@ def test_chain_jit_matches_eager():
         gradtx.scale_by_adam(), gradtx.add_decayed_weights(0.01), gradtx.scale_by_learning_rate(0.1)
     )
     params = _params()
-    state = tx.init(params)
-    jit_update = jax.jit(tx.update)
-    for g in _grad_steps(2, steps=5):
-        eager_u, eager_state = tx.update(g, state, params)
-        jit_u, jit_state = jit_update(g, state, params)
-        _assert_jit_matches(jit_u, eager_u)
-        _assert_jit_matches(jit_state, eager_state)
-        state = eager_state
+    helpers.check_jit_matches_eager(tx, params, _grad_steps(2, steps=5))
 
 
 def test_chain_keeps_mixed_tree_structure_and_shapes():
@@ -209,14 +189,7 @@ def test_masked_passes_masked_params_to_inner():
 def test_masked_jit_matches_eager():
     tx = gradtx.masked(gradtx.scale_by_adam(), {"w": True, "b": False})
     params = _params()
-    state = tx.init(params)
-    jit_update = jax.jit(tx.update)
-    for g in _grad_steps(7, steps=5):
-        eager_u, eager_state = tx.update(g, state, params)
-        jit_u, jit_state = jit_update(g, state, params)
-        _assert_jit_matches(jit_u, eager_u)
-        _assert_jit_matches(jit_state, eager_state)
-        state = eager_state
+    helpers.check_jit_matches_eager(tx, params, _grad_steps(7, steps=5))
 
 
 @pytest.mark.parametrize(
