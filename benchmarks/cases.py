@@ -8,6 +8,7 @@ tree A in bfloat16 (params, gradients and state): it should cost no more than A.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 
 import jax
@@ -49,9 +50,11 @@ QUICK_TREES = (
 TREE_NAMES = tuple(t.name for t in FULL_TREES)
 
 
+@functools.cache  # drawn once per run: every optimizer gets the same values
 def host_tree(tree: Tree, seed: int) -> dict[str, np.ndarray]:
-    """Standard-normal float32 leaves drawn with `jax.random`, kept on the host so that each
-    library gets its own device copy (params and state are donated, so they cannot be shared)."""
+    """Standard-normal leaves drawn with `jax.random`, kept on the host so that each library
+    gets its own device copy (params and state are donated, so they cannot be shared). Callers
+    must not modify the arrays: they are shared by every optimizer of the run."""
     shape = (tree.leaves, tree.leaf_size)
     values = np.asarray(jax.random.normal(jax.random.key(seed), shape, tree.dtype))
     return {f"w{i:05d}": row for i, row in enumerate(values)}

@@ -33,6 +33,12 @@ def timing(samples: list[float]) -> Timing:
     return Timing(float(q50), float(q75 - q25), len(samples))
 
 
+def time_once(run: Runner) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
 def time_interleaved(
     runners: dict[str, Runner], *, warmup: int, blocks: int, steps: int
 ) -> dict[str, Timing]:
@@ -46,9 +52,7 @@ def time_interleaved(
     for block in range(blocks):
         for name in names if block % 2 == 0 else names[::-1]:
             for _ in range(steps):
-                start = time.perf_counter()
-                runners[name]()
-                samples[name].append(time.perf_counter() - start)
+                samples[name].append(time_once(runners[name]))
     return {name: timing(s) for name, s in samples.items()}
 
 

@@ -36,8 +36,9 @@ class Result:
     alias_bytes: int | None = None
     state_bytes: int | None = None  # the optimizer state's arrays
     bytes_accessed: float | None = None  # XLA cost analysis of the compiled step
-    eager_s: float | None = None  # median un-jitted step, op by op (trees A-C)
+    eager_s: float | None = None  # median un-jitted step, as in a notebook (not on tree D)
     eager_iqr_s: float | None = None
+    eager_first_s: float | None = None  # the first un-jitted step: compiling, then stepping
     notes: list[str] = dataclasses.field(default_factory=list)
 
     def derived(self) -> dict[str, float | None]:
@@ -60,6 +61,7 @@ RATIO_FIELDS = (
     "state_bytes",
     "bytes_accessed",
     "eager_s",
+    "eager_first_s",
 )
 
 
@@ -139,6 +141,7 @@ COLUMNS = (  # header, field, unit
     ("state MB", "state_bytes", "MB"),
     ("accessed/needed", "accessed_over_necessary", "x"),
     ("eager ms", "eager_s", "ms"),
+    ("1st eager s", "eager_first_s", "s"),
 )
 
 
