@@ -158,12 +158,16 @@ def floor_kernel(inputs: int, outputs: int) -> Callable:
     once, the last input (the gradient) read with the first (the parameters), e.g. Adam's
     params, mu, nu, grads -> params, mu, nu. Each output reads only its own arrays: XLA on CPU
     does not fuse sibling outputs, so a kernel whose every output reads every input would move
-    `outputs` times the bytes and would be no floor."""
+    `outputs` times the bytes and would be no floor. Half-precision arrays are computed in
+    float32 and rounded once: op by op, XLA on CPU would round after every operation, and such
+    a kernel is slower than the float32 one despite moving half the bytes."""
     assert inputs == outputs + 1, (inputs, outputs)
 
     def kernel(*xs):
-        first = 0.5 * xs[0] + 1e-3 * xs[-1]
-        return (first, *(0.5 * x + 1.0 for x in xs[1:outputs]))
+        dtype = xs[0].dtype
+        wide = [x.astype(jnp.promote_types(dtype, jnp.float32)) for x in xs]
+        first = 0.5 * wide[0] + 1e-3 * wide[-1]
+        return tuple(y.astype(dtype) for y in (first, *(0.5 * x + 1.0 for x in wide[1:outputs])))
 
     return kernel
 
