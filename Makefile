@@ -18,9 +18,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadgroup tests notebooks --nbmake
 
-lint: $(STAMP)
-	$(VENV)/bin/ruff check gradtx tests benchmarks
-	$(VENV)/bin/ruff format --check gradtx tests benchmarks
+lint: $(STAMP)  # also part of `make test` (tests/test_lint.py)
+	$(PY) -m pytest -q tests/test_lint.py
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
