@@ -64,11 +64,11 @@ def numpy_round_trip(state, template, tmp_path):
 def orbax_round_trip(state, template, tmp_path):
     if not jax.tree.leaves(state):  # nothing to save, and Orbax refuses some empty trees
         return template
-    checkpointer = ocp.StandardCheckpointer()
     path = (tmp_path / "orbax").absolute()
-    checkpointer.save(path, state)
-    checkpointer.wait_until_finished()
-    return checkpointer.restore(path, template)
+    with ocp.StandardCheckpointer() as checkpointer:  # closed: no thread outlives the test
+        checkpointer.save(path, state)
+        checkpointer.wait_until_finished()
+        return checkpointer.restore(path, template)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -151,25 +151,25 @@ def test_save_replaces_an_existing_file(tmp_path):
 
 def test_orbax_refuses_structure_and_shape_mismatches(tmp_path):
     tx, params = gradtx.adam(0.1), {"w": jnp.ones(3)}
-    checkpointer = ocp.StandardCheckpointer()
     path = (tmp_path / "orbax").absolute()
-    checkpointer.save(path, tx.init(params))
-    checkpointer.wait_until_finished()
-    with pytest.raises(ValueError, match="tree structures do not match"):
-        checkpointer.restore(path, gradtx.sgd(0.1, momentum=0.9).init(params))
-    with pytest.raises(
-        ValueError,
-        match=re.escape("Requested shape: (4,) is not compatible with the stored shape: (3,)"),
-    ):
-        checkpointer.restore(path, tx.init({"w": jnp.ones(4)}))
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save(path, tx.init(params))
+        checkpointer.wait_until_finished()
+        with pytest.raises(ValueError, match="tree structures do not match"):
+            checkpointer.restore(path, gradtx.sgd(0.1, momentum=0.9).init(params))
+        with pytest.raises(
+            ValueError,
+            match=re.escape("Requested shape: (4,) is not compatible with the stored shape: (3,)"),
+        ):
+            checkpointer.restore(path, tx.init({"w": jnp.ones(4)}))
 
 
 def test_orbax_casts_a_dtype_mismatch_silently_so_prefer_load_state_when_dtypes_matter(tmp_path):
     """Documents Orbax 0.12's behaviour: the restored array takes the template's dtype."""
     tx = gradtx.adam(0.1)
-    checkpointer = ocp.StandardCheckpointer()
     path = (tmp_path / "orbax").absolute()
-    checkpointer.save(path, tx.init({"w": jnp.ones(3, jnp.bfloat16)}))
-    checkpointer.wait_until_finished()
-    restored = checkpointer.restore(path, tx.init({"w": jnp.ones(3, jnp.float32)}))
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save(path, tx.init({"w": jnp.ones(3, jnp.bfloat16)}))
+        checkpointer.wait_until_finished()
+        restored = checkpointer.restore(path, tx.init({"w": jnp.ones(3, jnp.float32)}))
     assert restored[0].mu["w"].dtype == jnp.float32
