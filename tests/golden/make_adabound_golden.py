@@ -86,6 +86,26 @@ N_ROSEN_STEPS = 200
 ROSEN_X0 = np.array([-1.2, 1.0], dtype=np.float64)
 
 BOTH = ("replay", "rosenbrock")
+FAST = dict(
+    lr=1e-2,
+    betas=(0.8, 0.99),
+    final_lr=0.05,
+    gamma=1e-2,
+    eps=1e-6,
+    weight_decay=1e-2,
+    step_lr=None,
+    protocols=("replay",),
+)
+TIGHT = dict(
+    lr=3e-2,
+    betas=(0.95, 0.9999),
+    final_lr=0.3,
+    gamma=0.1,
+    eps=1e-10,
+    weight_decay=0.1,
+    step_lr=None,
+    protocols=("replay",),
+)
 CASES = {
     "default": dict(
         lr=1e-3,
@@ -100,26 +120,8 @@ CASES = {
     # fast / tight: replay only. On Rosenbrock their lower bound drives an
     # SGD-like step with lr ~ final_lr (0.05 / 0.3), which diverges to inf/nan
     # (the script checks this); *_rb are the same cases with a small final_lr.
-    "fast": dict(
-        lr=1e-2,
-        betas=(0.8, 0.99),
-        final_lr=0.05,
-        gamma=1e-2,
-        eps=1e-6,
-        weight_decay=1e-2,
-        step_lr=None,
-        protocols=("replay",),
-    ),
-    "tight": dict(
-        lr=3e-2,
-        betas=(0.95, 0.9999),
-        final_lr=0.3,
-        gamma=0.1,
-        eps=1e-10,
-        weight_decay=0.1,
-        step_lr=None,
-        protocols=("replay",),
-    ),
+    "fast": FAST,
+    "tight": TIGHT,
     "step_lr": dict(
         lr=1e-2,
         betas=(0.9, 0.999),
@@ -130,26 +132,8 @@ CASES = {
         step_lr={"step_size": 30, "gamma": 0.5},
         protocols=BOTH,
     ),
-    "fast_rb": dict(
-        lr=1e-2,
-        betas=(0.8, 0.99),
-        final_lr=1e-3,
-        gamma=1e-2,
-        eps=1e-6,
-        weight_decay=1e-2,
-        step_lr=None,
-        protocols=BOTH,
-    ),
-    "tight_rb": dict(
-        lr=3e-2,
-        betas=(0.95, 0.9999),
-        final_lr=5e-4,
-        gamma=0.1,
-        eps=1e-10,
-        weight_decay=0.1,
-        step_lr=None,
-        protocols=BOTH,
-    ),
+    "fast_rb": {**FAST, "final_lr": 1e-3, "protocols": BOTH},
+    "tight_rb": {**TIGHT, "final_lr": 5e-4, "protocols": BOTH},
     # lr >> final_lr with a fast-closing bound: Adam-like at first, then the
     # upper bound clips on Rosenbrock as well.
     "bounded": dict(
