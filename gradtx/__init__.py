@@ -20,51 +20,51 @@ from gradtx._combine import set_to_zero as set_to_zero
 
 # Remedies: clipping against exploding gradients, annealed noise, skipping non-finite steps,
 # and accumulating small batches into a large one.
-from gradtx._clip import clip as clip
-from gradtx._clip import clip_by_global_norm as clip_by_global_norm
-from gradtx._noise import AddNoiseState as AddNoiseState
-from gradtx._noise import add_noise as add_noise
-from gradtx._wrappers import AccumulateState as AccumulateState
-from gradtx._wrappers import ApplyIfFiniteState as ApplyIfFiniteState
-from gradtx._wrappers import accumulate as accumulate
-from gradtx._wrappers import apply_if_finite as apply_if_finite
+from gradtx._transforms.clip import clip as clip
+from gradtx._transforms.clip import clip_by_global_norm as clip_by_global_norm
+from gradtx._transforms.noise import AddNoiseState as AddNoiseState
+from gradtx._transforms.noise import add_noise as add_noise
+from gradtx._wrappers.stepping import AccumulateState as AccumulateState
+from gradtx._wrappers.stepping import ApplyIfFiniteState as ApplyIfFiniteState
+from gradtx._wrappers.stepping import accumulate as accumulate
+from gradtx._wrappers.stepping import apply_if_finite as apply_if_finite
 
 # Debugging non-finite gradients, and saving optimizer state for an exact resume.
-from gradtx._debug import check_finite as check_finite
+from gradtx._wrappers.debug import check_finite as check_finite
 from gradtx._checkpoint import load_state as load_state
 from gradtx._checkpoint import save_state as save_state
 
 # Scaling, momentum, weight decay.
-from gradtx._scaling import ScaleByScheduleState as ScaleByScheduleState
-from gradtx._scaling import scale as scale
-from gradtx._scaling import scale_by_learning_rate as scale_by_learning_rate
-from gradtx._scaling import scale_by_schedule as scale_by_schedule
-from gradtx._momentum import TraceState as TraceState
-from gradtx._momentum import trace as trace
-from gradtx._decay import AddDecayedWeightsState as AddDecayedWeightsState
-from gradtx._decay import add_decayed_weights as add_decayed_weights
+from gradtx._transforms.scaling import ScaleByScheduleState as ScaleByScheduleState
+from gradtx._transforms.scaling import scale as scale
+from gradtx._transforms.scaling import scale_by_learning_rate as scale_by_learning_rate
+from gradtx._transforms.scaling import scale_by_schedule as scale_by_schedule
+from gradtx._transforms.momentum import TraceState as TraceState
+from gradtx._transforms.momentum import trace as trace
+from gradtx._transforms.decay import AddDecayedWeightsState as AddDecayedWeightsState
+from gradtx._transforms.decay import add_decayed_weights as add_decayed_weights
 
 # Adaptive scalers.
-from gradtx._moments import ScaleByAdadeltaState as ScaleByAdadeltaState
-from gradtx._moments import ScaleByRmsState as ScaleByRmsState
-from gradtx._moments import ScaleByRssState as ScaleByRssState
-from gradtx._moments import scale_by_adadelta as scale_by_adadelta
-from gradtx._moments import scale_by_rms as scale_by_rms
-from gradtx._moments import scale_by_rss as scale_by_rss
-from gradtx._adam import ScaleByAdamState as ScaleByAdamState
-from gradtx._adam import ScaleByAmsgradState as ScaleByAmsgradState
-from gradtx._adam import ScaleByNadamState as ScaleByNadamState
-from gradtx._adam import scale_by_adam as scale_by_adam
-from gradtx._adam import scale_by_adamax as scale_by_adamax
-from gradtx._adam import scale_by_amsgrad as scale_by_amsgrad
-from gradtx._adam import scale_by_nadam as scale_by_nadam
+from gradtx._transforms.moments import ScaleByAdadeltaState as ScaleByAdadeltaState
+from gradtx._transforms.moments import ScaleByRmsState as ScaleByRmsState
+from gradtx._transforms.moments import ScaleByRssState as ScaleByRssState
+from gradtx._transforms.moments import scale_by_adadelta as scale_by_adadelta
+from gradtx._transforms.moments import scale_by_rms as scale_by_rms
+from gradtx._transforms.moments import scale_by_rss as scale_by_rss
+from gradtx._transforms.adam import ScaleByAdamState as ScaleByAdamState
+from gradtx._transforms.adam import ScaleByAmsgradState as ScaleByAmsgradState
+from gradtx._transforms.adam import ScaleByNadamState as ScaleByNadamState
+from gradtx._transforms.adam import scale_by_adam as scale_by_adam
+from gradtx._transforms.adam import scale_by_adamax as scale_by_adamax
+from gradtx._transforms.adam import scale_by_amsgrad as scale_by_amsgrad
+from gradtx._transforms.adam import scale_by_nadam as scale_by_nadam
 
 # The AdaBound dynamic bound.
-from gradtx._bound import BoundLrState as BoundLrState
-from gradtx._bound import RmsStepSizeState as RmsStepSizeState
-from gradtx._bound import bound_lr as bound_lr
-from gradtx._bound import max_rms_step_size as max_rms_step_size
-from gradtx._bound import rms_step_size as rms_step_size
+from gradtx._transforms.bound import BoundLrState as BoundLrState
+from gradtx._transforms.bound import RmsStepSizeState as RmsStepSizeState
+from gradtx._transforms.bound import bound_lr as bound_lr
+from gradtx._transforms.bound import max_rms_step_size as max_rms_step_size
+from gradtx._transforms.bound import rms_step_size as rms_step_size
 
 # Schedules (decay schemes and warm-ups): callables of the step count.
 from gradtx._schedules import constant_schedule as constant_schedule
@@ -78,27 +78,31 @@ from gradtx._schedules import piecewise_constant_schedule as piecewise_constant_
 from gradtx._schedules import polynomial_schedule as polynomial_schedule
 from gradtx._schedules import warmup_cosine_decay_schedule as warmup_cosine_decay_schedule
 
-# Ready-made optimizers.
-from gradtx._aliases import adabound as adabound
-from gradtx._aliases import adadelta as adadelta
-from gradtx._aliases import adagrad as adagrad
-from gradtx._aliases import adam as adam
-from gradtx._aliases import adamax as adamax
-from gradtx._aliases import adamw as adamw
-from gradtx._aliases import amsbound as amsbound
-from gradtx._aliases import amsgrad as amsgrad
-from gradtx._aliases import nadam as nadam
-from gradtx._aliases import rmsprop as rmsprop
-from gradtx._aliases import sgd as sgd
+# Ready-made optimizers, by chapter of the story. Gradient descent and momentum:
+from gradtx._aliases.descent import sgd as sgd
 
-# Switching from Adam to SGD (Keskar & Socher 2017).
-from gradtx._swats import ScaleBySwatsState as ScaleBySwatsState
-from gradtx._swats import scale_by_swats as scale_by_swats
-from gradtx._swats import swats as swats
+# Per-parameter learning rates.
+from gradtx._aliases.adaptive import adagrad as adagrad
+from gradtx._aliases.adaptive import adadelta as adadelta
+from gradtx._aliases.adaptive import rmsprop as rmsprop
+
+# Adam and its variants.
+from gradtx._aliases.adam import adam as adam
+from gradtx._aliases.adam import adamw as adamw
+from gradtx._aliases.adam import adamax as adamax
+from gradtx._aliases.adam import nadam as nadam
+
+# When Adam fails: AMSGrad, AdaBound and AMSBound, switching from Adam to SGD (SWATS).
+from gradtx._aliases.beyond_adam import amsgrad as amsgrad
+from gradtx._aliases.beyond_adam import adabound as adabound
+from gradtx._aliases.beyond_adam import amsbound as amsbound
+from gradtx._aliases.beyond_adam import swats as swats
+from gradtx._transforms.swats import ScaleBySwatsState as ScaleBySwatsState
+from gradtx._transforms.swats import scale_by_swats as scale_by_swats
 
 # Hyperparameters as state, and optimizers as JSON-serializable configs.
-from gradtx._hyperparams import InjectHyperparamsState as InjectHyperparamsState
-from gradtx._hyperparams import inject_hyperparams as inject_hyperparams
+from gradtx._wrappers.hyperparams import InjectHyperparamsState as InjectHyperparamsState
+from gradtx._wrappers.hyperparams import inject_hyperparams as inject_hyperparams
 from gradtx._config import from_config as from_config
 from gradtx._config import register_alias as register_alias
 from gradtx._config import to_config as to_config

@@ -22,6 +22,7 @@ Updates = Any  # a pytree shaped like Params
 OptState = Any  # a pytree of arrays
 Schedule = Callable[[jax.Array], jax.Array]  # step count -> value
 ScalarOrSchedule = float | jax.Array | Schedule
+Mask = Any | Callable[[Any], Any]  # a tree of booleans, or a function of the params giving one
 
 
 class TransformInitFn(Protocol):

@@ -28,7 +28,7 @@ import numpy as np
 
 from gradtx import _schedules
 from gradtx._base import GradientTransformation, compiled
-from gradtx._hyperparams import inject_hyperparams, injection_of, is_dtype
+from gradtx._wrappers.hyperparams import inject_hyperparams, injection_of, is_dtype
 
 AliasFactory = Callable[..., GradientTransformation]
 

@@ -11,7 +11,7 @@ import pytest
 import gradtx
 from gradtx import _config, _schedules
 from gradtx._config import ALIASES, from_config, register_alias, to_config
-from gradtx._hyperparams import inject_hyperparams
+from gradtx._wrappers.hyperparams import inject_hyperparams
 
 # One of each schedule type, with non-default arguments; join_schedules nests another join.
 SCHEDULES = {

@@ -9,7 +9,7 @@ import pytest
 
 import gradtx
 from gradtx._config import ALIASES as REGISTERED
-from gradtx._hyperparams import InjectHyperparamsState, inject_hyperparams
+from gradtx._wrappers.hyperparams import InjectHyperparamsState, inject_hyperparams
 
 DTYPES = [jnp.float32, jnp.bfloat16, jnp.float64]
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import gradtx
-from gradtx._swats import ScaleBySwatsState, scale_by_swats, swats
+from gradtx._transforms.swats import ScaleBySwatsState, scale_by_swats, swats
 
 LR = 1e-3
 B1, B2 = 0.9, 0.999

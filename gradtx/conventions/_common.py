@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from gradtx._base import GradientTransformation, ScalarOrSchedule
 from gradtx._combine import chain
-from gradtx._decay import add_decayed_weights
-from gradtx._scaling import scale_by_learning_rate
+from gradtx._transforms.decay import add_decayed_weights
+from gradtx._transforms.scaling import scale_by_learning_rate
 
 
 def with_weight_decay(

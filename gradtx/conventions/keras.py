@@ -8,11 +8,12 @@ Keras' own `weight_decay`, `clipnorm` and friends are not arguments here: chain
 
 from __future__ import annotations
 
-from gradtx._adam import scale_by_adam, scale_by_adamax, scale_by_amsgrad, scale_by_nadam
-from gradtx._aliases import adadelta, adagrad, rmsprop, sgd
+from gradtx._aliases.adaptive import adadelta, adagrad, rmsprop
+from gradtx._aliases.descent import sgd
 from gradtx._base import GradientTransformation, ScalarOrSchedule
 from gradtx._combine import chain
-from gradtx._scaling import scale_by_learning_rate
+from gradtx._transforms.adam import scale_by_adam, scale_by_adamax, scale_by_amsgrad, scale_by_nadam
+from gradtx._transforms.scaling import scale_by_learning_rate
 
 
 def SGD(  # noqa: N802 - Keras' name

@@ -7,15 +7,15 @@ fixtures). Weight decay is torch's: added to the gradient (L2) unless the optimi
 
 from __future__ import annotations
 
-from gradtx._adam import scale_by_adam, scale_by_adamax, scale_by_amsgrad, scale_by_nadam
-from gradtx._aliases import adadelta, rmsprop
+from gradtx._aliases.adaptive import adadelta, rmsprop
 from gradtx._base import GradientTransformation, ScalarOrSchedule, identity
 from gradtx._combine import chain
-from gradtx._decay import add_decayed_weights
-from gradtx._moments import scale_by_rss
-from gradtx._momentum import trace
-from gradtx._scaling import scale_by_learning_rate
 from gradtx._schedules import inverse_time_decay
+from gradtx._transforms.adam import scale_by_adam, scale_by_adamax, scale_by_amsgrad, scale_by_nadam
+from gradtx._transforms.decay import add_decayed_weights
+from gradtx._transforms.moments import scale_by_rss
+from gradtx._transforms.momentum import trace
+from gradtx._transforms.scaling import scale_by_learning_rate
 from gradtx.conventions._common import with_weight_decay
 
 Betas = tuple[float, float]

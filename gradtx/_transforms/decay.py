@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from gradtx import _tree, _validate
 from gradtx._base import GradientTransformation, ScalarOrSchedule
 from gradtx._combine import masked
-from gradtx._scaling import learning_rate_at
+from gradtx._transforms.scaling import learning_rate_at
 
 
 class AddDecayedWeightsState(NamedTuple):

@@ -8,10 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, ScalarOrSchedule, Updates
-from gradtx._combine import chain
-from gradtx._config import register_alias
-from gradtx._scaling import scale_by_learning_rate
+from gradtx._base import GradientTransformation, Updates
 
 
 class ScaleBySwatsState(NamedTuple):
@@ -177,26 +174,3 @@ def scale_by_swats(
         )
 
     return GradientTransformation(init, update)
-
-
-@register_alias
-def swats(
-    learning_rate: ScalarOrSchedule = 1e-3,
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-9,
-    *,
-    eps_switch: float = 1e-6,
-) -> GradientTransformation:
-    """SWATS (Keskar & Socher 2017): `scale_by_swats`, then `scale_by_learning_rate`.
-
-    The defaults are Algorithm 1's: \\alpha = 10^{-3}, \\epsilon = 10^{-9}, and a switch tolerance
-    of 10^{-9} in absolute terms (`eps_switch` is in units of the learning rate).
-
-    Example:
-        >>> import gradtx
-        >>> tx = gradtx.swats(1e-3)
-    """
-    return chain(
-        scale_by_swats(b1, b2, eps, eps_switch=eps_switch), scale_by_learning_rate(learning_rate)
-    )

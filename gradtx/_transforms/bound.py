@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from gradtx import _tree, _validate
 from gradtx._base import GradientTransformation, OptState, ScalarOrSchedule, Updates
-from gradtx._scaling import learning_rate_at
+from gradtx._transforms.scaling import learning_rate_at
 
 
 class RmsStepSizeState(NamedTuple):

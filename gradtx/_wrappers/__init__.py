@@ -1,0 +1,2 @@
+"""Wrappers around a transformation: when it steps, what it checks, where its hyperparameters
+live."""
