@@ -1,46 +1,130 @@
-"""Eager checks of hyperparameters, run when an optimizer is built.
+"""Eager checks of arguments, run when a transformation is built.
 
-Only concrete Python numbers are checked; arrays and traced values (a sweep under `jax.vmap`, a
-hyperparameter changed inside `jax.jit`) are accepted as they are. Schedules are checked for being
-callable, not evaluated.
+Every message reads `<function>: <argument> must be <allowed>, got <value>`, with the reason or
+the fix after it where one helps. Only concrete Python numbers are checked against their range;
+arrays and traced values (a sweep under `jax.vmap`, a hyperparameter changed inside `jax.jit`)
+are accepted as they are. Schedules are checked for being callable, not evaluated.
+
+While `calling(where, arguments)` is active, as it is around the body of every ready-made
+optimizer, a failed check names the function the user called and the argument under which the
+failing value was passed, not the inner link that checked it:
+`gradtx.sgd(0.1, momentum=1.0)` raises "sgd: momentum must be in [0, 1), got 1.0", not
+"trace: decay must be ...".
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+from collections.abc import Iterator, Mapping
 from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# The outermost active `calling`: (the function the user called, the arguments they passed).
+_CALLING: contextvars.ContextVar[tuple[str, Mapping[str, Any]] | None] = contextvars.ContextVar(
+    "gradtx_calling", default=None
+)
+
+
+@contextlib.contextmanager
+def calling(where: str, arguments: Mapping[str, Any]) -> Iterator[None]:
+    """Report failed checks made inside this block in the words of the call `where(**arguments)`.
+
+    A check that fails on a value passed (the same object, `is`) as one of `arguments` names
+    `where` and that argument, preferring an argument of the checked name; a value not found
+    among them is reported as `where: <inner function>: <inner argument> ...`. Nested blocks
+    keep the outermost call: it is the one the user typed.
+
+    Example:
+        >>> from gradtx import _validate
+        >>> def my_sgd(learning_rate, momentum=0.0):
+        ...     with _validate.calling("my_sgd", {"learning_rate": learning_rate,
+        ...                                       "momentum": momentum}):
+        ...         _validate.check_interval("trace", decay=momentum)
+        >>> my_sgd(0.1, momentum=1.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: my_sgd: momentum must be in [0, 1), got 1.0
+    """
+    if _CALLING.get() is not None:
+        yield
+        return
+    token = _CALLING.set((where, arguments))
+    try:
+        yield
+    finally:
+        _CALLING.reset(token)
+
+
+def _subject(where: str, name: str, value: Any) -> str:
+    """`where: name`, or the outer call's function and argument while `calling` is active."""
+    outer = _CALLING.get()
+    if outer is None:
+        return f"{where}: {name}"
+    function, arguments = outer
+    if name in arguments and arguments[name] is value:
+        return f"{function}: {name}"
+    for argument, given in arguments.items():
+        if given is value:
+            return f"{function}: {argument}"
+    if function == where:
+        return f"{where}: {name}"
+    return f"{function}: {where}: {name}"
+
+
+def _fail(
+    where: str, name: str, value: Any, allowed: str, *, got: str | None = None, why: str = ""
+) -> None:
+    """Raise `<where>: <name> must be <allowed>, got <got>[. <why>]` (a ValueError)."""
+    raise ValueError(_message(where, name, value, allowed, got=got, why=why))
+
+
+def _message(where: str, name: str, value: Any, allowed: str, *, got: str | None, why: str) -> str:
+    got = repr(value) if got is None else got
+    return f"{_subject(where, name, value)} must be {allowed}, got {got}" + (
+        f". {why}" if why else ""
+    )
+
+
+def _typed(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+def _fail_type(where: str, name: str, value: Any, allowed: str, *, got: str | None = None) -> None:
+    """Raise `<where>: <name> must be <allowed>, got <type> <value>` (a TypeError)."""
+    raise TypeError(_message(where, name, value, allowed, got=got or _typed(value), why=""))
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _check_type(where: str, values: dict[str, Any]) -> None:
+def _check_type(where: str, values: Mapping[str, Any]) -> None:
     """A bool or a string is not a number (arrays, traced values and the schedules that
     `inject_hyperparams` passes through are left alone)."""
     for name, value in values.items():
         if isinstance(value, (bool, str)):
-            raise TypeError(
-                f"{where}: {name} must be a number or an array, got {type(value).__name__} "
-                f"{value!r}"
-            )
+            _fail_type(where, name, value, "a number or an array")
 
 
 def check_transformation(where: str, name: str, value: Any) -> None:
     """A gradient transformation: anything with callable `init` and `update`."""
     if callable(getattr(value, "init", None)) and callable(getattr(value, "update", None)):
         return
-    got = f"{type(value).__name__} {value!r}"
+    got = None
     if callable(value) and hasattr(value, "__name__"):
         got = f"function {value.__name__}; call it first, e.g. {value.__name__}(...)"
-    raise TypeError(
-        f"{where}: {name} must be a gradient transformation (an object with `init` and "
-        f"`update`), got {got}"
+    _fail_type(
+        where,
+        name,
+        value,
+        "a gradient transformation (an object with `init` and `update`)",
+        got=got,
     )
-
-
-def _fail(where: str, name: str, value: Any, allowed: str) -> None:
-    raise ValueError(f"{where}: {name} must be {allowed}, got {value!r}")
 
 
 def check_interval(where: str, low: float = 0.0, high: float = 1.0, **values: Any) -> None:
@@ -67,6 +151,29 @@ def check_positive(where: str, **values: Any) -> None:
             _fail(where, name, value, "> 0 and finite")
 
 
+def check_finite(where: str, **values: Any) -> None:
+    """Each value must be finite, of any sign (e.g. a constant step size)."""
+    _check_type(where, values)
+    for name, value in values.items():
+        if _is_number(value) and not math.isfinite(value):
+            _fail(where, name, value, "finite")
+
+
+def check_int(where: str, low: int = 0, **values: Any) -> None:
+    """Each value must be an int >= low; integer arrays (traced ones too) are accepted as is."""
+    for name, value in values.items():
+        if isinstance(value, jax.Array) and jnp.issubdtype(value.dtype, jnp.integer):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            _fail(where, name, value, f"an int >= {low}")
+
+
+def check_schedule(where: str, name: str, value: Any) -> None:
+    """A schedule: a callable of the step count."""
+    if not callable(value):
+        _fail_type(where, name, value, "a callable of the step count")
+
+
 def check_scalar_or_schedule(where: str, name: str, value: Any) -> None:
     """A learning-rate-like argument: a number, an array, or a callable schedule; numbers >= 0."""
     if callable(value):
@@ -75,7 +182,6 @@ def check_scalar_or_schedule(where: str, name: str, value: Any) -> None:
         check_non_negative(where, **{name: value})
         return
     if not hasattr(value, "dtype"):
-        raise TypeError(
-            f"{where}: {name} must be a number, an array or a schedule (a callable of the step "
-            f"count), got {type(value).__name__} {value!r}"
+        _fail_type(
+            where, name, value, "a number, an array or a schedule (a callable of the step count)"
         )

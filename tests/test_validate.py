@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import pytest
 
 import gradtx
+from gradtx import _validate
 
 BAD_HYPERPARAMETERS = [
     (
@@ -131,3 +132,74 @@ def test_chain_with_a_foreign_state_says_so():
         ValueError, match=r"chain: the state must be a tuple of 2 states, one per link"
     ):
         tx.update(jnp.ones(2), (None,))
+
+
+def _my_sgd(learning_rate, momentum=0.0, *, nesterov=False):
+    """A small factory of our own, wired as the aliases are: inner links checked in `calling`."""
+    with _validate.calling(
+        "my_sgd", {"learning_rate": learning_rate, "momentum": momentum, "nesterov": nesterov}
+    ):
+        return gradtx.chain(
+            gradtx.trace(momentum, nesterov=nesterov), gradtx.scale_by_learning_rate(learning_rate)
+        )
+
+
+@pytest.mark.parametrize(
+    "build,error,message",
+    [
+        (
+            lambda: _my_sgd(0.1, momentum=1.0),
+            ValueError,
+            "my_sgd: momentum must be in [0, 1), got 1.0",
+        ),
+        (
+            lambda: _my_sgd(-0.1),
+            ValueError,
+            "my_sgd: learning_rate must be >= 0 and finite, got -0.1",
+        ),
+        (
+            lambda: _my_sgd(0.1, momentum=True),
+            TypeError,
+            "my_sgd: momentum must be a number or an array, got bool True",
+        ),
+        (
+            lambda: _my_sgd("0.1"),
+            TypeError,
+            "my_sgd: learning_rate must be a number, an array or a schedule (a callable of the step count), got str '0.1'",
+        ),
+    ],
+)
+def test_calling_reports_the_outer_function_and_the_argument_the_user_passed(build, error, message):
+    with pytest.raises(error, match="^" + re.escape(message) + "$"):
+        build()
+
+
+def test_calling_prefers_the_argument_of_the_same_name():
+    value = -1.0
+    with pytest.raises(ValueError, match=r"^outer: eps must be >= 0 and finite, got -1.0$"):
+        with _validate.calling("outer", {"weight_decay": value, "eps": value}):
+            _validate.check_non_negative("inner", eps=value)
+
+
+def test_calling_names_outer_and_inner_for_a_value_the_user_did_not_pass():
+    with pytest.raises(ValueError, match=r"^outer: inner: decay must be in \[0, 1\), got 2.0$"):
+        with _validate.calling("outer", {"decay": 0.5}):
+            _validate.check_interval("inner", decay=2.0)
+
+
+def test_calling_keeps_the_outermost_call_and_ends_with_its_block():
+    momentum = 1.0
+    with pytest.raises(ValueError, match=r"^outer: momentum must be in \[0, 1\), got 1.0$"):
+        with _validate.calling("outer", {"momentum": momentum}):
+            with _validate.calling("inner_alias", {"decay": momentum}):
+                _validate.check_interval("trace", decay=momentum)
+    with pytest.raises(ValueError, match=r"^trace: decay must be in \[0, 1\), got 1.0$"):
+        _validate.check_interval("trace", decay=momentum)
+
+
+def test_calling_is_reset_when_its_block_raises():
+    with pytest.raises(RuntimeError):
+        with _validate.calling("outer", {}):
+            raise RuntimeError
+    with pytest.raises(ValueError, match=r"^clip: max_delta must be >= 0 and finite, got -1.0$"):
+        gradtx.clip(-1.0)
