@@ -17,10 +17,29 @@ from jax.experimental.shard_alike import shard_alike
 from jax.tree_util import keystr, tree_flatten_with_path
 
 
+def path_name(path: tuple[Any, ...]) -> str:
+    """A leaf's key path as every error writes it: `jax.tree_util.keystr`, `<root>` for the root.
+
+    Example:
+        >>> import jax
+        >>> from gradtx import _tree
+        >>> [_tree.path_name(p) for p, _ in jax.tree_util.tree_flatten_with_path({"a": [1.0]})[0]]
+        ["['a'][0]"]
+        >>> _tree.path_name(())
+        '<root>'
+    """
+    return keystr(path) or "<root>"
+
+
+def leaf_paths(tree: Any) -> list[str]:
+    """The `path_name` of each leaf of `tree`, in flattening order."""
+    return [path_name(path) for path, _ in tree_flatten_with_path(tree)[0]]
+
+
 def _describe(tree: Any) -> list[tuple[str, str]]:
     """Each leaf's path and a short description of the node found there."""
     leaves, _ = tree_flatten_with_path(tree)
-    return [(keystr(path) or "<root>", type(leaf).__name__) for path, leaf in leaves]
+    return [(path_name(path), type(leaf).__name__) for path, leaf in leaves]
 
 
 def structure_mismatch(a: Any, b: Any, name_a: str, name_b: str) -> str | None:
@@ -69,7 +88,7 @@ def check_inexact(leaves: Sequence[Any], tree: Any, name: str, where: str) -> No
     dtypes = [_leaf_dtype(leaf) for leaf in leaves]
     if all(jnp.issubdtype(dtype, jnp.inexact) for dtype in set(dtypes)):
         return
-    paths = [keystr(path) or "<root>" for path, _ in tree_flatten_with_path(tree)[0]]
+    paths = leaf_paths(tree)
     path, dtype = next(
         (p, d) for p, d in zip(paths, dtypes, strict=True) if not jnp.issubdtype(d, jnp.inexact)
     )
@@ -93,9 +112,52 @@ def check_same_shapes(
     shapes = [(jnp.shape(a), jnp.shape(b)) for a, b in zip(leaves, others, strict=True)]
     if all(a == b for a, b in shapes):
         return
-    paths = [keystr(path) or "<root>" for path, _ in tree_flatten_with_path(tree)[0]]
+    paths = leaf_paths(tree)
     path, (a, b) = next((p, s) for p, s in zip(paths, shapes, strict=True) if s[0] != s[1])
     raise ValueError(f"{where}: {name} leaf {path} has shape {a} but {other} has shape {b}{hint}")
+
+
+def vdot(a: Any, b: Any, dtype: Any) -> jax.Array:
+    r"""The real inner product of two trees, summed over every leaf in `dtype`.
+
+    $$\langle a, b \rangle = \mathrm{Re} \sum_\ell \sum_i \bar a_{\ell,i} \, b_{\ell,i}$$
+
+    Each leaf is an elementwise product and a sum in `a`'s leaf dtype, not `jnp.vdot`: `vdot`
+    cannot contract a sharded axis.
+    """
+    total = jnp.zeros([], dtype)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        x = jnp.asarray(x)
+        product = jnp.real(jnp.conj(x) * jnp.asarray(y).astype(x.dtype))
+        total = total + jnp.sum(product).astype(dtype)
+    return total
+
+
+def squared_norm(tree: Any) -> jax.Array:
+    r"""$\|g\|^2 = \sum_\ell \sum_i |g_{\ell,i}|^2$ over every leaf and element.
+
+    Each leaf is summed in its `compute_dtype` (at least float32), and the sums are added in
+    their promoted dtype; an empty tree gives a float32 zero.
+    """
+    leaves = [jnp.asarray(x) for x in jax.tree.leaves(tree)]
+    sums = [jnp.sum(jnp.real(abs_sq(x.astype(compute_dtype(x))))) for x in leaves]
+    if not sums:
+        return jnp.zeros([], jnp.float32)
+    dtype = compute_dtype(*sums)
+    return sum(s.astype(dtype) for s in sums)
+
+
+def norm(tree: Any) -> jax.Array:
+    r"""The global norm $\|g\|$: the square root of `squared_norm`."""
+    return jnp.sqrt(squared_norm(tree))
+
+
+def all_finite(tree: Any) -> jax.Array:
+    """A boolean scalar: whether every element of every leaf is finite (no NaN, no Inf)."""
+    finite = jnp.asarray(True)
+    for leaf in jax.tree.leaves(tree):
+        finite = finite & jnp.all(jnp.isfinite(jnp.asarray(leaf)))
+    return finite
 
 
 def map_leaves(
