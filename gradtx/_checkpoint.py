@@ -23,16 +23,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.tree_util import keystr, tree_flatten_with_path
+from jax.tree_util import tree_flatten_with_path
 
+from gradtx import _tree
 from gradtx._base import OptState
 
 _DESCRIPTOR = "__gradtx_structure__"
 _FORMAT = "gradtx.state/1"
-
-
-def _key(path: tuple[Any, ...]) -> str:
-    return keystr(path) or "<root>"
 
 
 def _is_key_array(x: Any) -> bool:
@@ -84,7 +81,7 @@ def save_state(path: str | os.PathLike, state: OptState) -> None:
     arrays: dict[str, np.ndarray] = {}
     entries = []
     for path_, leaf in leaves:
-        key = _key(path_)
+        key = _tree.path_name(path_)
         if key in arrays:  # dict keys 1 and "1"... keystr tells them apart, but be sure
             raise ValueError(f"save_state: two leaves share the path {key}")
         arrays[key] = _to_numpy(key, leaf)
@@ -164,7 +161,7 @@ def load_state(path: str | os.PathLike, like: OptState) -> OptState:
             )
         leaves, treedef = tree_flatten_with_path(like)
         saved = [(key, dtype, tuple(shape)) for key, dtype, shape in descriptor["leaves"]]
-        expected = [(_key(p), *_spec(leaf)) for p, leaf in leaves]
+        expected = [(_tree.path_name(p), *_spec(leaf)) for p, leaf in leaves]
         problem = _first_difference(saved, expected)
         if problem is None and descriptor["treedef"] != str(treedef):
             problem = (

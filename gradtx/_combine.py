@@ -11,11 +11,11 @@ import jax.numpy as jnp
 from jax.tree_util import DictKey, FlattenedIndexKey, GetAttrKey, SequenceKey
 
 from gradtx import _tree, _validate
-from gradtx._base import EmptyState, GradientTransformation, OptState
+from gradtx._base import GradientTransformation, Mask, OptState, stateless
 
 
 def chain(*transforms: GradientTransformation) -> GradientTransformation:
-    r"""Apply transformations in sequence: u_t = T_n(... T_2(T_1(g_t)) ...).
+    r"""Apply transformations in sequence: $u_t = T_n(\dots T_2(T_1(g_t)) \dots)$.
 
     Each transformation keeps its own state; the chain's state is the tuple of them. Any object
     with `init` and `update` (an Optax transformation, say) can be a link.
@@ -67,12 +67,11 @@ def _select(tree: Any, mask: Any) -> Any:
     return jax.tree.map(lambda m, x: x if m else _MaskedOut(), mask, tree)
 
 
-def masked(
-    inner: GradientTransformation, mask: Any | Callable[[Any], Any]
-) -> GradientTransformation:
+def masked(inner: GradientTransformation, mask: Mask) -> GradientTransformation:
     r"""Apply `inner` only to the leaves where `mask` is True.
 
-    u_t[i] = inner(g_t)[i] where mask[i], g_t[i] otherwise.
+    $$u_{t,i} = \begin{cases} \mathrm{inner}(g_t)_i & \text{where } \mathrm{mask}_i \\
+    g_{t,i} & \text{otherwise} \end{cases}$$
 
     Masked-out leaves pass through unchanged (the gradient itself, not zero; `freeze` zeros them)
     and get no inner state, so a masked weight decay or a masked Adam costs nothing on them.
@@ -83,6 +82,7 @@ def masked(
         >>> import gradtx
         >>> decay_w = gradtx.masked(gradtx.add_decayed_weights(1e-4), {"w": True, "b": False})
     """
+    _validate.check_transformation("masked", "inner", inner)
 
     def init(params):
         return MaskedState(inner.init(_select(params, _resolve_mask(mask, params))))
@@ -106,7 +106,7 @@ def masked(
 
 
 def set_to_zero() -> GradientTransformation:
-    r"""Replace every update by zero: u_t = 0.
+    r"""Replace every update by zero: $u_t = 0$.
 
     Stateless. With `multi_transform` or `masked` it freezes a group of parameters.
 
@@ -116,22 +116,15 @@ def set_to_zero() -> GradientTransformation:
         >>> tx.update(jnp.ones(2), tx.init(jnp.ones(2)))[0]
         Array([0., 0.], dtype=float32)
     """
-
-    def init(params):
-        del params
-        return EmptyState()
-
-    def update(updates, state, params=None):
-        del params
-        return _tree.map_leaves(jnp.zeros_like, updates, where="set_to_zero"), state
-
-    return GradientTransformation(init, update)
+    return stateless(
+        lambda updates, params: _tree.map_leaves(jnp.zeros_like, updates, where="set_to_zero")
+    )
 
 
-def freeze(mask: Any | Callable[[Any], Any]) -> GradientTransformation:
+def freeze(mask: Mask) -> GradientTransformation:
     r"""Zero the updates of the leaves where `mask` is True: `masked(set_to_zero(), mask)`.
 
-    u_t[i] = 0 where mask[i], g_t[i] otherwise. The state holds no arrays.
+    $u_{t,i} = 0$ where $\mathrm{mask}_i$, $g_{t,i}$ otherwise. The state holds no arrays.
 
     Args:
         mask: a tree of Python booleans with the params' structure (or a prefix of it, or a single
@@ -155,8 +148,9 @@ class MultiTransformState(NamedTuple):
     inner_states: dict[Any, OptState]
 
 
-def _path_str(path: tuple[Any, ...]) -> str:
-    """A jax key path as "/"-joined keys: dict keys, sequence indices, attribute names."""
+def _pattern_key(path: tuple[Any, ...]) -> str:
+    """A jax key path as the "/"-joined keys that `param_labels` patterns match: dict keys,
+    sequence indices, attribute names. Errors write paths as `_tree.path_name` does."""
     parts = []
     for key in path:
         if isinstance(key, DictKey):
@@ -199,12 +193,13 @@ def _labels_from_patterns(patterns: Mapping[str, str], tree: Any) -> Any:
             ) from None
 
     def label_of(path, _):
-        name = _path_str(path)
+        key = _pattern_key(path)
         for regex, label in compiled:
-            if regex.fullmatch(name):
+            if regex.fullmatch(key):
                 return label
         raise ValueError(
-            f"multi_transform: the parameter path {name!r} matches none of the patterns "
+            f"multi_transform: the parameter at {_tree.path_name(path)} (matched as {key!r}) "
+            f"matches none of the patterns "
             f"{list(patterns)} (each must match the whole path, re.fullmatch). Add a catch-all "
             f"last, e.g. {{..., r'.*': 'default'}}. (param_labels was read as patterns because "
             "it is not a prefix of the params tree.)"
@@ -218,7 +213,7 @@ def _check_labels(labels: Any, transforms: Mapping[Any, Any], given: str) -> Non
         if label not in transforms:
             raise ValueError(
                 f"multi_transform: no transformation for label {label!r} (given for "
-                f"{_path_str(path) or '<root>'!r} {given}); labels with a transformation: "
+                f"{_tree.path_name(path)} {given}); labels with a transformation: "
                 f"{list(transforms)}. Add {label!r} to transforms_by_label or relabel."
             )
 
@@ -229,7 +224,7 @@ def multi_transform(
 ) -> GradientTransformation:
     r"""Parameter groups: apply a different transformation to each labelled group of leaves.
 
-    u_t[i] = T_{label(i)}(g_t restricted to the leaves labelled label(i))[i]
+    $$u_{t,i} = T_{\ell(i)}\big(g_t \text{ restricted to the leaves labelled } \ell(i)\big)_i$$
 
     Each transformation sees only its own leaves (the others are empty nodes, as in `masked`),
     keeps state for them only, and gets the matching params. Every leaf must have a label.
@@ -273,17 +268,7 @@ def multi_transform(
         >>> sorted(state.inner_states)
         ['default', 'first', 'frozen', 'no_decay']
     """
-    if not isinstance(transforms_by_label, Mapping) or not transforms_by_label:
-        raise TypeError(
-            "multi_transform: transforms_by_label must be a non-empty dict label -> "
-            f"transformation, got {type(transforms_by_label).__name__} {transforms_by_label!r}"
-        )
-    for label, tx in transforms_by_label.items():
-        if not (hasattr(tx, "init") and hasattr(tx, "update")):
-            raise TypeError(
-                f"multi_transform: the transformation for label {label!r} must have `init` and "
-                f"`update`, got {type(tx).__name__}"
-            )
+    _validate.check_transformations("multi_transform", "transforms_by_label", transforms_by_label)
     transforms = dict(transforms_by_label)
     if not callable(param_labels):
         _check_labels(param_labels, transforms, "in param_labels")

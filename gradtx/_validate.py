@@ -127,6 +127,14 @@ def check_transformation(where: str, name: str, value: Any) -> None:
     )
 
 
+def check_transformations(where: str, name: str, value: Any) -> None:
+    """A non-empty dict label -> gradient transformation."""
+    if not isinstance(value, Mapping) or not value:
+        _fail_type(where, name, value, "a non-empty dict label -> transformation")
+    for label, transform in value.items():
+        check_transformation(where, f"{name}[{label!r}]", transform)
+
+
 def check_interval(where: str, low: float = 0.0, high: float = 1.0, **values: Any) -> None:
     """Each value must lie in [low, high): e.g. b1, b2, decay, rho, momentum."""
     _check_type(where, values)
@@ -172,6 +180,22 @@ def check_schedule(where: str, name: str, value: Any) -> None:
     """A schedule: a callable of the step count."""
     if not callable(value):
         _fail_type(where, name, value, "a callable of the step count")
+
+
+def check_seed(where: str, name: str, value: Any) -> None:
+    """A random seed: an int, a typed key from `jax.random.key`, or a raw uint32 key."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return
+    if isinstance(value, jax.Array) and jnp.issubdtype(value.dtype, jax.dtypes.prng_key):
+        return
+    if hasattr(value, "dtype") and jnp.asarray(value).dtype == jnp.uint32:
+        return
+    _fail_type(
+        where,
+        name,
+        value,
+        "an int, a key from jax.random.key, or a raw uint32 key from jax.random.PRNGKey",
+    )
 
 
 def check_scalar_or_schedule(where: str, name: str, value: Any) -> None:

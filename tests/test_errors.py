@@ -188,7 +188,7 @@ BAD_INPUTS = [
         lambda: gradtx.multi_transform({"a": gradtx.adam(1e-3)}, {"w": "b"}).init(PARAMS),
         ValueError,
         (
-            "multi_transform: no transformation for label 'b' (given for 'w' in param_labels); "
+            "multi_transform: no transformation for label 'b' (given for ['w'] in param_labels); "
             "labels with a transformation: ['a']. Add 'b' to transforms_by_label or relabel."
         ),
     ),

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 
 from gradtx import _tree, _validate
-from gradtx._base import EmptyState, GradientTransformation
+from gradtx._base import GradientTransformation, stateless
 
 
-def _init_empty(params: Any) -> EmptyState:
-    del params
-    return EmptyState()
-
-
-def clip(max_delta: float | jax.Array) -> GradientTransformation:
-    r"""Clip each update element to [-\delta, \delta]: u_t = min(max(g_t, -\delta), \delta).
+def clip(max_delta: jax.typing.ArrayLike) -> GradientTransformation:
+    r"""Clip each update element to $[-\delta, \delta]$: $u_t = \min(\max(g_t, -\delta), \delta)$.
 
     Args:
-        max_delta: \delta, >= 0 and finite. \delta = 0 zeros every update (allowed, if rarely
-            useful); an array or traced value is not checked.
+        max_delta: $\delta$, >= 0 and finite. $\delta = 0$ zeros every update (allowed, if
+            rarely useful); an array or traced value is not checked.
 
     Returns:
         A stateless transformation (`EmptyState`).
@@ -44,36 +37,21 @@ def clip(max_delta: float | jax.Array) -> GradientTransformation:
         (delta,) = _tree.as_dtype(dt, max_delta)
         return jnp.clip(g.astype(dt), -delta, delta).astype(g.dtype)
 
-    def update(updates, state, params=None):
-        del params
-        return _tree.map_leaves(rule, updates, where="clip"), state
-
-    return GradientTransformation(_init_empty, update)
+    return stateless(lambda updates, params: _tree.map_leaves(rule, updates, where="clip"))
 
 
-def _global_norm_sq(tree: Any) -> jax.Array:
-    """||g||^2, the sum over every leaf and element of |g|^2, in the leaves' promoted dtype."""
-    leaves = [jnp.asarray(x) for x in jax.tree.leaves(tree)]
-    sums = [jnp.sum(jnp.real(_tree.abs_sq(x.astype(_tree.compute_dtype(x))))) for x in leaves]
-    if not sums:
-        return jnp.zeros([], jnp.float32)
-    dt = _tree.compute_dtype(*sums)
-    return sum(s.astype(dt) for s in sums)
+def clip_by_global_norm(max_norm: jax.typing.ArrayLike) -> GradientTransformation:
+    r"""Rescale the whole update so its global norm is at most $c$ (exploding gradients).
 
-
-def clip_by_global_norm(max_norm: float | jax.Array) -> GradientTransformation:
-    r"""Rescale the whole update so its global norm is at most c (exploding gradients).
-
-    .. math::
-        \|g_t\| = \sqrt{\textstyle\sum_{\text{leaves } \ell} \sum_i |g_{t,\ell,i}|^2}, \qquad
-        u_t = g_t \cdot \min(1, c / \|g_t\|)
+    $$\|g_t\| = \sqrt{\textstyle\sum_{\text{leaves } \ell} \sum_i |g_{t,\ell,i}|^2}, \qquad
+    u_t = g_t \cdot \min(1, c / \|g_t\|)$$
 
     One norm over all leaves, so the direction of the update is kept. A zero gradient passes
     through unchanged (the factor is 1: no division by zero, and a finite derivative). The norm
     is computed in the leaves' promoted dtype, at least float32.
 
     Args:
-        max_norm: c, > 0 and finite.
+        max_norm: $c$, > 0 and finite.
 
     Returns:
         A stateless transformation (`EmptyState`).
@@ -85,8 +63,8 @@ def clip_by_global_norm(max_norm: float | jax.Array) -> GradientTransformation:
     Note:
         A non-finite gradient is not repaired: a NaN norm leaves the updates unchanged and an
         infinite one turns them into 0 or NaN. Wrap the optimizer in `apply_if_finite` for that.
-        Optax keeps g where ||g|| < c and computes g / ||g|| * c otherwise; the results agree to
-        rounding.
+        Optax keeps $g$ where $\|g\| < c$ and computes $g / \|g\| \cdot c$ otherwise; the
+        results agree to rounding.
 
     Example:
         >>> import gradtx
@@ -94,9 +72,9 @@ def clip_by_global_norm(max_norm: float | jax.Array) -> GradientTransformation:
     """
     _validate.check_positive("clip_by_global_norm", max_norm=max_norm)
 
-    def update(updates, state, params=None):
+    def update(updates, params):
         del params
-        norm_sq = _global_norm_sq(updates)
+        norm_sq = _tree.squared_norm(updates)
         c = jnp.asarray(max_norm, norm_sq.dtype)
         too_long = norm_sq > c * c
         # The inner where keeps 0 out of sqrt and 1/x, so the derivative at g = 0 is finite too.
@@ -106,6 +84,6 @@ def clip_by_global_norm(max_norm: float | jax.Array) -> GradientTransformation:
             dt = _tree.compute_dtype(g)
             return (g.astype(dt) * factor.astype(dt)).astype(g.dtype)
 
-        return _tree.map_leaves(rule, updates, where="clip_by_global_norm"), state
+        return _tree.map_leaves(rule, updates, where="clip_by_global_norm")
 
-    return GradientTransformation(_init_empty, update)
+    return stateless(update)

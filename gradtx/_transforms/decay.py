@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, ScalarOrSchedule
+from gradtx._base import GradientTransformation, Mask, ScalarOrSchedule
 from gradtx._combine import masked
 from gradtx._transforms.scaling import learning_rate_at
 
@@ -21,15 +20,15 @@ class AddDecayedWeightsState(NamedTuple):
 
 
 def add_decayed_weights(
-    weight_decay: ScalarOrSchedule = 0.0, mask: Any | Callable[[Any], Any] = None
+    weight_decay: ScalarOrSchedule = 0.0, mask: Mask | None = None
 ) -> GradientTransformation:
-    r"""Add the parameters scaled by the weight decay: u_t = g_t + \lambda_t \theta_{t-1}.
+    r"""Add the parameters scaled by the weight decay: $u_t = g_t + \lambda_t \theta_{t-1}$.
 
     Before an adaptive scaler this is L2 regularisation (coupled, as in torch.optim's Adam with
     weight_decay); after it, and before the learning rate, it is decoupled weight decay (AdamW).
 
     Args:
-        weight_decay: \lambda, a non-negative number or a schedule.
+        weight_decay: $\lambda$, a non-negative number, an array, or a schedule.
         mask: a tree of booleans (or a function of the params returning one): decay only where
             True; other leaves pass through unchanged.
 

@@ -20,34 +20,31 @@ class AddNoiseState(NamedTuple):
 
 
 def _key_data_and_impl(seed: int | jax.Array) -> tuple[jax.Array, object]:
-    """A seed, a typed key or a raw uint32 key as (raw key data, key implementation)."""
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+    """A seed, a typed key or a raw uint32 key (checked by `_validate.check_seed`) as (raw key
+    data, key implementation)."""
+    if isinstance(seed, (int, np.integer)):
         key = jax.random.key(seed)
         return jax.random.key_data(key), jax.random.key_impl(key)
-    if isinstance(seed, jax.Array) and jnp.issubdtype(seed.dtype, jax.dtypes.prng_key):
+    if jnp.issubdtype(seed.dtype, jax.dtypes.prng_key):
         return jax.random.key_data(seed), jax.random.key_impl(seed)
-    if hasattr(seed, "dtype") and jnp.asarray(seed).dtype == jnp.uint32:
-        return jnp.asarray(seed), None  # a legacy jax.random.PRNGKey: the default implementation
-    raise TypeError(
-        "add_noise: seed must be an int, a key from jax.random.key, or a raw uint32 key from "
-        f"jax.random.PRNGKey, got {type(seed).__name__} {seed!r}"
-    )
+    return jnp.asarray(seed), None  # a legacy jax.random.PRNGKey: the default implementation
 
 
-def add_noise(eta: float, gamma: float, seed: int | jax.Array) -> GradientTransformation:
+def add_noise(
+    eta: jax.typing.ArrayLike, gamma: jax.typing.ArrayLike, seed: int | jax.Array
+) -> GradientTransformation:
     r"""Add annealed Gaussian noise to the updates.
 
-    .. math::
-        u_t = g_t + N_t, \qquad N_t \sim \mathcal{N}(0, \sigma_t^2 I), \qquad
-        \sigma_t^2 = \eta / (1 + t)^\gamma
+    $$u_t = g_t + N_t, \qquad N_t \sim \mathcal{N}(0, \sigma_t^2 I), \qquad
+    \sigma_t^2 = \eta / (1 + t)^\gamma$$
 
-    t counts the updates made before this one: t = 0 at the first update, whose variance is
-    \eta. Every element of every leaf gets independent noise; each update uses a fresh key
+    $t$ counts the updates made before this one: $t = 0$ at the first update, whose variance is
+    $\eta$. Every element of every leaf gets independent noise; each update uses a fresh key
     split from the one in the state.
 
     Args:
-        eta: \eta, the initial variance, >= 0 (the paper tries 0.01, 0.3 and 1.0).
-        gamma: \gamma, the decay exponent, >= 0 (the paper uses 0.55).
+        eta: $\eta$, the initial variance, >= 0 (the paper tries 0.01, 0.3 and 1.0).
+        gamma: $\gamma$, the decay exponent, >= 0 (the paper uses 0.55).
         seed: an int, a key from `jax.random.key`, or a raw uint32 key from `jax.random.PRNGKey`;
             required, so that two noise sources in one program are not silently the same.
 
@@ -60,15 +57,16 @@ def add_noise(eta: float, gamma: float, seed: int | jax.Array) -> GradientTransf
         Improves Learning for Very Deep Networks", arXiv:1511.06807, 2015.
 
     Note:
-        The paper writes \sigma_t^2 = \eta / (1 + t)^\gamma with t the training step; we start
-        t at 0, so the first step has the full variance \eta. Optax does the same. Noise is
-        added to the gradient, so place `add_noise` before the optimizer's scaling.
+        The paper writes $\sigma_t^2 = \eta / (1 + t)^\gamma$ with $t$ the training step; we
+        start $t$ at 0, so the first step has the full variance $\eta$. Optax does the same.
+        Noise is added to the gradient, so place `add_noise` before the optimizer's scaling.
 
     Example:
         >>> import gradtx
         >>> tx = gradtx.chain(gradtx.add_noise(0.01, 0.55, seed=0), gradtx.sgd(0.1))
     """
     _validate.check_non_negative("add_noise", eta=eta, gamma=gamma)
+    _validate.check_seed("add_noise", "seed", seed)
     key_data, impl = _key_data_and_impl(seed)
 
     def init(params):
@@ -87,7 +85,7 @@ def add_noise(eta: float, gamma: float, seed: int | jax.Array) -> GradientTransf
         key, sample_key = jax.random.split(jax.random.wrap_key_data(state.rng_key, impl=impl))
         leaves, treedef = jax.tree.flatten(updates)
         leaves = [jnp.asarray(g) for g in leaves]
-        _tree.check_inexact(leaves, updates, "updates", "add_noise")
+        _tree.check_inexact(leaves, tree=updates, name="updates", where="add_noise")
         keys = jax.random.split(sample_key, len(leaves))
         noisy = [rule(state.count, k, g) for k, g in zip(keys, leaves, strict=True)]
         new_state = AddNoiseState(_tree.safe_increment(state.count), jax.random.key_data(key))

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import _tree, _validate
-from gradtx._base import EmptyState, GradientTransformation, ScalarOrSchedule, Schedule
+from gradtx._base import GradientTransformation, ScalarOrSchedule, Schedule, stateless
 
 
 def _scale_leaf(factor, g):
@@ -16,11 +16,11 @@ def _scale_leaf(factor, g):
     return (jnp.asarray(factor, dtype) * g.astype(dtype)).astype(g.dtype)
 
 
-def scale(step_size: float | jax.Array) -> GradientTransformation:
-    r"""Multiply updates by a constant: u_t = \alpha g_t.
+def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:
+    r"""Multiply updates by a constant: $u_t = \alpha g_t$.
 
     Args:
-        step_size: the factor \alpha (any sign).
+        step_size: the factor $\alpha$ (any sign).
 
     Example:
         >>> import gradtx, jax.numpy as jnp
@@ -28,16 +28,11 @@ def scale(step_size: float | jax.Array) -> GradientTransformation:
         >>> tx.update(jnp.ones(2), tx.init(jnp.ones(2)))[0]
         Array([-0.1, -0.1], dtype=float32)
     """
-
-    def init(params):
-        del params
-        return EmptyState()
-
-    def update(updates, state, params=None):
-        del params
-        return _tree.map_leaves(lambda g: _scale_leaf(step_size, g), updates, where="scale"), state
-
-    return GradientTransformation(init, update)
+    return stateless(
+        lambda updates, params: _tree.map_leaves(
+            lambda g: _scale_leaf(step_size, g), updates, where="scale"
+        )
+    )
 
 
 class ScaleByScheduleState(NamedTuple):
@@ -47,23 +42,19 @@ class ScaleByScheduleState(NamedTuple):
 
 
 def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
-    r"""Multiply updates by a scheduled factor: u_t = \alpha(t - 1) g_t.
+    r"""Multiply updates by a scheduled factor: $u_t = \alpha(t - 1) \, g_t$.
 
     The schedule sees the number of updates made before this one (0 at the first step), as in
     Optax.
 
     Args:
-        step_size_fn: a schedule, step count -> factor.
+        step_size_fn: $\alpha$, a schedule: step count -> factor.
 
     Example:
         >>> import gradtx
         >>> tx = gradtx.scale_by_schedule(gradtx.exponential_decay(1.0, 10, 0.5))
     """
-    if not callable(step_size_fn):
-        raise TypeError(
-            f"scale_by_schedule: step_size_fn must be a callable of the step count, "
-            f"got {type(step_size_fn).__name__} {step_size_fn!r}"
-        )
+    _validate.check_schedule("scale_by_schedule", "step_size_fn", step_size_fn)
 
     def init(params):
         del params
@@ -88,11 +79,11 @@ def learning_rate_at(learning_rate: ScalarOrSchedule, count: jax.Array) -> jax.A
 def scale_by_learning_rate(
     learning_rate: ScalarOrSchedule, *, flip_sign: bool = True
 ) -> GradientTransformation:
-    r"""Multiply updates by the negative learning rate: u_t = -\eta_t g_t.
+    r"""Multiply updates by the negative learning rate: $u_t = -\eta_t g_t$.
 
     Args:
-        learning_rate: \eta, a non-negative number, an array, or a schedule of the step count.
-        flip_sign: multiply by -\eta (descent, the default) or by +\eta.
+        learning_rate: $\eta$, a non-negative number, an array, or a schedule of the step count.
+        flip_sign: multiply by $-\eta$ (descent, the default) or by $+\eta$.
 
     Example:
         >>> import gradtx

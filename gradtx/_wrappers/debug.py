@@ -10,8 +10,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from jax.experimental import checkify
-from jax.tree_util import keystr, tree_flatten_with_path
+from jax.tree_util import tree_flatten_with_path
 
+from gradtx import _tree, _validate
 from gradtx._base import GradientTransformation
 
 
@@ -23,9 +24,7 @@ def _check_leaves(tree, message: str) -> None:
             continue
         finite = jnp.isfinite(leaf.ravel())
         first_bad = leaf.ravel()[jnp.argmin(finite)]
-        checkify.check(
-            jnp.all(finite), message.format(path=keystr(path) or "<root>"), value=first_bad
-        )
+        checkify.check(jnp.all(finite), message.format(path=_tree.path_name(path)), value=first_bad)
 
 
 def check_finite(inner: GradientTransformation) -> GradientTransformation:
@@ -63,13 +62,12 @@ def check_finite(inner: GradientTransformation) -> GradientTransformation:
         >>> print(error.get().splitlines()[0])
         check_finite: non-finite gradient at ['layers'][0]['w'] (nan) (`check` failed)
     """
+    _validate.check_transformation("check_finite", "inner", inner)
 
     def update(updates, state, params=None):
         _check_leaves(updates, "check_finite: non-finite gradient at {path} ({{value}})")
         new_updates, new_state = inner.update(updates, state, params)
-        all_finite = jnp.asarray(True)
-        for leaf in jax.tree.leaves(updates):
-            all_finite = all_finite & jnp.all(jnp.isfinite(jnp.asarray(leaf)))
+        all_finite = _tree.all_finite(updates)
         # Report a non-finite update only when the gradients were finite: a NaN gradient has
         # already been reported, and its NaN update follows from it.
         guarded = jax.tree.map(lambda u: jnp.where(all_finite, u, 0), new_updates)

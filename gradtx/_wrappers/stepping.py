@@ -3,22 +3,13 @@ accumulate several gradients into one step."""
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from gradtx import _tree
+from gradtx import _tree, _validate
 from gradtx._base import GradientTransformation, OptState, Updates
-
-
-def _check_int(where: str, name: str, value: Any, low: int) -> None:
-    """A number must be an int >= low; integer jax arrays (traced ones too) are accepted as is."""
-    if isinstance(value, jax.Array) and jnp.issubdtype(value.dtype, jnp.integer):
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{where}: {name} must be an int >= {low}, got {value!r}")
 
 
 def _zero_updates(inner: GradientTransformation, updates: Updates, inner_state: OptState, params):
@@ -51,21 +42,20 @@ def apply_if_finite(
 ) -> GradientTransformation:
     r"""Skip steps whose gradients hold a NaN or an Inf, up to N in a row.
 
-    .. math::
-        f_t = \text{every element of } g_t \text{ is finite}, \qquad
-        n_t = 0 \text{ if } f_t \text{ else } n_{t-1} + 1
+    $$f_t = \text{every element of } g_t \text{ is finite}, \qquad
+    n_t = 0 \text{ if } f_t \text{ else } n_{t-1} + 1$$
 
-        (u_t, s_t) = \text{inner}(g_t, s_{t-1}) \text{ if } f_t \text{ or } n_t > N,
-        \text{ else } (0, s_{t-1})
+    $$(u_t, s_t) = \text{inner}(g_t, s_{t-1}) \text{ if } f_t \text{ or } n_t > N,
+    \text{ else } (0, s_{t-1})$$
 
     A skipped step returns zero updates and the inner state exactly as it was. After N
     consecutive skips the next non-finite step is applied anyway (and so is every one after it
-    until a finite step resets n_t), so a persistent problem surfaces instead of silently
+    until a finite step resets $n_t$), so a persistent problem surfaces instead of silently
     stalling training. The branch is a `lax.cond`, so the wrapper jits.
 
     Args:
         inner: the transformation to protect, usually the whole optimizer.
-        max_consecutive_errors: N, an int >= 0. N = 0 applies every step.
+        max_consecutive_errors: $N$, an int >= 0. $N = 0$ applies every step.
 
     Returns:
         A transformation with state
@@ -82,7 +72,8 @@ def apply_if_finite(
         >>> import gradtx
         >>> tx = gradtx.apply_if_finite(gradtx.adam(1e-3), max_consecutive_errors=5)
     """
-    _check_int("apply_if_finite", "max_consecutive_errors", max_consecutive_errors, 0)
+    _validate.check_transformation("apply_if_finite", "inner", inner)
+    _validate.check_int("apply_if_finite", 0, max_consecutive_errors=max_consecutive_errors)
 
     skip = _skip(inner)
 
@@ -95,9 +86,7 @@ def apply_if_finite(
         )
 
     def update(updates, state, params=None):
-        finite = jnp.asarray(True)
-        for leaf in jax.tree.leaves(updates):
-            finite = finite & jnp.all(jnp.isfinite(leaf))
+        finite = _tree.all_finite(updates)
         notfinite_count = jnp.where(finite, 0, _tree.safe_increment(state.notfinite_count))
         total = jnp.where(
             finite, state.total_notfinite, _tree.safe_increment(state.total_notfinite)
@@ -127,21 +116,20 @@ class AccumulateState(NamedTuple):
 def accumulate(inner: GradientTransformation, every_k: int) -> GradientTransformation:
     r"""Average k successive gradients and step the inner transformation once per k calls.
 
-    .. math::
-        \bar g_j = \bar g_{j-1} + (g_t - \bar g_{j-1}) / j, \quad j = 1, \dots, k
+    $$\bar g_j = \bar g_{j-1} + (g_t - \bar g_{j-1}) / j, \quad j = 1, \dots, k$$
 
-        u_t = 0 \text{ for } j < k, \qquad
-        (u_t, s) = \text{inner}(\bar g_k, s) \text{ at } j = k, \text{ then } j \leftarrow 0
+    $$u_t = 0 \text{ for } j < k, \qquad
+    (u_t, s) = \text{inner}(\bar g_k, s) \text{ at } j = k, \text{ then } j \leftarrow 0$$
 
-    With a loss that is a mean over examples, k minibatches of size b give the gradient of one
-    batch of size k b: a large batch that does not fit in memory. Between inner steps the
+    With a loss that is a mean over examples, $k$ minibatches of size $b$ give the gradient of
+    one batch of size $k b$: a large batch that does not fit in memory. Between inner steps the
     updates are zero and the inner state does not change; a schedule inside `inner` therefore
     counts inner steps, not calls. The inner step runs under `lax.cond`, so it costs nothing on
-    the other k - 1 calls, and the wrapper jits.
+    the other $k - 1$ calls, and the wrapper jits.
 
     Args:
         inner: the transformation to step with the mean gradient, usually the whole optimizer.
-        every_k: k, an int >= 1 (k = 1 is `inner` itself).
+        every_k: $k$, an int >= 1 ($k = 1$ is `inner` itself).
 
     Returns:
         A transformation with state `AccumulateState(mini_step=j, gradient_step, acc_grads,
@@ -160,7 +148,8 @@ def accumulate(inner: GradientTransformation, every_k: int) -> GradientTransform
         >>> import gradtx
         >>> tx = gradtx.accumulate(gradtx.adam(1e-3), every_k=4)
     """
-    _check_int("accumulate", "every_k", every_k, 1)
+    _validate.check_transformation("accumulate", "inner", inner)
+    _validate.check_int("accumulate", 1, every_k=every_k)
 
     skip = _skip(inner)
 
