@@ -1,8 +1,9 @@
-"""Tests of gradtx/_schedules.py: Optax's values in float64, NumPy transcriptions, bad inputs."""
+"""Tests of gradtx/_schedules: Optax's values in float64, NumPy transcriptions, bad inputs."""
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import numbers
 import re
 
@@ -281,6 +282,30 @@ def test_schedules_are_frozen_data_rebuilt_from_their_fields(name):
 def test_schedules_registry_names_every_factory():
     assert sorted(gs.SCHEDULES) == sorted(EXAMPLES)
     assert all(callable(getattr(gs, name)) for name in gs.SCHEDULES)
+
+
+GRADTX_ONLY = {"inverse_time_decay", "cosine_warmup_schedule"}  # not in Optax
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_schedules_are_their_factories_with_fields_as_arguments(name):
+    cls = gs.SCHEDULES[name]
+    assert getattr(gs, name) is cls and isinstance(EXAMPLES[name], tuple(gs.SCHEDULES.values()))
+    parameters = inspect.signature(cls).parameters
+    assert list(parameters) == [f.name for f in dataclasses.fields(cls)]
+
+
+@pytest.mark.parametrize("name", sorted(set(EXAMPLES) - GRADTX_ONLY))
+def test_schedules_have_optax_argument_names_order_and_defaults(name):
+    def arguments(factory):
+        return [(p.name, p.default) for p in inspect.signature(factory).parameters.values()]
+
+    assert arguments(getattr(gs, name)) == arguments(getattr(optax, name))
+
+
+def test_schedules_check_their_arguments_when_rebuilt():
+    with pytest.raises(ValueError, match=re.escape("exponential_decay: transition_steps must be")):
+        dataclasses.replace(EXAMPLES["exponential_decay"], transition_steps=0)
 
 
 def test_factories_accept_traced_values():
