@@ -16,6 +16,7 @@ import numpy as np
 import optax
 
 import gradtx
+from gradtx.tour.menu import MENU, OptimizerSpec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,24 +72,36 @@ class Optimizer:
     optax: Callable[[], optax.GradientTransformation] | None  # None: Optax has no such optimizer
 
 
-OPTIMIZERS = {
-    o.name: o
-    for o in (
-        Optimizer(
-            "sgd_momentum",
-            1,
-            lambda: gradtx.sgd(1e-3, momentum=0.9),
-            lambda: optax.sgd(1e-3, momentum=0.9),
-        ),
-        Optimizer("rmsprop", 1, lambda: gradtx.rmsprop(1e-3), lambda: optax.rmsprop(1e-3)),
-        Optimizer("adagrad", 1, lambda: gradtx.adagrad(1e-2), lambda: optax.adagrad(1e-2)),
-        Optimizer("adam", 2, lambda: gradtx.adam(1e-3), lambda: optax.adam(1e-3)),
-        Optimizer("adamax", 2, lambda: gradtx.adamax(1e-3), lambda: optax.adamax(1e-3)),
-        Optimizer("nadam", 2, lambda: gradtx.nadam(1e-3), lambda: optax.nadam(1e-3)),
-        Optimizer("amsgrad", 3, lambda: gradtx.amsgrad(1e-3), lambda: optax.amsgrad(1e-3)),
-        Optimizer("adabound", 2, lambda: gradtx.adabound(1e-3), None),
-    )
+# The optimizers of the tour's menu that are benchmarked, by menu name: the state buffers each
+# needs and Optax's factory of the same algorithm (None: Optax has none).
+_BENCHMARKED: dict[str, tuple[int, Callable[..., optax.GradientTransformation] | None]] = {
+    "momentum": (1, functools.partial(optax.sgd, momentum=0.9)),
+    "rmsprop": (1, optax.rmsprop),
+    "adagrad": (1, optax.adagrad),
+    "adam": (2, optax.adam),
+    "adamax": (2, optax.adamax),
+    "nadam": (2, optax.nadam),
+    "amsgrad": (3, optax.amsgrad),
+    "adabound": (2, None),
 }
+# Benchmark names that differ from the menu's (as results/*.json and tests/test_benchmarks.py
+# name them).
+_RENAMED = {"momentum": "sgd_momentum"}
+
+
+def _case(spec: OptimizerSpec) -> Optimizer:
+    """The benchmark case of a menu entry, both libraries at the entry's default learning rate."""
+    moments, reference = _BENCHMARKED[spec.name]
+    rate = spec.learning_rate
+    return Optimizer(
+        _RENAMED.get(spec.name, spec.name),
+        moments,
+        functools.partial(spec.build, rate),
+        None if reference is None else functools.partial(reference, rate),
+    )
+
+
+OPTIMIZERS = {o.name: o for o in (_case(spec) for spec in MENU if spec.name in _BENCHMARKED)}
 QUICK_OPTIMIZERS = ("sgd_momentum", "adam")
 
 GRADTX, OPTAX, OPTAX_FLATTEN = "gradtx", "optax", "optax.flatten"
@@ -103,7 +116,7 @@ def libraries(opt: Optimizer, compare_flatten: bool) -> dict[str, Callable | Non
     """The transformations to compare for `opt`, gradtx first; None marks a missing one."""
     libs = {GRADTX: opt.gradtx, OPTAX: opt.optax}
     if compare_flatten and opt.name == "adam":
-        libs[OPTAX_FLATTEN] = lambda: optax.flatten(optax.adam(1e-3))
+        libs[OPTAX_FLATTEN] = lambda: optax.flatten(opt.optax())
     return libs
 
 

@@ -1,5 +1,5 @@
-"""`python -m gradtx`: the command line (see `gradtx.cli`)."""
+"""`python -m gradtx`: the command line, `gradtx.tour.cli`."""
 
-from gradtx.cli import main
+from gradtx.tour.cli import main
 
 raise SystemExit(main())

@@ -16,11 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx._race import OPTIMIZERS, RunResult, target
 from gradtx.problems import Problem
+from gradtx.tour.menu import OPTIMIZERS
+from gradtx.tour.race import RunResult, target
 
-_PALETTE = [f"C{i}" for i in range(10)] + ["#555555", "#b8860b", "#8b0000", "m"]
-_COLOURS = dict(zip(OPTIMIZERS, _PALETTE, strict=True))
 _ACCURACY = ("train_accuracy", "test_accuracy")
 
 
@@ -30,8 +29,36 @@ def _number(x: float) -> str:
     return f"{x:.3g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.2e}"
 
 
+def colours(names: Sequence[str]) -> dict[str, tuple[float, ...]]:
+    """A colour for each optimizer name, the same in every figure.
+
+    Args:
+        names: optimizer names; those on the menu keep their menu position, others follow it.
+
+    Returns:
+        name -> RGBA: matplotlib's "tab20" colormap cycled, its ten dark hues first, then their
+        light twins.
+    """
+    import matplotlib
+
+    order = [*OPTIMIZERS, *(n for n in dict.fromkeys(names) if n not in OPTIMIZERS)]
+    cmap = matplotlib.colormaps["tab20"]
+    return {n: cmap((2 * i + i // 10) % cmap.N) for i, n in enumerate(order) if n in names}
+
+
 def table(problem: Problem, results: Sequence[RunResult], steps: int) -> str:
-    """A fixed-width text table: learning rate, final loss, distance, steps to tolerance, time."""
+    """A fixed-width text table of a race.
+
+    Args:
+        problem: the challenge raced.
+        results: one run an optimizer.
+        steps: the steps each run took.
+
+    Returns:
+        A header, a rule, and one row a run: learning rate, final loss, distance to the optimum
+        (where known), the first step within tolerance, accuracies (datasets), run and compile
+        time.
+    """
     extra = [k for k in _ACCURACY if k in results[0].final]
     head = ["optimizer", "lr", "final loss"]
     head += ["distance"] if problem.optimum is not None else []
@@ -59,7 +86,18 @@ def table(problem: Problem, results: Sequence[RunResult], steps: int) -> str:
 
 
 def sentence(problem: Problem, results: Sequence[RunResult], steps: int) -> str:
-    """One measured sentence: who reached the tolerance first, who did not, best test accuracy."""
+    """One measured sentence about a race.
+
+    Args:
+        problem: the challenge raced.
+        results: one run an optimizer.
+        steps: the steps each run took.
+
+    Returns:
+        Who reached the tolerance first and who did not (else the lowest final loss and the
+        closest to the optimum), the nearest minimum of each run where there are several, and
+        the best test accuracy (datasets).
+    """
     reached = sorted((r for r in results if r.reached_at is not None), key=lambda r: r.reached_at)
     missed = [r.entrant.optimizer for r in results if r.reached_at is None]
     if reached:
@@ -126,8 +164,19 @@ def _join(names: Sequence[str]) -> str:
 def figure(
     problem: Problem, results: Sequence[RunResult], path: Path, *, log_every: int = 1, dpi=90
 ) -> Path:
-    """Write `path`: the paths over the contour map (2-D landscapes), the loss curves (log
-    scale; f - f* where f* is known), and the final accuracies (datasets)."""
+    """Draw a race into one PNG.
+
+    Args:
+        problem: the challenge raced.
+        results: one run an optimizer.
+        path: the PNG to write.
+        log_every: steps between two logged losses of the runs.
+        dpi: resolution of the PNG.
+
+    Returns:
+        `path`, holding the paths over the contour map (2-D landscapes), the loss curves (log
+        scale; $f - f^*$ where $f^*$ is known), and the final accuracies (datasets).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -137,9 +186,10 @@ def figure(
     panels.append(_losses)
     if "test_accuracy" in results[0].final:
         panels.append(_accuracies)
+    colour = colours([r.entrant.optimizer for r in results])
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
     for ax, panel in zip(axes[0], panels, strict=True):
-        panel(ax, problem, results, log_every)
+        panel(ax, problem, results, log_every, colour)
     handles, labels = axes[0][panels.index(_losses)].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), fontsize=8)
     fig.suptitle(problem.name, fontsize=11)
@@ -149,7 +199,9 @@ def figure(
     return path
 
 
-def _paths(ax, problem: Problem, results: Sequence[RunResult], log_every: int) -> None:
+def _paths(
+    ax, problem: Problem, results: Sequence[RunResult], log_every: int, colour: dict
+) -> None:
     from matplotlib.colors import LogNorm
 
     (x0, x1), (y0, y1) = problem.bounds
@@ -166,9 +218,9 @@ def _paths(ax, problem: Problem, results: Sequence[RunResult], log_every: int) -
     for r in results:
         p = r.path
         ax.plot(
-            p[:, 0], p[:, 1], "-", lw=1.2, color=_COLOURS[r.entrant.optimizer], marker=".", ms=2.5
+            p[:, 0], p[:, 1], "-", lw=1.2, color=colour[r.entrant.optimizer], marker=".", ms=2.5
         )
-        ax.plot(p[-1, 0], p[-1, 1], "o", ms=5, color=_COLOURS[r.entrant.optimizer])
+        ax.plot(p[-1, 0], p[-1, 1], "o", ms=5, color=colour[r.entrant.optimizer])
     ax.plot(*np.asarray(start), "ks", ms=6)
     for opt in problem.optima:
         ax.plot(*np.asarray(opt), "*", ms=12, color="gold", mec="k")
@@ -179,7 +231,9 @@ def _paths(ax, problem: Problem, results: Sequence[RunResult], log_every: int) -
     ax.set_title("paths (square: start, star: minimum)", fontsize=9)
 
 
-def _losses(ax, problem: Problem, results: Sequence[RunResult], log_every: int) -> None:
+def _losses(
+    ax, problem: Problem, results: Sequence[RunResult], log_every: int, colour: dict
+) -> None:
     floor = problem.optimum_value
     for r in results:
         t = np.arange(len(r.losses)) * log_every
@@ -187,7 +241,7 @@ def _losses(ax, problem: Problem, results: Sequence[RunResult], log_every: int) 
         ax.semilogy(
             t,
             np.maximum(y, 1e-16),
-            color=_COLOURS[r.entrant.optimizer],
+            color=colour[r.entrant.optimizer],
             lw=1.2,
             label=f"{r.entrant.optimizer} (lr {r.entrant.learning_rate:g})",
         )
@@ -197,7 +251,9 @@ def _losses(ax, problem: Problem, results: Sequence[RunResult], log_every: int) 
     ax.set_title("loss (dotted: tolerance)", fontsize=9)
 
 
-def _accuracies(ax, problem: Problem, results: Sequence[RunResult], log_every: int) -> None:
+def _accuracies(
+    ax, problem: Problem, results: Sequence[RunResult], log_every: int, colour: dict
+) -> None:
     names = [r.entrant.optimizer for r in results]
     x = np.arange(len(results))
     for offset, key, alpha in ((-0.2, "train_accuracy", 1.0), (0.2, "test_accuracy", 0.45)):
@@ -206,7 +262,7 @@ def _accuracies(ax, problem: Problem, results: Sequence[RunResult], log_every: i
             x + offset,
             values,
             0.4,
-            color=[_COLOURS[n] for n in names],
+            color=[colour[n] for n in names],
             alpha=alpha,
             edgecolor="k",
             lw=0.5,
@@ -224,7 +280,17 @@ img{max-width:100%}h2{border-top:1px solid #ddd;padding-top:1rem}"""
 
 
 def html_page(title: str, intro: str, sections: Sequence[dict]) -> str:
-    """A self-contained HTML page. Each section: name, text, measured, table, png (a Path)."""
+    """A self-contained HTML page, its figures inlined.
+
+    Args:
+        title: the page title.
+        intro: the paragraph under it.
+        sections: one dict a challenge, with keys `name`, `text` (its description),
+            `measured` (the measured sentence), `table` (the text table) and `png` (a Path).
+
+    Returns:
+        The HTML text.
+    """
     parts = [
         f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>",
         f"<style>{_STYLE}</style><h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p>",

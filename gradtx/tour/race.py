@@ -2,7 +2,10 @@
 
 Each optimizer's whole run is one jitted `lax.scan`. The learning rate and the PRNG key are
 arguments of the compiled function, not constants baked into it, so one compilation serves every
-learning rate and seed, and `vmap` sweeps them (`run_batch`).
+learning rate and seed, and `vmap` sweeps them (`run_batch`). This loop is not
+`gradtx.training.fit`: a race draws each step's gradient from `problem.value_and_grad(params,
+key)` (gradient noise, not only minibatches), logs the full loss and the iterates every
+`log_every` steps, and builds the optimizer inside the compiled function from a traced rate.
 """
 
 from __future__ import annotations
@@ -17,89 +20,25 @@ import jax.numpy as jnp
 import numpy as np
 
 import gradtx
-from gradtx._base import GradientTransformation, apply_updates
 from gradtx.problems import Problem
-
-
-@dataclasses.dataclass(frozen=True)
-class OptimizerSpec:
-    """A named optimizer of the race menu: `build(learning_rate)` and its default rate."""
-
-    name: str
-    build: Callable[..., GradientTransformation]
-    learning_rate: float
-    description: str
-    requires: str = ""  # a gradtx attribute the optimizer needs; empty when always available
-
-    @property
-    def available(self) -> bool:
-        """Whether this gradtx exports what the optimizer needs."""
-        return not self.requires or hasattr(gradtx, self.requires)
-
-
-def _swats(learning_rate):
-    return gradtx.swats(learning_rate)  # resolved at run time: swats may land later
-
-
-def _sgd_clip(learning_rate):
-    return gradtx.chain(gradtx.clip_by_global_norm(1.0), gradtx.sgd(learning_rate))
-
-
-_MENU = (
-    OptimizerSpec("sgd", gradtx.sgd, 0.01, "plain gradient descent, u = -lr g"),
-    OptimizerSpec(
-        "momentum",
-        lambda lr: gradtx.sgd(lr, momentum=0.9),
-        0.01,
-        "heavy-ball momentum 0.9 (Polyak 1964)",
-    ),
-    OptimizerSpec(
-        "nesterov",
-        lambda lr: gradtx.sgd(lr, momentum=0.9, nesterov=True),
-        0.01,
-        "Nesterov momentum 0.9 (Nesterov 1983; Sutskever et al. 2013)",
-    ),
-    OptimizerSpec("adagrad", gradtx.adagrad, 0.1, "per-coordinate 1/sqrt(sum g^2) (Duchi 2011)"),
-    OptimizerSpec(
-        "adadelta", gradtx.adadelta, 1.0, "unit-corrected RMS ratio; lr 1 is Zeiler's rule (2012)"
-    ),
-    OptimizerSpec("rmsprop", gradtx.rmsprop, 1e-3, "divide by a running RMS of g (Hinton 2012)"),
-    OptimizerSpec("adam", gradtx.adam, 1e-3, "bias-corrected moments (Kingma & Ba 2015)"),
-    OptimizerSpec("adamax", gradtx.adamax, 2e-3, "Adam with an infinity-norm scale (Kingma & Ba)"),
-    OptimizerSpec("nadam", gradtx.nadam, 1e-3, "Adam with Nesterov momentum (Dozat 2016)"),
-    OptimizerSpec("amsgrad", gradtx.amsgrad, 1e-3, "Adam with a non-decreasing v (Reddi 2018)"),
-    OptimizerSpec(
-        "adabound", gradtx.adabound, 1e-3, "Adam's rate clipped into a band -> final_lr (Luo 2019)"
-    ),
-    OptimizerSpec("amsbound", gradtx.amsbound, 1e-3, "AMSGrad with AdaBound's band (Luo 2019)"),
-    OptimizerSpec(
-        "swats", _swats, 1e-3, "Adam, then SGD at a learned rate (Keskar & Socher 2017)", "swats"
-    ),
-    OptimizerSpec(
-        "sgd+clip",
-        _sgd_clip,
-        0.01,
-        "gradient clipped to global norm 1, then SGD (Pascanu et al. 2013)",
-        "clip_by_global_norm",
-    ),
-)
-OPTIMIZERS: dict[str, OptimizerSpec] = {spec.name: spec for spec in _MENU}
+from gradtx.tour.menu import OPTIMIZERS
 
 
 @dataclasses.dataclass(frozen=True)
 class Entrant:
     """One runner: a named optimizer and its learning rate.
 
-    `build(learning_rate) -> GradientTransformation` defaults to `OPTIMIZERS[optimizer].build`;
-    pass your own to race any chain, e.g. `Entrant("adam-b1=0.5", 0.1, lambda lr:
-    gradtx.adam(lr, b1=0.5))`. It must accept a traced learning rate.
+    `build(learning_rate) -> GradientTransformation` defaults to the menu's
+    `OPTIMIZERS[optimizer].build`; pass your own to race any chain, e.g.
+    `Entrant("adam-b1=0.5", 0.1, lambda lr: gradtx.adam(lr, b1=0.5))`. It must accept a traced
+    learning rate.
     """
 
     optimizer: str
     learning_rate: float
-    build: Callable[[Any], GradientTransformation] | None = None
+    build: Callable[[Any], gradtx.GradientTransformation] | None = None
 
-    def optimizer_at(self, learning_rate: Any) -> GradientTransformation:
+    def optimizer_at(self, learning_rate: Any) -> gradtx.GradientTransformation:
         """The optimizer at `learning_rate` (a float or a traced array)."""
         build = self.build or OPTIMIZERS[self.optimizer].build
         return build(learning_rate)
@@ -118,13 +57,29 @@ class RunResult(NamedTuple):
 
 
 def target(problem: Problem) -> float:
-    """The loss at or below which `problem` counts as solved (as `Problem.reached`)."""
+    r"""The loss at or below which `problem` counts as solved, as in `Problem.reached`.
+
+    Args:
+        problem: the challenge.
+
+    Returns:
+        $f^* + \text{tol}$, with $f^* = 0$ where the optimum value is unknown.
+    """
     floor = 0.0 if problem.optimum_value is None else problem.optimum_value
     return floor + problem.tolerance
 
 
 def first_reached(losses: np.ndarray, problem: Problem, log_every: int = 1) -> int | None:
-    """The first step whose logged loss is within tolerance, or None (NaN never counts)."""
+    """The first step whose logged loss is within tolerance.
+
+    Args:
+        losses: the logged losses, `losses[i]` after `i * log_every` steps.
+        problem: the challenge, for its `target`.
+        log_every: steps between two logged losses.
+
+    Returns:
+        The step, or None if no logged loss reached the target (NaN never counts).
+    """
     hits = np.flatnonzero(np.asarray(losses) <= target(problem))
     return None if hits.size == 0 else int(hits[0]) * log_every
 
@@ -136,11 +91,26 @@ def _dtype(problem: Problem) -> Any:
 def make_run(
     problem: Problem, entrant: Entrant, steps: int, *, log_every: int = 1
 ) -> Callable[[Any, jax.Array, jax.Array], tuple[Any, jax.Array, Any]]:
-    """An unjitted `run(params, learning_rate, key) -> (params, losses, path)` for `steps` steps.
+    r"""An unjitted `run(params, learning_rate, key) -> (params, losses, path)`.
 
-    Step t draws its gradient with `jax.random.fold_in(key, t)` (ignored by deterministic
-    problems). The full, noise-free loss is logged before the first step and every `log_every`
-    steps; `path` holds every iterate of a 2-D landscape (None otherwise).
+    Step $t$ draws its gradient $g_t$ from `problem.value_and_grad(params,
+    jax.random.fold_in(key, t))` (deterministic problems ignore the key) and applies
+    $(u_t, s_t) = T_\eta(g_t, s_{t-1}, \theta_t)$, $\theta_{t+1} = \theta_t + u_t$, where
+    $T_\eta$ is the entrant's optimizer at learning rate $\eta$.
+
+    Args:
+        problem: the challenge.
+        entrant: the optimizer; built inside `run`, so `learning_rate` may be traced.
+        steps: steps to run, a multiple of `log_every`.
+        log_every: steps between two logged losses.
+
+    Returns:
+        `run`, which returns the final params, the full noise-free loss before the first step
+        and every `log_every` steps after it (shape `(steps // log_every + 1,)`), and every
+        iterate of a 2-D landscape (shape `(steps + 1, 2)`; None for other problems).
+
+    Raises:
+        ValueError: if `steps` is not a multiple of `log_every`.
     """
     if steps % log_every:
         raise ValueError(f"steps ({steps}) must be a multiple of log_every ({log_every})")
@@ -153,7 +123,7 @@ def make_run(
             params, state = carry
             _, grads = problem.value_and_grad(params, jax.random.fold_in(key, t))
             updates, state = optimizer.update(grads, state, params)
-            params = apply_updates(params, updates)
+            params = gradtx.apply_updates(params, updates)
             return (params, state), (params if keep_path else None)
 
         def chunk(carry, t0):
@@ -175,8 +145,16 @@ def run(
 ) -> RunResult:
     """Race one entrant: compile its scan, run it, and time both.
 
-    The start is `problem.init_params(jax.random.key(seed))` (the fixed `start` for landscapes)
-    and the gradient noise uses `jax.random.fold_in(jax.random.key(seed), 1)`.
+    Args:
+        problem: the challenge.
+        entrant: the optimizer and its learning rate.
+        steps: steps to run, a multiple of `log_every`.
+        seed: the start is `problem.init_params(jax.random.key(seed))` (the fixed `start` of a
+            landscape) and the gradient noise uses `jax.random.fold_in(jax.random.key(seed), 1)`.
+        log_every: steps between two logged losses.
+
+    Returns:
+        The `RunResult`, with compile and run times in seconds.
     """
     key = jax.random.key(seed)
     params = problem.init_params(key)
@@ -214,9 +192,18 @@ def race(
     log_every: int = 1,
     progress: Callable[[Entrant], None] | None = None,
 ) -> list[RunResult]:
-    """Run every entrant on `problem` for `steps` steps from the same start and seed.
+    """Run every entrant on `problem` from the same start with the same gradient noise.
 
-    `progress(entrant)` is called before each run starts.
+    Args:
+        problem: the challenge.
+        entrants: the optimizers and their learning rates.
+        steps: steps to run, a multiple of `log_every`.
+        seed: the seed of the start and the noise, as in `run`.
+        log_every: steps between two logged losses.
+        progress: called with each entrant before its run starts.
+
+    Returns:
+        One `RunResult` an entrant, in order.
     """
     results = []
     for entrant in entrants:
@@ -237,10 +224,18 @@ def run_batch(
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Run one entrant for every (seed, learning rate) pair at once, vmapped: one compilation.
 
-    Each seed draws its own start (`problem.init_params`) and gradient noise. Returns the logged
-    losses of shape (len(seeds), len(learning_rates), records + 1) and `problem.evaluate` at the
-    final params, each of shape (len(seeds), len(learning_rates)). `learning_rates` defaults to
-    the entrant's own.
+    Args:
+        problem: the challenge.
+        entrant: the optimizer.
+        steps: steps to run, a multiple of `log_every`.
+        seeds: each draws its own start (`problem.init_params`) and gradient noise, as in `run`.
+        learning_rates: the rates to sweep; defaults to the entrant's own.
+        log_every: steps between two logged losses.
+
+    Returns:
+        The logged losses, of shape `(len(seeds), len(learning_rates), steps // log_every + 1)`,
+        and `problem.evaluate` at the final params, each of shape
+        `(len(seeds), len(learning_rates))`.
     """
     rates = [entrant.learning_rate] if learning_rates is None else list(learning_rates)
     body = make_run(problem, entrant, steps, log_every=log_every)

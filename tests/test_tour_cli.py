@@ -1,4 +1,5 @@
-"""The command line, run as a user runs it: `python -m gradtx ...` in a subprocess."""
+"""The command line, `gradtx.tour.cli`, run as a user runs it: `python -m gradtx ...` in a
+subprocess."""
 
 import os
 import subprocess
@@ -7,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gradtx import _race
 from gradtx.problems import PROBLEMS
+from gradtx.tour import cli, tour
+from gradtx.tour.menu import OPTIMIZERS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,12 +33,12 @@ def test_list_names_every_optimizer_and_problem():
 
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    for name in [*_race.OPTIMIZERS, *PROBLEMS]:
+    for name in [*OPTIMIZERS, *PROBLEMS]:
         assert any(line.split()[:1] == [name] for line in lines), name
 
 
 def test_race_prints_a_row_per_optimizer_and_writes_the_figure(tmp_path):
-    names = [n for n, spec in _race.OPTIMIZERS.items() if spec.available]
+    names = list(OPTIMIZERS)
 
     done = gradtx_cli(
         "race",
@@ -82,14 +84,12 @@ def test_bad_input_is_one_line_on_stderr_and_exit_status_2(args, expected):
         assert text in done.stderr
 
 
-def test_tour_quick_writes_one_self_contained_report(tmp_path):
-    done = gradtx_cli("tour", "--quick", "--out", str(tmp_path))
+def test_tour_command_races_the_challenges_into_the_out_folder(tmp_path, monkeypatch, capsys):
+    ravine = tour.CHALLENGES["ravine"]._replace(steps=10, lineup=("sgd", "adam"))
+    monkeypatch.setattr(tour, "CHALLENGES", {"ravine": ravine})
 
-    assert done.returncode == 0, done.stderr
-    report = tmp_path / "index.html"
-    assert f"report: {report}" in done.stdout
-    page = report.read_text(encoding="utf-8")
-    for name in PROBLEMS:
-        assert f"<h2 id='{name}'>" in page
-        assert (tmp_path / f"{name}.png").stat().st_size > 10_000
-    assert page.count("src='data:image/png;base64,") == len(PROBLEMS)
+    assert cli.main(["tour", "--out", str(tmp_path / "t")]) == 0
+
+    out = capsys.readouterr().out
+    assert "== ravine (10 steps) ==" in out and f"report: {tmp_path / 't' / 'index.html'}" in out
+    assert (tmp_path / "t" / "ravine.png").stat().st_size > 10_000

@@ -12,8 +12,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from gradtx import _race, _report, _tour
 from gradtx.problems import PROBLEMS
+from gradtx.tour import race, report, tour
+from gradtx.tour.menu import MENU, OPTIMIZERS
 
 USAGE_ERROR = 2
 
@@ -38,8 +39,9 @@ def _choices(kind: str, valid: Sequence[str]):
 
 
 def _problem(text: str) -> str:
-    if text not in PROBLEMS:
-        raise argparse.ArgumentTypeError(f"unknown problem {text!r}; valid: {', '.join(PROBLEMS)}")
+    if text not in tour.CHALLENGES:
+        valid = ", ".join(tour.CHALLENGES)
+        raise argparse.ArgumentTypeError(f"unknown problem {text!r}; valid: {valid}")
     return text
 
 
@@ -63,9 +65,9 @@ def _learning_rates(text: str) -> dict[str | None, float]:
     rates: dict[str | None, float] = {}
     for item in (i.strip() for i in text.split(",") if i.strip()):
         name, _, value = item.rpartition("=")
-        if name and name not in _race.OPTIMIZERS:
+        if name and name not in OPTIMIZERS:
             raise argparse.ArgumentTypeError(
-                f"unknown optimizer {name!r} in --lr; valid: {', '.join(_race.OPTIMIZERS)}"
+                f"unknown optimizer {name!r} in --lr; valid: {', '.join(OPTIMIZERS)}"
             )
         rates[name or None] = _positive(float, f"the learning rate {item!r}")(value)
     if not rates:
@@ -88,34 +90,41 @@ def _out_dir(text: str) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `gradtx` argument parser with its three commands."""
+    """The `gradtx` argument parser.
+
+    Returns:
+        The parser of the three commands `list`, `race` and `tour`; bad input exits with one
+        line on stderr and status 2.
+    """
     parser = _Parser(prog="gradtx", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     commands.add_parser("list", help="the optimizers and problems, one line each")
 
-    race = commands.add_parser("race", help="race optimizers on one problem")
-    race.add_argument("--problem", required=True, type=_problem, help=", ".join(PROBLEMS))
-    race.add_argument(
-        "--optimizers",
-        type=_choices("optimizer", list(_race.OPTIMIZERS)),
-        help="comma-separated names (default: every available one)",
+    race_parser = commands.add_parser("race", help="race optimizers on one problem")
+    race_parser.add_argument(
+        "--problem", required=True, type=_problem, help=", ".join(tour.CHALLENGES)
     )
-    race.add_argument("--steps", type=_positive(int, "--steps"), help="default: the tour's")
-    race.add_argument(
+    race_parser.add_argument(
+        "--optimizers",
+        type=_choices("optimizer", list(OPTIMIZERS)),
+        help="comma-separated names (default: all)",
+    )
+    race_parser.add_argument("--steps", type=_positive(int, "--steps"), help="default: the tour's")
+    race_parser.add_argument(
         "--lr",
         type=_learning_rates,
         default={},
         help="one rate for every optimizer, and/or NAME=RATE pairs (default: the tour's tuned "
         "rate for this problem)",
     )
-    race.add_argument("--seed", type=int, default=0, help="start and noise seed (default 0)")
-    race.add_argument("--out", type=_out_dir, default="out/race", help="folder for the PNG")
+    race_parser.add_argument("--seed", type=int, default=0, help="start and noise seed (default 0)")
+    race_parser.add_argument("--out", type=_out_dir, default="out/race", help="folder for the PNG")
 
-    tour = commands.add_parser("tour", help="race every challenge; write one HTML report")
-    tour.add_argument("--out", type=_out_dir, default="out/tour", help="folder for the report")
-    tour.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
-    # Quick mode for tests: a twentieth of the steps and the first optimizer of each lineup.
-    tour.add_argument("--quick", action="store_true", help=argparse.SUPPRESS)
+    tour_parser = commands.add_parser("tour", help="race every challenge; write one HTML report")
+    tour_parser.add_argument(
+        "--out", type=_out_dir, default="out/tour", help="folder for the report"
+    )
+    tour_parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     return parser
 
 
@@ -146,9 +155,8 @@ class Progress:
 
 def _list() -> int:
     print("optimizers:")
-    for spec in _race.OPTIMIZERS.values():
-        missing = "" if spec.available else f" [needs gradtx.{spec.requires}]"
-        print(f"  {spec.name:<10} {spec.description}{missing}")
+    for spec in MENU:
+        print(f"  {spec.name:<10} {spec.description}")
     print("problems:")
     for name, build in PROBLEMS.items():
         print(f"  {name:<14} {(build.__doc__ or '').strip().splitlines()[0]}")
@@ -156,23 +164,15 @@ def _list() -> int:
 
 
 def _race_command(args: argparse.Namespace) -> int:
-    available = [n for n, spec in _race.OPTIMIZERS.items() if spec.available]
-    names = args.optimizers or available
-    missing = [n for n in names if n not in available]
-    if missing:
-        needs = ", ".join(f"gradtx.{_race.OPTIMIZERS[n].requires}" for n in missing)
-        return _fail(
-            f"{', '.join(missing)} needs {needs}, which this gradtx lacks; "
-            f"available: {', '.join(available)}"
-        )
-    challenge = _tour.challenge(args.problem)
+    names = args.optimizers or list(OPTIMIZERS)
+    challenge = tour.CHALLENGES[args.problem]
     steps = args.steps or challenge.steps
     log_every = challenge.log_every if steps % challenge.log_every == 0 else 1
-    entrants = [_tour.entrant(args.problem, n, args.lr.get(n, args.lr.get(None))) for n in names]
+    entrants = [tour.entrant(args.problem, n, args.lr.get(n, args.lr.get(None))) for n in names]
     problem = challenge.build()
     progress = Progress(len(entrants))
     tic = time.perf_counter()
-    results = _race.race(
+    results = race.race(
         problem,
         entrants,
         steps,
@@ -181,28 +181,31 @@ def _race_command(args: argparse.Namespace) -> int:
         progress=lambda e: progress(e.optimizer),
     )
     progress.close()
-    png = _report.figure(problem, results, args.out / f"{args.problem}.png", log_every=log_every)
+    png = report.figure(problem, results, args.out / f"{args.problem}.png", log_every=log_every)
     print(f"{args.problem}: {steps} steps, seed {args.seed}")
-    print(_report.table(problem, results, steps))
-    print(_report.sentence(problem, results, steps))
+    print(report.table(problem, results, steps))
+    print(report.sentence(problem, results, steps))
     print(f"wrote {png} in {time.perf_counter() - tic:.1f} s")
     return 0
 
 
-def _fail(message: str) -> int:
-    print(f"gradtx: error: {message}", file=sys.stderr)
-    return USAGE_ERROR
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 bad input, 1 missing extras)."""
+    """Run the command line.
+
+    Args:
+        argv: the arguments after `gradtx`; None for `sys.argv[1:]`.
+
+    Returns:
+        The exit status: 0 done, 1 the optional dependencies are missing
+        (`pip install 'gradtx[tour]'`), 2 bad input, 130 interrupted.
+    """
     args = build_parser().parse_args(argv)
     try:
         if args.command == "list":
             return _list()
         if args.command == "race":
             return _race_command(args)
-        return _tour.tour(args.out, seed=args.seed, quick=args.quick, progress=Progress)
+        return tour.tour(args.out, seed=args.seed, progress=Progress)
     except KeyboardInterrupt:
         return 130
     except ImportError as err:
