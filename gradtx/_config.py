@@ -6,92 +6,31 @@ are written `{"schedule": name, "args": {...}}` (a name of `SCHEDULES`, the data
 dtypes as their names ("bfloat16"). As in Keras' `get_config` / `from_config`, a config records how
 to build an optimizer, not its state.
 
-An alias takes part by being decorated with `register_alias`, which records the arguments of every
-transformation it returns, in a table keyed weakly by the transformation's `update` function. The
-returned value stays a plain `GradientTransformation`, usable by Optax.
+Both read the record that `register_alias` and `inject_hyperparams` keep of every transformation
+they return (see `gradtx/_registry.py`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import inspect
+import json
 import numbers
-import types
-import weakref
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx import _schedules
-from gradtx._base import GradientTransformation, compiled
-from gradtx._wrappers.hyperparams import inject_hyperparams, injection_of, is_dtype
+from gradtx import _registry, _schedules
+from gradtx._base import GradientTransformation
+from gradtx._registry import ALIASES as ALIASES
+from gradtx._registry import register_alias as register_alias
+from gradtx._wrappers.hyperparams import inject_hyperparams, is_dtype
 
-AliasFactory = Callable[..., GradientTransformation]
-
-_INJECT = "inject_hyperparams"
-_ALIASES: dict[str, AliasFactory] = {}
-ALIASES: Mapping[str, AliasFactory] = types.MappingProxyType(_ALIASES)  # name -> alias
-
-
-class _Record(NamedTuple):
-    name: str
-    arguments: dict[str, Any]  # every argument, defaults filled in
-
-
-_RECORDS: weakref.WeakKeyDictionary[Callable, _Record] = weakref.WeakKeyDictionary()
+_INJECT = inject_hyperparams.__name__
 _SCHEDULE_NAMES = {cls: name for name, cls in _schedules.SCHEDULES.items()}
-
-
-def _check_named_arguments(where: str, factory: Callable) -> inspect.Signature:
-    signature = inspect.signature(factory)
-    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    unnamed = [p.name for p in signature.parameters.values() if p.kind not in kinds]
-    if unnamed:
-        raise TypeError(
-            f"{where}: every argument of {factory.__name__} must be passable by name, so that a "
-            f"config can name it; {unnamed} are positional-only or variadic"
-        )
-    return signature
-
-
-def register_alias(factory: AliasFactory) -> AliasFactory:
-    """Decorate an optimizer factory so `to_config` can describe what it returns.
-
-    The wrapped factory has the same name, signature and docstring; each transformation it returns
-    comes `compiled` (its update jitted once, so eager calls are fast) and is recorded with all its
-    arguments (defaults filled in) under the factory's `__name__`, which `from_config` looks up.
-
-    Example:
-        >>> import gradtx
-        >>> @gradtx.register_alias
-        ... def heavy_ball(learning_rate: float, momentum: float = 0.9):
-        ...     return gradtx.sgd(learning_rate, momentum)
-        >>> gradtx.to_config(heavy_ball(0.1))["name"]
-        'heavy_ball'
-    """
-    name = factory.__name__
-    signature = _check_named_arguments("register_alias", factory)
-
-    @functools.wraps(factory)
-    def alias(*args: Any, **kwargs: Any) -> GradientTransformation:
-        transform = compiled(factory(*args, **kwargs))
-        bound = signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        _RECORDS[transform.update] = _Record(name, dict(bound.arguments))
-        return transform
-
-    existing = _ALIASES.get(name, inject_hyperparams if name == _INJECT else alias)
-    if (existing.__module__, existing.__qualname__) != (alias.__module__, alias.__qualname__):
-        raise ValueError(
-            f"register_alias: the name {name!r} is taken by {existing.__module__}."
-            f"{existing.__qualname__}; rename the factory"
-        )
-    _ALIASES[name] = alias  # a module reloaded registers its aliases again
-    return alias
 
 
 # Encoding: Python values -> JSON values.
@@ -143,14 +82,16 @@ def _encode_arguments(name: str, arguments: Mapping[str, Any]) -> dict[str, Any]
     return {k: _encode(f"{name}'s argument {k}", v) for k, v in arguments.items()}
 
 
-def _alias_name(factory: Callable) -> str:
-    name = getattr(factory, "__name__", repr(factory))
-    if _ALIASES.get(name) is not factory:
+def _alias_name(recipe: _registry.Recipe) -> str:
+    alias = _registry.alias_of(recipe.factory)
+    if alias is None:
+        how = "inject_hyperparams wraps" if recipe.injection else "it was built by"
         raise ValueError(
-            f"to_config: inject_hyperparams wraps {name}, which is not a registered alias; "
-            f"registered: {sorted(_ALIASES)}. Decorate it with gradtx.register_alias."
+            f"to_config: {how} {getattr(recipe.factory, '__name__', recipe.factory)}, which is "
+            f"not a registered alias; registered: {sorted(ALIASES)}. Decorate it with "
+            "gradtx.register_alias."
         )
-    return name
+    return alias.name
 
 
 def to_config(transform: GradientTransformation) -> dict[str, Any]:
@@ -176,29 +117,28 @@ def to_config(transform: GradientTransformation) -> dict[str, Any]:
         >>> config = gradtx.to_config(gradtx.adam(gradtx.exponential_decay(1e-3, 100, 0.5)))
         >>> config["hyperparameters"]["learning_rate"]["schedule"]
         'exponential_decay'
-        >>> tx = gradtx.from_config(json.loads(json.dumps(config)))
+        >>> tx = gradtx.from_config(json.dumps(config))
     """
-    update = getattr(transform, "update", None)
-    record = _RECORDS.get(update) if update is not None else None
-    if record is not None:
-        return {"name": record.name, "hyperparameters": _encode_arguments(*record)}
-    injection = injection_of(transform) if update is not None else None
-    if injection is not None:
-        name = _alias_name(injection.factory)
-        dtype = injection.hyperparam_dtype
-        return {
-            "name": _INJECT,
-            "factory": name,
-            "static_args": sorted(injection.static_args),
-            "hyperparam_dtype": None if dtype is None else jnp.dtype(dtype).name,
-            "hyperparameters": _encode_arguments(name, injection.arguments),
-        }
-    raise ValueError(
-        f"to_config: {type(transform).__name__} was not returned by a registered alias "
-        f"({', '.join(sorted(_ALIASES))}) nor by inject_hyperparams around one, so there is no "
-        "record of how it was built. A chain built by hand has no config: write it as a factory "
-        "decorated with gradtx.register_alias."
-    )
+    recipe = _registry.recipe_of(transform)
+    if recipe is None:
+        raise ValueError(
+            f"to_config: {type(transform).__name__} was not returned by a registered alias "
+            f"({', '.join(sorted(ALIASES))}) nor by inject_hyperparams around one, so there is "
+            "no record of how it was built. A chain built by hand has no config: write it as a "
+            "factory decorated with gradtx.register_alias."
+        )
+    name = _alias_name(recipe)
+    hyperparameters = _encode_arguments(name, recipe.arguments)
+    if recipe.injection is None:
+        return {"name": name, "hyperparameters": hyperparameters}
+    dtype = recipe.injection.hyperparam_dtype
+    return {
+        "name": _INJECT,
+        "factory": name,
+        "static_args": sorted(recipe.injection.static_args),
+        "hyperparam_dtype": None if dtype is None else jnp.dtype(dtype).name,
+        "hyperparameters": hyperparameters,
+    }
 
 
 # Decoding: JSON values -> Python values.
@@ -226,7 +166,8 @@ def _decode_schedule(where: str, spec: Mapping) -> Callable:
         )
     factory = getattr(_schedules, name)  # its arguments are the fields of SCHEDULES[name]
     args = spec.get("args", {})
-    _check_keys(f"from_config: the args of {name} in {where}", args, *_argument_names(factory))
+    names = _argument_names(inspect.signature(factory))
+    _check_keys(f"from_config: the args of {name} in {where}", args, *names)
     return factory(**{k: _decode_schedule_arg(f"{where}.{k}", v) for k, v in args.items()})
 
 
@@ -249,42 +190,52 @@ def _decode(where: str, value: Any) -> Any:
     )
 
 
-def _argument_names(factory: Callable) -> tuple[set[str], set[str]]:
-    """The required and the optional argument names of `factory`."""
-    parameters = inspect.signature(factory).parameters
+def _argument_names(signature: inspect.Signature) -> tuple[set[str], set[str]]:
+    """The required and the optional argument names of a signature."""
+    parameters = signature.parameters
     required = {k for k, p in parameters.items() if p.default is inspect.Parameter.empty}
     return required, set(parameters) - required
 
 
-def _decode_arguments(name: str, factory: Callable, hyperparameters: Any) -> dict[str, Any]:
-    where = f"from_config: {name}'s hyperparameters"
-    _check_keys(where, hyperparameters, *_argument_names(factory))
-    return {k: _decode(f"{name}'s argument {k}", v) for k, v in hyperparameters.items()}
+def _decode_arguments(alias: _registry.Alias, hyperparameters: Any) -> dict[str, Any]:
+    where = f"from_config: {alias.name}'s hyperparameters"
+    _check_keys(where, hyperparameters, *_argument_names(alias.signature))
+    return {k: _decode(f"{alias.name}'s argument {k}", v) for k, v in hyperparameters.items()}
 
 
-def _lookup(name: Any) -> AliasFactory:
-    if not isinstance(name, str) or name not in _ALIASES:
+def _lookup(name: Any) -> _registry.Alias:
+    alias = _registry.alias_named(name) if isinstance(name, str) else None
+    if alias is None:
         raise ValueError(
-            f"from_config: unknown optimizer {name!r}; valid names: {sorted(_ALIASES) + [_INJECT]}"
+            f"from_config: unknown optimizer {name!r}; valid names: {sorted([*ALIASES, _INJECT])}"
         )
-    return _ALIASES[name]
+    return alias
 
 
-def from_config(config: Mapping[str, Any]) -> GradientTransformation:
+def from_config(config: Mapping[str, Any] | str) -> GradientTransformation:
     """Build the optimizer a config (from `to_config`, or written by hand) describes.
 
     Missing hyperparameters take the alias's defaults; unknown names raise a ValueError listing the
     valid ones. Nothing in the config is evaluated or unpickled: names are looked up in the alias
     and schedule registries.
 
+    Args:
+        config: the dict `to_config` returns, or the same as a JSON string.
+
     Example:
         >>> import gradtx
         >>> tx = gradtx.from_config({"name": "sgd", "hyperparameters": {"learning_rate": 0.1}})
+        >>> tx = gradtx.from_config('{"name": "adam", "hyperparameters": {"learning_rate": 1e-3}}')
     """
+    if isinstance(config, str):
+        try:
+            config = json.loads(config)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"from_config: the string is not JSON ({error}): {config!r}") from None
     if not isinstance(config, Mapping) or "name" not in config:
         raise ValueError(
-            'from_config: a config is a dict {"name": ..., "hyperparameters": {...}}, '
-            f"got {config!r}"
+            'from_config: a config is a dict {"name": ..., "hyperparameters": {...}} or that '
+            f"dict as a JSON string, got {config!r}"
         )
     name = config["name"]
     if name == _INJECT:
@@ -292,11 +243,11 @@ def from_config(config: Mapping[str, Any]) -> GradientTransformation:
         _check_keys(
             "from_config: the inject_hyperparams config", config, {"name", "factory"}, optional
         )
-        factory = _lookup(config["factory"])
-        arguments = _decode_arguments(config["factory"], factory, config.get("hyperparameters", {}))
+        alias = _lookup(config["factory"])
+        arguments = _decode_arguments(alias, config.get("hyperparameters", {}))
         static_args = tuple(config.get("static_args", ()))
-        injected = inject_hyperparams(factory, static_args, config.get("hyperparam_dtype"))
+        injected = inject_hyperparams(alias.factory, static_args, config.get("hyperparam_dtype"))
         return injected(**arguments)
-    factory = _lookup(name)
+    alias = _lookup(name)
     _check_keys(f"from_config: the config of {name}", config, {"name"}, {"hyperparameters"})
-    return factory(**_decode_arguments(name, factory, config.get("hyperparameters", {})))
+    return alias.factory(**_decode_arguments(alias, config.get("hyperparameters", {})))

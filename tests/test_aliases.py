@@ -4,6 +4,7 @@ Float64 throughout; maximum elementwise relative difference <= 1e-10 over 120 re
 gradients and 150 closed-loop steps on Rosenbrock, for the defaults and two other settings.
 """
 
+import inspect
 import json
 import pathlib
 
@@ -14,6 +15,7 @@ import optax
 import pytest
 
 import gradtx
+from gradtx._config import ALIASES
 from tests import replay
 
 RTOL = 1e-10
@@ -121,6 +123,16 @@ def test_adadelta_default_descends_where_optax_ascends():
     got = replay.run_rosenbrock(gradtx.adadelta())
     want = replay.run_rosenbrock(optax.adadelta(learning_rate=1.0), apply=optax.apply_updates)
     assert replay.max_relative_difference(got, want) <= RTOL
+
+
+@pytest.mark.parametrize("name", sorted(ALIASES))
+def test_alias_switches_are_keyword_only_unless_optax_takes_them_by_position(name):
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    theirs = inspect.signature(getattr(optax, name)).parameters if hasattr(optax, name) else {}
+    for argument, parameter in inspect.signature(ALIASES[name]).parameters.items():
+        if isinstance(parameter.default, bool):
+            by_position = argument in theirs and theirs[argument].kind is positional
+            assert parameter.kind is (positional if by_position else inspect.Parameter.KEYWORD_ONLY)
 
 
 # --- AdaBound and AMSBound against the authors' reference, through committed golden fixtures.

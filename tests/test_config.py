@@ -2,6 +2,7 @@
 
 import inspect
 import json
+import re
 
 import jax
 import jax.numpy as jnp
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 import gradtx
-from gradtx import _config, _schedules
+from gradtx import _config, _registry, _schedules
 from gradtx._config import ALIASES, from_config, register_alias, to_config
 from gradtx._wrappers.hyperparams import inject_hyperparams
 
@@ -209,7 +210,7 @@ def test_config_round_trips_inject_hyperparams():
 
 
 def test_config_register_alias_makes_a_user_factory_round_trip(monkeypatch):
-    monkeypatch.setattr(_config, "_ALIASES", dict(_config._ALIASES))
+    monkeypatch.setattr(_registry, "_ALIASES", dict(_registry._ALIASES))
 
     @register_alias
     def heavy_ball(learning_rate: float, momentum: float = 0.9):
@@ -285,3 +286,61 @@ def test_config_to_config_rejects_traced_values():
 def test_config_from_config_errors_list_the_valid_choices(config, message):
     with pytest.raises(ValueError, match=message):
         from_config(config)
+
+
+def test_config_from_config_accepts_a_json_string():
+    tx = gradtx.adamw(SCHEDULES["linear_schedule"], b1=0.8, weight_decay=1e-3)
+    config = to_config(tx)
+    rebuilt = from_config(json.dumps(config))
+    assert to_config(rebuilt) == config
+    _assert_bitwise_equal(_trajectory(tx), _trajectory(rebuilt))
+    with pytest.raises(ValueError, match=r"from_config: the string is not JSON"):
+        from_config("{'name': 'sgd'}")
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: gradtx.sgd(0.1, momentum=1.0), "sgd: momentum must be in [0, 1), got 1.0"),
+        (lambda: gradtx.nadam(1e-3, b1=1.2), "nadam: b1 must be in [0, 1), got 1.2"),
+        (
+            lambda: gradtx.rmsprop(-1e-3),
+            "rmsprop: learning_rate must be >= 0 and finite, got -0.001",
+        ),
+        (
+            lambda: gradtx.adabound(final_lr=0.0),
+            "adabound: final_lr must be > 0 and finite, got 0.0",
+        ),
+    ],
+)
+def test_config_register_alias_errors_name_the_alias_and_the_argument(build, message):
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        build()
+
+
+def test_config_register_alias_records_static_arguments_once(monkeypatch):
+    monkeypatch.setattr(_registry, "_ALIASES", dict(_registry._ALIASES))
+
+    @register_alias(static=("mask",))
+    def masked_sgd(learning_rate: float, mask=None, *, nesterov: bool = False):
+        return gradtx.masked(gradtx.sgd(learning_rate, 0.9, nesterov), mask)
+
+    alias = _registry.alias_of(masked_sgd)
+    assert alias.name == "masked_sgd" and alias.static == {"mask", "nesterov"}
+    everywhere = lambda params: jax.tree.map(lambda _: True, params)  # noqa: E731
+    state = inject_hyperparams(masked_sgd)(0.1, everywhere).init(_params())
+    assert set(state.hyperparams) == {"learning_rate"}
+    with pytest.raises(ValueError, match=r"static \['mu_dtype'\] are not arguments of sgd2"):
+
+        @register_alias(static=("mu_dtype",))
+        def sgd2(learning_rate):
+            return gradtx.sgd(learning_rate)
+
+
+def test_config_register_alias_cannot_take_a_wrapper_name(monkeypatch):
+    monkeypatch.setattr(_registry, "_ALIASES", dict(_registry._ALIASES))
+    with pytest.raises(ValueError, match=r"the name 'inject_hyperparams' is taken"):
+
+        @register_alias
+        def inject_hyperparams(learning_rate):
+            return gradtx.sgd(learning_rate)

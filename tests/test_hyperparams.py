@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import gradtx
+from gradtx import _registry
 from gradtx._config import ALIASES as REGISTERED
 from gradtx._wrappers.hyperparams import InjectHyperparamsState, inject_hyperparams
 
@@ -232,7 +233,7 @@ def test_inject_hyperparams_without_type_hints_treats_callables_as_schedules():
 
 
 def test_inject_hyperparams_checks_python_numbers_when_built():
-    with pytest.raises(ValueError, match=r"scale_by_adam: b1 must be in \[0, 1\), got 1.2"):
+    with pytest.raises(ValueError, match=r"^adam: b1 must be in \[0, 1\), got 1.2$"):
         inject_hyperparams(gradtx.adam)(learning_rate=1e-3, b1=1.2)
 
 
@@ -246,3 +247,31 @@ def test_inject_hyperparams_keeps_the_factory_signature_and_docstring():
     assert injected.__name__ == "adam"
     assert inspect.signature(injected) == inspect.signature(gradtx.adam)
     assert injected.__doc__ == gradtx.adam.__doc__
+
+
+def test_inject_hyperparams_builds_the_factory_once_when_called():
+    calls = []
+
+    def counted_adam(learning_rate, b1=0.9):
+        calls.append(None)
+        return gradtx.adam(learning_rate, b1)
+
+    tx = inject_hyperparams(counted_adam)(1e-3)
+    assert len(calls) == 1
+    tx.init(_params(jnp.float32))
+    assert len(calls) == 1  # init uses the transformation built with the given values
+
+
+def test_inject_hyperparams_reads_static_arguments_from_the_registration():
+    assert {"mu_dtype", "mask", "nesterov"} <= _registry.alias_of(gradtx.adamw).static
+    b1 = gradtx.constant_schedule(0.5)
+    everywhere = lambda params: jax.tree.map(lambda _: True, params)  # noqa: E731
+    tx = inject_hyperparams(gradtx.adamw)(1e-3, b1=b1, mask=everywhere)
+    assert set(tx.init(_params(jnp.float32)).hyperparams) == {
+        "learning_rate",
+        "b1",
+        "b2",
+        "eps",
+        "eps_root",
+        "weight_decay",
+    }

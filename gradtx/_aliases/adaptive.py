@@ -2,38 +2,62 @@
 
 from __future__ import annotations
 
+from jax.typing import ArrayLike
+
 from gradtx._aliases.descent import momentum_or_identity
 from gradtx._base import GradientTransformation, Mask, ScalarOrSchedule
 from gradtx._combine import chain
-from gradtx._config import register_alias
+from gradtx._registry import compiles, register_alias
 from gradtx._transforms.decay import add_decayed_weights
 from gradtx._transforms.moments import scale_by_adadelta, scale_by_rms, scale_by_rss
 from gradtx._transforms.scaling import scale_by_learning_rate
 
 
 @register_alias
+@compiles
 def adagrad(
-    learning_rate: ScalarOrSchedule, initial_accumulator_value: float = 0.1, eps: float = 1e-7
+    learning_rate: ScalarOrSchedule,
+    initial_accumulator_value: ArrayLike = 0.1,
+    eps: ArrayLike = 1e-7,
 ) -> GradientTransformation:
-    """Adagrad (Duchi et al. 2011): `scale_by_rss`, then `scale_by_learning_rate`."""
+    """Adagrad: each coordinate's step divided by the root of its summed squared gradients.
+
+    The chain: `scale_by_rss`, then `scale_by_learning_rate`.
+
+    References: Duchi, Hazan & Singer, "Adaptive Subgradient Methods for Online Learning and
+    Stochastic Optimization", JMLR 2011.
+
+    Example:
+        >>> import gradtx
+        >>> tx = gradtx.adagrad(0.5, initial_accumulator_value=0.0)
+    """
     return chain(
         scale_by_rss(initial_accumulator_value, eps), scale_by_learning_rate(learning_rate)
     )
 
 
-@register_alias
+@register_alias(static=("weight_decay_mask",))
+@compiles
 def adadelta(
     learning_rate: ScalarOrSchedule | None = None,
-    rho: float = 0.9,
-    eps: float = 1e-6,
+    rho: ArrayLike = 0.9,
+    eps: ArrayLike = 1e-6,
     weight_decay: ScalarOrSchedule = 0.0,
     weight_decay_mask: Mask = None,
 ) -> GradientTransformation:
-    """Adadelta (Zeiler 2012): `add_decayed_weights`, `scale_by_adadelta`, `scale_by_learning_rate`.
+    r"""Adadelta: Adagrad's step with units, from decaying averages of squared gradients and steps.
 
-    Without a learning rate this is Zeiler's rule, x_{t+1} = x_t - u_t, and descends. Optax 0.2.8
-    skips the sign flip when `learning_rate=None` and so *ascends* the loss (sum(x^2) from 14.0 to
-    16.4 in 50 steps); gradtx uses a learning rate of 1 instead.
+    The chain: `add_decayed_weights` (L2), `scale_by_adadelta`, then `scale_by_learning_rate`.
+    Without a learning rate this is Zeiler's rule, $x_{t+1} = x_t - u_t$, and descends. Optax
+    0.2.8 skips the sign flip when `learning_rate=None` and so *ascends* the loss ($\sum x^2$ from
+    14.0 to 16.4 in 50 steps); gradtx uses a learning rate of 1 instead.
+
+    References: Zeiler, "ADADELTA: An Adaptive Learning Rate Method", arXiv:1212.5701, 2012,
+    Algorithm 1.
+
+    Example:
+        >>> import gradtx
+        >>> tx = gradtx.adadelta(rho=0.95)  # no learning rate to tune
     """
     return chain(
         add_decayed_weights(weight_decay, weight_decay_mask),
@@ -43,21 +67,41 @@ def adadelta(
 
 
 @register_alias
+@compiles
 def rmsprop(
     learning_rate: ScalarOrSchedule,
-    decay: float = 0.9,
-    eps: float = 1e-8,
-    initial_scale: float = 0.0,
+    decay: ArrayLike = 0.9,
+    eps: ArrayLike = 1e-8,
+    initial_scale: ArrayLike = 0.0,
     eps_in_sqrt: bool = True,
     centered: bool = False,
-    momentum: float | None = None,
+    momentum: ArrayLike | None = None,
     nesterov: bool = False,
     bias_correction: bool = False,
 ) -> GradientTransformation:
-    """RMSprop (Hinton 2012; centered: Graves 2013): `scale_by_rms`, `scale_by_learning_rate`,
-    then momentum on the scaled step, as in Optax."""
+    """RMSprop: each step divided by the root of a decaying average of squared gradients.
+
+    The chain: `scale_by_rms`, `scale_by_learning_rate`, then momentum (`trace`) on the scaled
+    step, as in Optax. The switches `eps_in_sqrt`, `centered`, `nesterov` and `bias_correction`
+    stay positional, in Optax 0.2.8's order.
+
+    References: Hinton, Srivastava & Swersky, "Neural Networks for Machine Learning", lecture 6e,
+    2012; centered: Graves, "Generating Sequences With Recurrent Neural Networks",
+    arXiv:1308.0850, 2013, eq. 38-41.
+
+    Example:
+        >>> import gradtx
+        >>> tx = gradtx.rmsprop(1e-3, centered=True, momentum=0.9)
+    """
     return chain(
-        scale_by_rms(decay, eps, initial_scale, eps_in_sqrt, bias_correction, centered=centered),
+        scale_by_rms(
+            decay,
+            eps,
+            initial_scale,
+            eps_in_sqrt=eps_in_sqrt,
+            bias_correction=bias_correction,
+            centered=centered,
+        ),
         scale_by_learning_rate(learning_rate),
         momentum_or_identity(momentum, nesterov),
     )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from jax.typing import ArrayLike, DTypeLike
 
 from gradtx._base import GradientTransformation, ScalarOrSchedule
 from gradtx._combine import chain
-from gradtx._config import register_alias
+from gradtx._registry import compiles, register_alias
 from gradtx._transforms.adam import scale_by_amsgrad
 from gradtx._transforms.bound import bound_lr, max_rms_step_size, rms_step_size
 from gradtx._transforms.decay import add_decayed_weights
@@ -14,33 +14,57 @@ from gradtx._transforms.scaling import scale_by_learning_rate
 from gradtx._transforms.swats import scale_by_swats
 
 
-@register_alias
+@register_alias(static=("mu_dtype",))
+@compiles
 def amsgrad(
     learning_rate: ScalarOrSchedule,
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-8,
-    eps_root: float = 0.0,
-    mu_dtype: Any = None,
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-8,
+    eps_root: ArrayLike = 0.0,
+    mu_dtype: DTypeLike | None = None,
 ) -> GradientTransformation:
-    """AMSGrad (Reddi et al. 2018): `scale_by_amsgrad`, then `scale_by_learning_rate`."""
+    r"""AMSGrad: Adam whose second moment never decreases, $\hat v_t = \max(\hat v_{t-1}, v_t)$.
+
+    The chain: `scale_by_amsgrad`, then `scale_by_learning_rate`.
+
+    References: Reddi, Kale & Kumar, "On the Convergence of Adam and Beyond", ICLR 2018,
+    Algorithm 2.
+
+    Example:
+        >>> import gradtx
+        >>> tx = gradtx.amsgrad(1e-3, b2=0.99)
+    """
     return chain(
-        scale_by_amsgrad(b1, b2, eps, eps_root, mu_dtype), scale_by_learning_rate(learning_rate)
+        scale_by_amsgrad(b1, b2, eps, eps_root=eps_root, mu_dtype=mu_dtype),
+        scale_by_learning_rate(learning_rate),
     )
 
 
 @register_alias
+@compiles
 def adabound(
     learning_rate: ScalarOrSchedule = 1e-3,
-    final_lr: float = 0.1,
-    gamma: float = 1e-3,
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-8,
-    weight_decay: float = 0.0,
+    final_lr: ArrayLike = 0.1,
+    gamma: ArrayLike = 1e-3,
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-8,
+    weight_decay: ScalarOrSchedule = 0.0,
 ) -> GradientTransformation:
-    """AdaBound (Luo et al. 2019), as the authors' `adabound` package computes it:
-    L2 `add_decayed_weights`, then `bound_lr` around `rms_step_size`. Optax has none."""
+    r"""AdaBound: Adam's per-coordinate rate clipped into a band that closes on SGD's `final_lr`.
+
+    The chain, as the authors' `adabound` package computes it: `add_decayed_weights` (L2), then
+    `bound_lr` around `rms_step_size`; the band at step $t$ is
+    $\eta^*(1 - 1/(\gamma t + 1)) \le \eta_t \le \eta^*(1 + 1/(\gamma t))$. Optax has none.
+
+    References: Luo, Xiong, Liu & Sun, "Adaptive Gradient Methods with Dynamic Bound of Learning
+    Rate", ICLR 2019, Algorithm 2.
+
+    Example:
+        >>> import gradtx
+        >>> tx = gradtx.adabound(1e-3, final_lr=0.1)
+    """
     return chain(
         add_decayed_weights(weight_decay),
         bound_lr(rms_step_size(b2, eps), learning_rate, final_lr, gamma, b1=b1),
@@ -48,17 +72,28 @@ def adabound(
 
 
 @register_alias
+@compiles
 def amsbound(
     learning_rate: ScalarOrSchedule = 1e-3,
-    final_lr: float = 0.1,
-    gamma: float = 1e-3,
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-8,
-    weight_decay: float = 0.0,
+    final_lr: ArrayLike = 0.1,
+    gamma: ArrayLike = 1e-3,
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-8,
+    weight_decay: ScalarOrSchedule = 0.0,
 ) -> GradientTransformation:
-    """AMSBound (Luo et al. 2019), as the authors' `adabound` package computes it:
-    L2 `add_decayed_weights`, then `bound_lr` around `max_rms_step_size`. Optax has none."""
+    """AMSBound: AdaBound on AMSGrad's non-decreasing second moment.
+
+    The chain, as the authors' `adabound` package computes it: `add_decayed_weights` (L2), then
+    `bound_lr` around `max_rms_step_size`. Optax has none.
+
+    References: Luo, Xiong, Liu & Sun, "Adaptive Gradient Methods with Dynamic Bound of Learning
+    Rate", ICLR 2019, Algorithm 3.
+
+    Example:
+        >>> import gradtx
+        >>> tx = gradtx.amsbound(1e-3, final_lr=0.1, gamma=1e-3)
+    """
     return chain(
         add_decayed_weights(weight_decay),
         bound_lr(max_rms_step_size(b2, eps), learning_rate, final_lr, gamma, b1=b1),
@@ -66,18 +101,23 @@ def amsbound(
 
 
 @register_alias
+@compiles
 def swats(
     learning_rate: ScalarOrSchedule = 1e-3,
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-9,
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-9,
     *,
-    eps_switch: float = 1e-6,
+    eps_switch: ArrayLike = 1e-6,
 ) -> GradientTransformation:
-    """SWATS (Keskar & Socher 2017): `scale_by_swats`, then `scale_by_learning_rate`.
+    r"""SWATS: Adam until its projected step settles, then SGD at the rate it learned.
 
-    The defaults are Algorithm 1's: \\alpha = 10^{-3}, \\epsilon = 10^{-9}, and a switch tolerance
-    of 10^{-9} in absolute terms (`eps_switch` is in units of the learning rate).
+    The chain: `scale_by_swats`, then `scale_by_learning_rate`. The defaults are Algorithm 1's:
+    $\alpha = 10^{-3}$, $\epsilon = 10^{-9}$, and a switch tolerance of $10^{-9}$ in absolute
+    terms (`eps_switch` is in units of the learning rate).
+
+    References: Keskar & Socher, "Improving Generalization Performance by Switching from Adam to
+    SGD", arXiv:1712.07628, 2017, Algorithm 1.
 
     Example:
         >>> import gradtx

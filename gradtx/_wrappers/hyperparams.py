@@ -9,12 +9,8 @@ rates) runs in one `jax.vmap`.
 
 from __future__ import annotations
 
-import collections.abc
 import functools
-import inspect
 import numbers
-import typing
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -22,8 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx import _schedules, _tree
-from gradtx._base import GradientTransformation, OptState, Schedule
+from gradtx import _registry, _tree
+from gradtx._base import GradientTransformation, OptState
 
 
 class InjectHyperparamsState(NamedTuple):
@@ -32,45 +28,6 @@ class InjectHyperparamsState(NamedTuple):
     count: jax.Array  # shape (), int32: the number of updates so far, t - 1
     hyperparams: dict[str, jax.Array]  # name -> the value used at the latest (or next) update
     inner_state: OptState  # the state of the wrapped transformation
-
-
-class Injection(NamedTuple):
-    """How a transformation was built by `inject_hyperparams`: what `to_config` needs."""
-
-    factory: Callable[..., GradientTransformation]
-    static_args: frozenset[str]
-    hyperparam_dtype: Any
-    arguments: dict[str, Any]  # every argument of the factory, defaults filled in
-
-
-_INJECTIONS: weakref.WeakKeyDictionary[Callable, Injection] = weakref.WeakKeyDictionary()
-
-
-def injection_of(transform: GradientTransformation) -> Injection | None:
-    """The recipe of a transformation built by `inject_hyperparams`, else None."""
-    return _INJECTIONS.get(transform.update)
-
-
-_SCHEDULE_TYPES = tuple(_schedules.SCHEDULES.values())
-_SCHEDULE_HINTS = (Schedule, _schedules.Schedule)
-
-
-def _other_callable_arguments(factory: Callable) -> set[str]:
-    """Arguments whose type hint declares a function that is not a schedule (a mask, say)."""
-    try:
-        hints = typing.get_type_hints(factory)
-    except (NameError, TypeError):
-        return set()
-
-    def other_callable(hint: Any) -> bool:
-        is_callable = typing.get_origin(hint) is collections.abc.Callable
-        return is_callable and hint not in _SCHEDULE_HINTS
-
-    return {
-        name
-        for name, hint in hints.items()
-        if any(other_callable(h) for h in (hint, *typing.get_args(hint)))
-    }
 
 
 def is_dtype(value: Any) -> bool:
@@ -83,6 +40,23 @@ def _is_numeric(value: Any) -> bool:
     if isinstance(value, bool):
         return False
     return isinstance(value, numbers.Real) or isinstance(value, (np.ndarray, np.generic, jax.Array))
+
+
+def _sort(
+    arguments: Mapping[str, Any], static: frozenset[str]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Callable]]:
+    """Split arguments into those passed unchanged, numbers, and schedules."""
+    fixed, numeric, schedules = {}, {}, {}
+    for name, value in arguments.items():
+        if name in static or is_dtype(value):
+            fixed[name] = value
+        elif callable(value):
+            schedules[name] = value
+        elif _is_numeric(value):
+            numeric[name] = value
+        else:
+            fixed[name] = value
+    return fixed, numeric, schedules
 
 
 def _as_hyperparam(value: Any, dtype: Any) -> jax.Array:
@@ -99,6 +73,7 @@ def _default_dtype(params: Any) -> Any:
     return jnp.finfo(_tree.compute_dtype(*leaves) if leaves else jnp.float32).dtype
 
 
+@_registry.register_wrapper
 def inject_hyperparams(
     factory: Callable[..., GradientTransformation],
     static_args: str | Iterable[str] = (),
@@ -110,21 +85,22 @@ def inject_hyperparams(
 
     * numbers and arrays become entries of `state.hyperparams`, arrays of the hyperparameter
       dtype (integer arrays keep theirs);
-    * schedules s become entries too: at the update following t - 1 earlier ones, h = s(t - 1) is
-      computed, stored, and used, as `scale_by_schedule` would;
-    * everything else (booleans, None, strings, dtypes, masks, and any argument named in
-      `static_args`) is passed to the factory unchanged.
+    * schedules $s$ become entries too: at the update following $t - 1$ earlier ones,
+      $h = s(t - 1)$ is computed, stored, and used, as `scale_by_schedule` would;
+    * everything else (booleans, None, strings, dtypes, the arguments a registered alias declares
+      static, such as `adamw`'s mask, and any argument named in `static_args`) is passed to the
+      factory unchanged.
 
-    Each update rebuilds `factory(**h_t)` from the values in the state and applies it, so writing
-    a new array of the same dtype and shape into `state.hyperparams` (say a lower learning rate)
-    takes effect at the next update without recompiling a jitted step, and `jax.vmap` over states
-    whose hyperparameters differ runs a sweep in one compiled call. The factory is also called once
-    with the given values when the optimizer is built, so its checks of Python numbers still run;
-    values in the state are arrays and are not checked.
+    The factory is called once when the optimizer is built, with the given numbers and each
+    schedule's first value: that call checks the Python numbers (its errors name the alias and
+    the argument) and its `init` builds the inner state. Each update then rebuilds
+    `factory(**h_t)` from the values in the state and applies it, so writing a new array of the
+    same dtype and shape into `state.hyperparams` (say a lower learning rate) takes effect at the
+    next update without recompiling a jitted step, and `jax.vmap` over states whose
+    hyperparameters differ runs a sweep in one compiled call. Values in the state are arrays and
+    are not checked.
 
-    As in Optax, a callable argument is a schedule unless named in `static_args`; here also
-    unless the factory's type hint for it declares another kind of function, as `Mask` does, so
-    `adamw`'s mask function stays static without being named.
+    As in Optax, a callable argument is a schedule unless it is static.
 
     Args:
         factory: a function returning a `GradientTransformation`, e.g. `gradtx.adam`.
@@ -146,7 +122,7 @@ def inject_hyperparams(
         alias's Python floats), as in `b1 * m / y`, rewritten `m * (b1 * (1 / y))`; write
         `m * (b1 / y)`. Unlike Optax 0.2.8, the default dtype does not follow bfloat16 params.
         A factory that treats a schedule differently from a constant sees a constant here:
-        `adabound` moves its band by eta_t / eta_0 for a schedule, not for injected values.
+        `adabound` moves its band by $\eta_t / \eta_0$ for a schedule, not for injected values.
 
     Example:
         >>> import gradtx, jax.numpy as jnp
@@ -155,44 +131,27 @@ def inject_hyperparams(
         >>> state.hyperparams["learning_rate"] = jnp.asarray(1e-4, jnp.float32)
         >>> updates, state = tx.update(jnp.ones(3), state)
     """
-    static = frozenset({static_args} if isinstance(static_args, str) else static_args)
-    signature = inspect.signature(factory)
-    unknown = static - set(signature.parameters)
+    static_args = frozenset({static_args} if isinstance(static_args, str) else static_args)
+    alias = _registry.alias_of(factory)
+    if alias is None:
+        signature = _registry.named_signature("inject_hyperparams", factory)
+        static = static_args
+    else:
+        signature, static = alias.signature, static_args | alias.static
+    unknown = static_args - set(signature.parameters)
     if unknown:
         raise ValueError(
             f"inject_hyperparams: static_args {sorted(unknown)} are not arguments of "
             f"{factory.__name__}; its arguments are {list(signature.parameters)}"
         )
-    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    unnamed = [p.name for p in signature.parameters.values() if p.kind not in kinds]
-    if unnamed:
-        raise TypeError(
-            f"inject_hyperparams: every argument of {factory.__name__} must be passable by name; "
-            f"{unnamed} are positional-only or variadic"
-        )
-    function_args = _other_callable_arguments(factory)
-
-    def is_schedule(name: str, value: Any) -> bool:
-        if isinstance(value, _SCHEDULE_TYPES):
-            return True
-        return callable(value) and not is_dtype(value) and name not in function_args
+    injection = _registry.Injection(static_args, hyperparam_dtype)
 
     @functools.wraps(factory)
     def injected(*args: Any, **kwargs: Any) -> GradientTransformation:
-        bound = signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        arguments = dict(bound.arguments)
-        factory(**arguments)  # checks the Python numbers now, with the factory's messages
-        fixed, numeric, schedules = {}, {}, {}
-        for name, value in arguments.items():
-            if name in static:
-                fixed[name] = value
-            elif is_schedule(name, value):
-                schedules[name] = value
-            elif _is_numeric(value):
-                numeric[name] = value
-            else:
-                fixed[name] = value
+        arguments = _registry.bind(signature, args, kwargs)
+        fixed, numeric, schedules = _sort(arguments, static)
+        first = {k: s(jnp.zeros([], jnp.int32)) for k, s in schedules.items()}
+        first_transform = factory(**fixed, **numeric, **first)  # checks numbers, gives the state
 
         def build(hyperparams: Mapping[str, jax.Array]) -> GradientTransformation:
             return factory(**fixed, **hyperparams)
@@ -202,7 +161,7 @@ def inject_hyperparams(
             count = jnp.zeros([], jnp.int32)
             hyperparams = {k: _as_hyperparam(v, dtype) for k, v in numeric.items()}
             hyperparams.update({k: _as_hyperparam(s(count), dtype) for k, s in schedules.items()})
-            return InjectHyperparamsState(count, hyperparams, build(hyperparams).init(params))
+            return InjectHyperparamsState(count, hyperparams, first_transform.init(params))
 
         def update(updates, state, params=None):
             hyperparams = dict(state.hyperparams)
@@ -214,7 +173,7 @@ def inject_hyperparams(
             return updates, InjectHyperparamsState(count, hyperparams, inner_state)
 
         transform = GradientTransformation(init, update)
-        _INJECTIONS[update] = Injection(factory, static, hyperparam_dtype, arguments)
+        _registry.record(transform, _registry.Recipe(factory, arguments, injection))
         return transform
 
     return injected
