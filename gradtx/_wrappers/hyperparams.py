@@ -92,8 +92,8 @@ def inject_hyperparams(
       factory unchanged.
 
     The factory is called once when the optimizer is built, with the given numbers and each
-    schedule's first value: that call checks the Python numbers (its errors name the alias and
-    the argument) and its `init` builds the inner state. Each update then rebuilds
+    schedule's first value: that call checks the Python numbers (a registered alias's errors name
+    it and the argument) and its `init` builds the inner state. Each update then rebuilds
     `factory(**h_t)` from the values in the state and applies it, so writing a new array of the
     same dtype and shape into `state.hyperparams` (say a lower learning rate) takes effect at the
     next update without recompiling a jitted step, and `jax.vmap` over states whose
