@@ -203,3 +203,18 @@ def test_gradtx_optimizer_drives_flax_train_state():
         np.testing.assert_allclose(a, b, rtol=1e-15, atol=0)
     for a, b in zip(jax.tree.leaves(state.opt_state), jax.tree.leaves(by_hand_state), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-15, atol=0)
+
+
+def test_init_empty_state_ignores_the_params():
+    assert gradtx._base.init_empty_state({"w": jnp.ones(2)}) == gradtx.EmptyState()
+    assert gradtx._base.init_empty_state(None) == gradtx.EmptyState()
+
+
+def test_stateless_applies_its_function_to_updates_and_params_and_keeps_the_state():
+    tx = gradtx._base.stateless(lambda updates, params: jax.tree.map(jnp.add, updates, params))
+    params = {"w": jnp.arange(2.0)}
+    state = tx.init(params)
+    assert state == gradtx.EmptyState()
+    updates, new_state = jax.jit(tx.update)({"w": jnp.ones(2)}, state, params)
+    np.testing.assert_array_equal(updates["w"], np.arange(2.0) + 1)
+    assert new_state == state

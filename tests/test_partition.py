@@ -323,3 +323,22 @@ def test_frozen_group_in_multi_transform_gets_zero_updates_and_no_state():
         assert "embed" not in paths, name
     updates, _ = tx.update(_grads(6), state, params)
     np.testing.assert_array_equal(updates["embed"], np.zeros((5, 2)))
+
+
+def test_multi_transform_path_matching_no_pattern_is_named_in_both_forms():
+    tx = gradtx.multi_transform(_scales(), {r"embed": "a", r"norm/.*": "b"})
+    with pytest.raises(
+        ValueError,
+        match=r"^multi_transform: the parameter at \['layers'\]\[0\]\['bias'\] \(matched as "
+        r"'layers/0/bias'\) matches none of the patterns \['embed', 'norm/\.\*'\]",
+    ):
+        tx.init(_params())
+
+
+def test_multi_transform_names_the_label_whose_transformation_is_not_one():
+    with pytest.raises(
+        TypeError,
+        match=r"^multi_transform: transforms_by_label\['b'\] must be a gradient transformation "
+        r"\(an object with `init` and `update`\), got function adam; call it first",
+    ):
+        gradtx.multi_transform({"a": gradtx.sgd(0.1), "b": gradtx.adam}, {r".*": "a"})

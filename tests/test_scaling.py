@@ -1,5 +1,7 @@
 """Tests of gradtx/_scaling.py: scale, scale_by_schedule, scale_by_learning_rate."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -125,3 +127,17 @@ def test_scale_keeps_low_precision_dtype(make, factor, dtype):
     updates, _ = tx.update(g, tx.init(g))
     assert updates.dtype == dtype
     np.testing.assert_array_equal(np.asarray(updates, np.float64), factor * np.array([1.0, -2.0]))
+
+
+@pytest.mark.parametrize(
+    "bad,error,message",
+    [
+        (float("inf"), ValueError, "scale: step_size must be finite, got inf"),
+        (float("nan"), ValueError, "scale: step_size must be finite, got nan"),
+        (True, TypeError, "scale: step_size must be a number or an array, got bool True"),
+    ],
+)
+def test_scale_rejects_a_step_size_that_is_not_a_finite_number(bad, error, message):
+    with pytest.raises(error, match="^" + re.escape(message) + "$"):
+        gradtx.scale(bad)
+    gradtx.scale(-2.0)  # any sign

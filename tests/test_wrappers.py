@@ -243,3 +243,13 @@ def test_wrapped_updates_trace_once():
         for value in (1.0, float("nan"), 2.0):
             params, state = step(params, state, _grads(value))
         chex.clear_trace_counter()
+
+
+@pytest.mark.parametrize("wrapper", [gradtx.apply_if_finite, gradtx.accumulate])
+def test_stepping_wrappers_reject_an_inner_that_is_not_a_transformation(wrapper):
+    with pytest.raises(
+        TypeError,
+        match=rf"^{wrapper.__name__}: inner must be a gradient transformation \(an object with "
+        r"`init` and `update`\), got function sgd; call it first, e.g. sgd\(...\)$",
+    ):
+        wrapper(gradtx.sgd, 2)

@@ -20,7 +20,7 @@ def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:
     r"""Multiply updates by a constant: $u_t = \alpha g_t$.
 
     Args:
-        step_size: the factor $\alpha$ (any sign).
+        step_size: the factor $\alpha$, of any sign but finite.
 
     Example:
         >>> import gradtx, jax.numpy as jnp
@@ -28,6 +28,7 @@ def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:
         >>> tx.update(jnp.ones(2), tx.init(jnp.ones(2)))[0]
         Array([-0.1, -0.1], dtype=float32)
     """
+    _validate.check_finite("scale", step_size=step_size)
     return stateless(
         lambda updates, params: _tree.map_leaves(
             lambda g: _scale_leaf(step_size, g), updates, where="scale"
