@@ -76,27 +76,16 @@ def _subject(where: str, name: str, value: Any) -> str:
     return f"{function}: {where}: {name}"
 
 
-def _fail(
-    where: str, name: str, value: Any, allowed: str, *, got: str | None = None, why: str = ""
-) -> None:
-    """Raise `<where>: <name> must be <allowed>, got <got>[. <why>]` (a ValueError)."""
-    raise ValueError(_message(where, name, value, allowed, got=got, why=why))
-
-
-def _message(where: str, name: str, value: Any, allowed: str, *, got: str | None, why: str) -> str:
-    got = repr(value) if got is None else got
-    return f"{_subject(where, name, value)} must be {allowed}, got {got}" + (
-        f". {why}" if why else ""
-    )
-
-
-def _typed(value: Any) -> str:
-    return f"{type(value).__name__} {value!r}"
+def _fail(where: str, name: str, value: Any, allowed: str) -> None:
+    """Raise `<where>: <name> must be <allowed>, got <value>` (a ValueError)."""
+    raise ValueError(f"{_subject(where, name, value)} must be {allowed}, got {value!r}")
 
 
 def _fail_type(where: str, name: str, value: Any, allowed: str, *, got: str | None = None) -> None:
-    """Raise `<where>: <name> must be <allowed>, got <type> <value>` (a TypeError)."""
-    raise TypeError(_message(where, name, value, allowed, got=got or _typed(value), why=""))
+    """Raise `<where>: <name> must be <allowed>, got <type> <value>` (a TypeError); `got`
+    replaces the description of the value where a fix helps more."""
+    got = got or f"{type(value).__name__} {value!r}"
+    raise TypeError(f"{_subject(where, name, value)} must be {allowed}, got {got}")
 
 
 def _is_number(value: Any) -> bool:

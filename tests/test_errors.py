@@ -99,25 +99,22 @@ BAD_INPUTS = [
     (
         lambda: gradtx.sgd([0.1, 0.01]),
         TypeError,
-        (
-            f"scale_by_learning_rate: learning_rate must be {CALLABLE_OF_THE_STEP}, got list [0.1, "
-            f"0.01]"
-        ),
+        (f"sgd: learning_rate must be {CALLABLE_OF_THE_STEP}, got list [0.1, 0.01]"),
     ),
     (
         lambda: gradtx.adam("1e-3"),
         TypeError,
-        f"scale_by_learning_rate: learning_rate must be {CALLABLE_OF_THE_STEP}, got str '1e-3'",
+        f"adam: learning_rate must be {CALLABLE_OF_THE_STEP}, got str '1e-3'",
     ),
     (
         lambda: gradtx.adam(True),
         TypeError,
-        f"scale_by_learning_rate: learning_rate must be {CALLABLE_OF_THE_STEP}, got bool True",
+        f"adam: learning_rate must be {CALLABLE_OF_THE_STEP}, got bool True",
     ),
     (
         lambda: gradtx.adam(None),
         TypeError,
-        f"scale_by_learning_rate: learning_rate must be {CALLABLE_OF_THE_STEP}, got NoneType None",
+        f"adam: learning_rate must be {CALLABLE_OF_THE_STEP}, got NoneType None",
     ),
     (
         lambda: gradtx.add_decayed_weights("0.1"),
@@ -237,12 +234,12 @@ NEEDS_A_LIBRARY_FIX = [
     (
         lambda: gradtx.sgd(0.1, momentum=True),
         TypeError,
-        "trace: decay must be a number or an array, got bool True",
+        "sgd: momentum must be a number or an array, got bool True",
     ),
     (
         lambda: gradtx.adam(1e-3, b1="0.9"),
         TypeError,
-        "scale_by_adam: b1 must be a number or an array, got str '0.9'",
+        "adam: b1 must be a number or an array, got str '0.9'",
     ),
     # Not a transformation: today an AttributeError at `init`.
     (

@@ -1,5 +1,6 @@
-"""Bad input: invalid hyperparameters fail when the optimizer is built, with the argument, its
-value and the allowed range in the message; mismatched trees name the first differing path."""
+"""Bad input: invalid hyperparameters fail when the optimizer is built, with the function and
+argument the user called (not the inner link that checked it), its value and the allowed range in
+the message; mismatched trees name the first differing path."""
 
 # ruff: noqa: E501  (the table keeps each expected message whole, on one line)
 
@@ -15,50 +16,50 @@ from gradtx import _validate
 BAD_HYPERPARAMETERS = [
     (
         lambda: gradtx.sgd(-0.1),
-        "scale_by_learning_rate: learning_rate must be >= 0 and finite, got -0.1",
+        "sgd: learning_rate must be >= 0 and finite, got -0.1",
     ),
-    (lambda: gradtx.sgd(0.1, momentum=1.0), "trace: decay must be in [0, 1), got 1.0"),
-    (lambda: gradtx.sgd(0.1, momentum=-0.5), "trace: decay must be in [0, 1), got -0.5"),
-    (lambda: gradtx.adam(1e-3, b1=1.2), "scale_by_adam: b1 must be in [0, 1), got 1.2"),
-    (lambda: gradtx.adam(1e-3, b2=1.0), "scale_by_adam: b2 must be in [0, 1), got 1.0"),
+    (lambda: gradtx.sgd(0.1, momentum=1.0), "sgd: momentum must be in [0, 1), got 1.0"),
+    (lambda: gradtx.sgd(0.1, momentum=-0.5), "sgd: momentum must be in [0, 1), got -0.5"),
+    (lambda: gradtx.adam(1e-3, b1=1.2), "adam: b1 must be in [0, 1), got 1.2"),
+    (lambda: gradtx.adam(1e-3, b2=1.0), "adam: b2 must be in [0, 1), got 1.0"),
     (
         lambda: gradtx.adam(1e-3, eps=-1e-8),
-        "scale_by_adam: eps must be >= 0 and finite, got -1e-08",
+        "adam: eps must be >= 0 and finite, got -1e-08",
     ),
     (
         lambda: gradtx.adam(float("nan")),
-        "scale_by_learning_rate: learning_rate must be >= 0 and finite, got nan",
+        "adam: learning_rate must be >= 0 and finite, got nan",
     ),
     (
         lambda: gradtx.adamw(1e-3, weight_decay=-1.0),
-        "add_decayed_weights: weight_decay must be >= 0 and finite, got -1.0",
+        "adamw: weight_decay must be >= 0 and finite, got -1.0",
     ),
-    (lambda: gradtx.adamax(1e-3, b1=-0.1), "scale_by_adamax: b1 must be in [0, 1), got -0.1"),
-    (lambda: gradtx.amsgrad(1e-3, b2=2.0), "scale_by_amsgrad: b2 must be in [0, 1), got 2.0"),
+    (lambda: gradtx.adamax(1e-3, b1=-0.1), "adamax: b1 must be in [0, 1), got -0.1"),
+    (lambda: gradtx.amsgrad(1e-3, b2=2.0), "amsgrad: b2 must be in [0, 1), got 2.0"),
     (
         lambda: gradtx.nadam(1e-3, eps_root=-1.0),
-        "scale_by_adam: eps_root must be >= 0 and finite, got -1.0",
+        "nadam: eps_root must be >= 0 and finite, got -1.0",
     ),
-    (lambda: gradtx.adagrad(0.1, eps=-1.0), "scale_by_rss: eps must be >= 0 and finite, got -1.0"),
+    (lambda: gradtx.adagrad(0.1, eps=-1.0), "adagrad: eps must be >= 0 and finite, got -1.0"),
     (
         lambda: gradtx.adagrad(0.1, initial_accumulator_value=-1.0),
-        "scale_by_rss: initial_accumulator_value must be >= 0 and finite, got -1.0",
+        "adagrad: initial_accumulator_value must be >= 0 and finite, got -1.0",
     ),
-    (lambda: gradtx.adadelta(rho=1.5), "scale_by_adadelta: rho must be in [0, 1), got 1.5"),
+    (lambda: gradtx.adadelta(rho=1.5), "adadelta: rho must be in [0, 1), got 1.5"),
     (
         lambda: gradtx.adadelta(eps=-1e-6),
-        "scale_by_adadelta: eps must be >= 0 and finite, got -1e-06",
+        "adadelta: eps must be >= 0 and finite, got -1e-06",
     ),
-    (lambda: gradtx.rmsprop(1e-3, decay=1.0), "scale_by_rms: decay must be in [0, 1), got 1.0"),
-    (lambda: gradtx.rmsprop(1e-3, momentum=1.0), "trace: decay must be in [0, 1), got 1.0"),
-    (lambda: gradtx.adabound(final_lr=0.0), "bound_lr: final_lr must be > 0 and finite, got 0.0"),
-    (lambda: gradtx.adabound(final_lr=-0.1), "bound_lr: final_lr must be > 0 and finite, got -0.1"),
-    (lambda: gradtx.amsbound(gamma=0.0), "bound_lr: gamma must be > 0 and finite, got 0.0"),
-    (lambda: gradtx.amsbound(b1=1.0), "bound_lr: b1 must be in [0, 1), got 1.0"),
-    (lambda: gradtx.adabound(b2=-0.5), "rms_step_size: b2 must be in [0, 1), got -0.5"),
+    (lambda: gradtx.rmsprop(1e-3, decay=1.0), "rmsprop: decay must be in [0, 1), got 1.0"),
+    (lambda: gradtx.rmsprop(1e-3, momentum=1.0), "rmsprop: momentum must be in [0, 1), got 1.0"),
+    (lambda: gradtx.adabound(final_lr=0.0), "adabound: final_lr must be > 0 and finite, got 0.0"),
+    (lambda: gradtx.adabound(final_lr=-0.1), "adabound: final_lr must be > 0 and finite, got -0.1"),
+    (lambda: gradtx.amsbound(gamma=0.0), "amsbound: gamma must be > 0 and finite, got 0.0"),
+    (lambda: gradtx.amsbound(b1=1.0), "amsbound: b1 must be in [0, 1), got 1.0"),
+    (lambda: gradtx.adabound(b2=-0.5), "adabound: b2 must be in [0, 1), got -0.5"),
     (
         lambda: gradtx.adabound(learning_rate=-1e-3),
-        "bound_lr: learning_rate must be >= 0 and finite, got -0.001",
+        "adabound: learning_rate must be >= 0 and finite, got -0.001",
     ),
 ]
 

@@ -38,7 +38,7 @@ class ApplyIfFiniteState(NamedTuple):
 
 
 def apply_if_finite(
-    inner: GradientTransformation, max_consecutive_errors: int
+    inner: GradientTransformation, max_consecutive_errors: int | jax.Array
 ) -> GradientTransformation:
     r"""Skip steps whose gradients hold a NaN or an Inf, up to N in a row.
 
@@ -55,7 +55,7 @@ def apply_if_finite(
 
     Args:
         inner: the transformation to protect, usually the whole optimizer.
-        max_consecutive_errors: $N$, an int >= 0. $N = 0$ applies every step.
+        max_consecutive_errors: $N$, an int >= 0 or an integer array. $N = 0$ applies every step.
 
     Returns:
         A transformation with state
@@ -113,7 +113,7 @@ class AccumulateState(NamedTuple):
     inner_state: OptState  # the wrapped transformation's state
 
 
-def accumulate(inner: GradientTransformation, every_k: int) -> GradientTransformation:
+def accumulate(inner: GradientTransformation, every_k: int | jax.Array) -> GradientTransformation:
     r"""Average k successive gradients and step the inner transformation once per k calls.
 
     $$\bar g_j = \bar g_{j-1} + (g_t - \bar g_{j-1}) / j, \quad j = 1, \dots, k$$
@@ -129,7 +129,7 @@ def accumulate(inner: GradientTransformation, every_k: int) -> GradientTransform
 
     Args:
         inner: the transformation to step with the mean gradient, usually the whole optimizer.
-        every_k: $k$, an int >= 1 ($k = 1$ is `inner` itself).
+        every_k: $k$, an int >= 1 or an integer array ($k = 1$ is `inner` itself).
 
     Returns:
         A transformation with state `AccumulateState(mini_step=j, gradient_step, acc_grads,
