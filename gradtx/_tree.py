@@ -7,7 +7,9 @@ first differing path when one does not.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -273,3 +275,97 @@ def abs_sq(x: jax.Array) -> jax.Array:
 def as_dtype(dtype: Any, *values: Any) -> tuple[jax.Array, ...]:
     """Hyperparameters (numbers or arrays) as arrays of the dtype a rule computes in."""
     return tuple(jnp.asarray(v, dtype) for v in values)
+
+
+def zero_count() -> jax.Array:
+    """The step count of a fresh state: 0, as an int32 scalar."""
+    return jnp.zeros([], jnp.int32)
+
+
+@functools.cache
+def leaf_fields(state_type: type) -> tuple[str, ...]:
+    """The fields of a state NamedTuple that hold one leaf per parameter: those annotated
+    `Updates`. The others (step counts, scalars, inner states) are not lifted."""
+    def is_leaf_field(hint: Any) -> bool:  # a ForwardRef under `from __future__ import annotations`
+        return getattr(hint, "__forward_arg__", hint) in ("Updates", Any)
+
+    hints = state_type.__annotations__
+    return tuple(name for name in state_type._fields if is_leaf_field(hints.get(name)))
+
+
+def _in_dtype(value: Any, dtype: Any) -> Any:
+    """A hyperparameter as the rules see it: floating values in `dtype`; integer and boolean
+    arrays (step counts, flags) as they are."""
+    if hasattr(value, "dtype") and not jnp.issubdtype(value.dtype, jnp.inexact):
+        return value
+    return jnp.asarray(value, dtype)
+
+
+def lift(
+    where: str,
+    phases: Sequence[Callable[..., Any]],
+    updates: Any,
+    state: Any,
+    inputs: dict[str, Any] | None = None,
+    *,
+    direction_dtype: str = "updates",
+    **hyperparams: Any,
+) -> tuple[Any, Any]:
+    """Lift a per-array rule, written as its paper writes it, to pytrees.
+
+    The rule comes in phases, each called per leaf as `phase(g, s, h)`: `g` is the update leaf,
+    `s` a leaf state (an instance of `type(state)` whose leaf fields, those annotated `Updates`,
+    hold this leaf's arrays; its other fields, and fields that are None, are None) and `h` the
+    hyperparameters, with per-leaf `inputs` (e.g. step sizes) beside them as attributes. Every
+    phase but the last returns the new leaf state (`s._replace(mu=...)`); the last returns the
+    direction `u`, or `(u, s)` when a field depends on `u` (Adadelta's average of squared steps).
+
+    The lift does what every rule would otherwise repeat: it checks that the state's trees match
+    the updates (naming the field and the first differing path), computes in `compute_dtype`
+    (float32 or wider) with hyperparameters converted to it, rounds each changed field to its
+    stored dtype between phases (later phases read moments as stored), and casts the direction
+    back to the update's dtype (or leaves it in the compute dtype, `direction_dtype="compute"`,
+    for a rule that reduces it across leaves first) and each field to its stored dtype.
+
+    Returns:
+        The direction tree and `state` with its leaf fields replaced.
+    """
+    inputs = inputs or {}
+    fields = [name for name in leaf_fields(type(state)) if getattr(state, name) is not None]
+    blank = type(state)(*(None for _ in state))
+
+    def rule(g, *leaves):
+        stored, extra = leaves[: len(fields)], leaves[len(fields) :]
+        dtype = compute_dtype(g, *stored)
+        h = types.SimpleNamespace(
+            **{k: _in_dtype(v, dtype) for k, v in hyperparams.items()},
+            **{k: x.astype(dtype) for k, x in zip(inputs, extra, strict=True)},
+        )
+        g_ = g.astype(dtype)
+        s = blank._replace(**{k: x.astype(dtype) for k, x in zip(fields, stored, strict=True)})
+        for phase in phases[:-1]:
+            new = phase(g_, s, h)
+            s = new._replace(
+                **{
+                    k: as_stored(getattr(new, k).astype(dtype), x)
+                    for k, x in zip(fields, stored, strict=True)
+                    if getattr(new, k) is not getattr(s, k)
+                }
+            )
+        u = phases[-1](g_, s, h)
+        if isinstance(u, tuple):
+            u, s = u
+        u = u if direction_dtype == "compute" else u.astype(g.dtype)
+        return (u, *(cast_like(getattr(s, k), x) for k, x in zip(fields, stored, strict=True)))
+
+    trees = [getattr(state, name) for name in fields]
+    u, *new = map_leaves(
+        rule,
+        updates,
+        *trees,
+        *inputs.values(),
+        where=where,
+        names=(*fields, *inputs),
+        outputs=1 + len(fields),
+    )
+    return u, state._replace(**dict(zip(fields, new, strict=True)))

@@ -15,10 +15,6 @@ from gradtx import _tree, _validate
 from gradtx._base import GradientTransformation, Updates
 
 
-def _count() -> jax.Array:
-    return jnp.zeros([], jnp.int32)
-
-
 class ScaleByAdamState(NamedTuple):
     """State of `scale_by_adam` and `scale_by_adamax`."""
 
@@ -34,8 +30,14 @@ def _epsilon(uncorrected: bool):
     return lambda eps, correction2: eps
 
 
-def _nesterov_mean(m, g, b1, count, dt):
+def _moments(g, s, h):
+    """Adam's moments: m_t = b1 m_{t-1} + (1 - b1) g_t, v_t = b2 v_{t-1} + (1 - b2) |g_t|^2."""
+    return s._replace(mu=_tree.ema(g, s.mu, h.b1), nu=_tree.ema(_tree.abs_sq(g), s.nu, h.b2))
+
+
+def _nesterov_mean(m, g, b1, count):
     """Nadam's look-ahead mean: b1 m_t / (1 - b1^{t+1}) + (1 - b1) g_t / (1 - b1^t)."""
+    dt = g.dtype
     ahead = _tree.bias_correction(b1, count.astype(dt) + 1, dt)  # t + 1 without int32 overflow
     # Scalar factors first: XLA folds (c * m) / y differently when c is a constant, and an
     # injected (runtime) b1 must give the same bits as a Python float.
@@ -97,23 +99,16 @@ def scale_by_adam(
     _eps = _epsilon(eps_uncorrected)
 
     def init(params):
-        return ScaleByAdamState(
-            _count(), _tree.zeros_like(params, mu_dtype), _tree.zeros_like(params, nu_dtype)
-        )
+        mu, nu = _tree.zeros_like(params, mu_dtype), _tree.zeros_like(params, nu_dtype)
+        return ScaleByAdamState(_tree.zero_count(), mu, nu)
 
-    def rule(count, g, m, v):
-        dt = _tree.compute_dtype(g, m, v)
-        b1_, b2_, eps_, eps_root_ = _tree.as_dtype(dt, b1, b2, eps, eps_root)
-        g_ = g.astype(dt)
-        m_new = _tree.as_stored(_tree.ema(g_, m.astype(dt), b1_), m)
-        v_new = _tree.as_stored(_tree.ema(_tree.abs_sq(g_), v.astype(dt), b2_), v)
+    def direction(g, s, h):
         if nesterov:
-            m_hat = _nesterov_mean(m_new, g_, b1_, count, dt)
+            m_hat = _nesterov_mean(s.mu, g, h.b1, h.count)
         else:
-            m_hat = m_new / _tree.bias_correction(b1_, count, dt)
-        correction2 = _tree.bias_correction(b2_, count, dt)
-        u = m_hat / (jnp.sqrt(v_new / correction2 + eps_root_) + _eps(eps_, correction2))
-        return u.astype(g.dtype), _tree.cast_like(m_new, m), _tree.cast_like(v_new, v)
+            m_hat = s.mu / _tree.bias_correction(h.b1, h.count, g.dtype)
+        correction2 = _tree.bias_correction(h.b2, h.count, g.dtype)
+        return m_hat / (jnp.sqrt(s.nu / correction2 + h.eps_root) + _eps(h.eps, correction2))
 
     def update(updates, state, params=None):
         del params
@@ -123,16 +118,10 @@ def scale_by_adam(
                 f"{type(state).__name__}. Was it made by this optimizer's `init`?"
             )
         count = _tree.safe_increment(state.count)
-        updates, mu, nu = _tree.map_leaves(
-            lambda g, m, v: rule(count, g, m, v),
-            updates,
-            state.mu,
-            state.nu,
-            where="scale_by_adam",
-            names=("mu", "nu"),
-            outputs=3,
-        )
-        return updates, ScaleByAdamState(count, mu, nu)
+        hyperparams = dict(count=count, b1=b1, b2=b2, eps=eps, eps_root=eps_root)
+        phases = (_moments, direction)
+        updates, state = _tree.lift("scale_by_adam", phases, updates, state, **hyperparams)
+        return updates, state._replace(count=count)
 
     return GradientTransformation(init, update)
 
@@ -173,32 +162,26 @@ def scale_by_adamax(
     _validate.check_non_negative("scale_by_adamax", eps=eps)
 
     def init(params):
-        return ScaleByAdamState(_count(), _tree.zeros_like(params), _tree.zeros_like(params))
+        mu, nu = _tree.zeros_like(params), _tree.zeros_like(params)
+        return ScaleByAdamState(_tree.zero_count(), mu, nu)
 
-    def rule(count, g, m, v):
-        dt = _tree.compute_dtype(g, m, v)
-        b1_, b2_, eps_ = _tree.as_dtype(dt, b1, b2, eps)
-        g_ = g.astype(dt)
-        m_new = _tree.as_stored(_tree.ema(g_, m.astype(dt), b1_), m)
-        inside, outside = (eps_, 0) if eps_in_max else (0, eps_)
-        v_new = jnp.maximum(jnp.abs(g_) + jnp.real(inside), jnp.real(b2_ * v.astype(dt)))
-        v_new = _tree.as_stored(v_new.astype(dt), v)
-        u = m_new / _tree.bias_correction(b1_, count, dt) / (v_new + outside)
-        return u.astype(g.dtype), _tree.cast_like(m_new, m), _tree.cast_like(v_new, v)
+    def moments(g, s, h):
+        inside = h.eps if eps_in_max else 0
+        mu = _tree.ema(g, s.mu, h.b1)
+        nu = jnp.maximum(jnp.abs(g) + jnp.real(inside), jnp.real(h.b2 * s.nu))
+        return s._replace(mu=mu, nu=nu)
+
+    def direction(g, s, h):
+        outside = 0 if eps_in_max else h.eps
+        return s.mu / _tree.bias_correction(h.b1, h.count, g.dtype) / (s.nu + outside)
 
     def update(updates, state, params=None):
         del params
         count = _tree.safe_increment(state.count)
-        updates, mu, nu = _tree.map_leaves(
-            lambda g, m, v: rule(count, g, m, v),
-            updates,
-            state.mu,
-            state.nu,
-            where="scale_by_adamax",
-            names=("mu", "nu"),
-            outputs=3,
-        )
-        return updates, ScaleByAdamState(count, mu, nu)
+        hyperparams = dict(count=count, b1=b1, b2=b2, eps=eps)
+        phases = (moments, direction)
+        updates, state = _tree.lift("scale_by_adamax", phases, updates, state, **hyperparams)
+        return updates, state._replace(count=count)
 
     return GradientTransformation(init, update)
 
@@ -262,44 +245,28 @@ def scale_by_amsgrad(
 
     def init(params):
         zeros = lambda: _tree.zeros_like(params)  # one buffer per field, so state can be donated
-        return ScaleByAmsgradState(_count(), _tree.zeros_like(params, mu_dtype), zeros(), zeros())
+        mu = _tree.zeros_like(params, mu_dtype)
+        return ScaleByAmsgradState(_tree.zero_count(), mu, zeros(), zeros())
 
-    def rule(count, g, m, v, v_max):
-        dt = _tree.compute_dtype(g, m, v)
-        b1_, b2_, eps_, eps_root_ = _tree.as_dtype(dt, b1, b2, eps, eps_root)
-        g_ = g.astype(dt)
-        m_new = _tree.as_stored(_tree.ema(g_, m.astype(dt), b1_), m)
-        v_new = _tree.as_stored(_tree.ema(_tree.abs_sq(g_), v.astype(dt), b2_), v)
-        correction2 = _tree.bias_correction(b2_, count, dt)
+    def running_max(g, s, h):
         if raw_max:
-            v_max_new = _tree.as_stored(jnp.maximum(v_max.astype(dt), v_new), v_max)
-            v_max_hat = v_max_new / correction2
-        else:
-            v_max_hat = jnp.maximum(v_max.astype(dt), v_new / correction2)
-            v_max_new = v_max_hat = _tree.as_stored(v_max_hat, v_max)
-        m_hat = m_new / _tree.bias_correction(b1_, count, dt)
-        u = m_hat / (jnp.sqrt(v_max_hat + eps_root_) + _eps(eps_, correction2))
-        return (
-            u.astype(g.dtype),
-            _tree.cast_like(m_new, m),
-            _tree.cast_like(v_new, v),
-            _tree.cast_like(v_max_new, v_max),
-        )
+            return s._replace(nu_max=jnp.maximum(s.nu_max, s.nu))
+        nu_hat = s.nu / _tree.bias_correction(h.b2, h.count, g.dtype)
+        return s._replace(nu_max=jnp.maximum(s.nu_max, nu_hat))
+
+    def direction(g, s, h):
+        correction2 = _tree.bias_correction(h.b2, h.count, g.dtype)
+        nu_max_hat = s.nu_max / correction2 if raw_max else s.nu_max
+        m_hat = s.mu / _tree.bias_correction(h.b1, h.count, g.dtype)
+        return m_hat / (jnp.sqrt(nu_max_hat + h.eps_root) + _eps(h.eps, correction2))
 
     def update(updates, state, params=None):
         del params
         count = _tree.safe_increment(state.count)
-        updates, mu, nu, nu_max = _tree.map_leaves(
-            lambda *leaves: rule(count, *leaves),
-            updates,
-            state.mu,
-            state.nu,
-            state.nu_max,
-            where="scale_by_amsgrad",
-            names=("mu", "nu", "nu_max"),
-            outputs=4,
-        )
-        return updates, ScaleByAmsgradState(count, mu, nu, nu_max)
+        hyperparams = dict(count=count, b1=b1, b2=b2, eps=eps, eps_root=eps_root)
+        phases = (_moments, running_max, direction)
+        updates, state = _tree.lift("scale_by_amsgrad", phases, updates, state, **hyperparams)
+        return updates, state._replace(count=count)
 
     return GradientTransformation(init, update)
 
@@ -351,46 +318,29 @@ def scale_by_nadam(
 
     def init(params):
         product = jnp.ones([], jnp.result_type(float))  # float64 when x64 is on
-        return ScaleByNadamState(
-            _count(), product, _tree.zeros_like(params), _tree.zeros_like(params)
-        )
+        mu, nu = _tree.zeros_like(params), _tree.zeros_like(params)
+        return ScaleByNadamState(_tree.zero_count(), product, mu, nu)
 
     def momentum_at(t, dtype):
         (b1_, psi) = _tree.as_dtype(dtype, b1, momentum_decay)
         return b1_ * (1 - 0.5 * jnp.asarray(0.96, dtype) ** (t * psi))
 
-    def rule(count, product, g, m, v):
-        dt = _tree.compute_dtype(g, m, v)
-        b1_, b2_, eps_ = _tree.as_dtype(dt, b1, b2, eps)
-        t = count.astype(dt)
-        mu_t, mu_next = momentum_at(t, dt), momentum_at(t + 1, dt)
-        product = product.astype(dt)
-        g_ = g.astype(dt)
-        m_new = _tree.as_stored(_tree.ema(g_, m.astype(dt), b1_), m)
-        v_new = _tree.as_stored(_tree.ema(_tree.abs_sq(g_), v.astype(dt), b2_), v)
-        denominator = jnp.sqrt(v_new / _tree.bias_correction(b2_, count, dt)) + eps_
-        mean = (1 - mu_t) / (1 - product) * g_ + mu_next / (1 - product * mu_next) * m_new
-        return (
-            (mean / denominator).astype(g.dtype),
-            _tree.cast_like(m_new, m),
-            _tree.cast_like(v_new, v),
-        )
+    def direction(g, s, h):
+        t = h.count.astype(g.dtype)
+        mu_t, mu_next = momentum_at(t, g.dtype), momentum_at(t + 1, g.dtype)
+        denominator = jnp.sqrt(s.nu / _tree.bias_correction(h.b2, h.count, g.dtype)) + h.eps
+        product = h.product
+        mean = (1 - mu_t) / (1 - product) * g + mu_next / (1 - product * mu_next) * s.mu
+        return mean / denominator
 
     def update(updates, state, params=None):
         del params
         count = _tree.safe_increment(state.count)
-        product = state.mu_product * momentum_at(
-            count.astype(state.mu_product.dtype), state.mu_product.dtype
-        )
-        updates, mu, nu = _tree.map_leaves(
-            lambda g, m, v: rule(count, product, g, m, v),
-            updates,
-            state.mu,
-            state.nu,
-            where="scale_by_nadam",
-            names=("mu", "nu"),
-            outputs=3,
-        )
-        return updates, ScaleByNadamState(count, product, mu, nu)
+        dtype = state.mu_product.dtype
+        product = state.mu_product * momentum_at(count.astype(dtype), dtype)
+        hyperparams = dict(count=count, product=product, b1=b1, b2=b2, eps=eps)
+        phases = (_moments, direction)
+        updates, state = _tree.lift("scale_by_nadam", phases, updates, state, **hyperparams)
+        return updates, state._replace(count=count, mu_product=product)
 
     return GradientTransformation(init, update)

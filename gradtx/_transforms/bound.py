@@ -34,36 +34,24 @@ def _rms_step_size(where: str, b2: float, eps: float, running_max: bool) -> Grad
 
     def init(params):
         nu_max = _tree.zeros_like(params) if running_max else None
-        return RmsStepSizeState(jnp.zeros([], jnp.int32), _tree.zeros_like(params), nu_max)
+        return RmsStepSizeState(_tree.zero_count(), _tree.zeros_like(params), nu_max)
 
-    def rule(count, g, v, v_max=None):
-        dt = _tree.compute_dtype(g, v)
-        b2_, eps_ = _tree.as_dtype(dt, b2, eps)
-        v_new = _tree.as_stored(_tree.ema(_tree.abs_sq(g.astype(dt)), v.astype(dt), b2_), v)
-        if v_max is not None:
-            v_max_new = _tree.as_stored(jnp.maximum(v_max.astype(dt), v_new), v_max)
-        else:
-            v_max_new = v_new
-        s = jnp.sqrt(_tree.bias_correction(b2_, count, dt)) / (jnp.sqrt(v_max_new) + eps_)
-        if v_max is None:
-            return s.astype(g.dtype), _tree.cast_like(v_new, v)
-        return s.astype(g.dtype), _tree.cast_like(v_new, v), _tree.cast_like(v_max_new, v_max)
+    def accumulate(g, s, h):
+        return s._replace(nu=_tree.ema(_tree.abs_sq(g), s.nu, h.b2))
+
+    def maximum(g, s, h):
+        return s if s.nu_max is None else s._replace(nu_max=jnp.maximum(s.nu_max, s.nu))
+
+    def step_size(g, s, h):
+        nu = s.nu if s.nu_max is None else s.nu_max
+        return jnp.sqrt(_tree.bias_correction(h.b2, h.count, g.dtype)) / (jnp.sqrt(nu) + h.eps)
 
     def update(updates, state, params=None):
         del params
         count = _tree.safe_increment(state.count)
-        trees, names = (state.nu, state.nu_max), ("nu", "nu_max")
-        if not running_max:
-            trees, names = trees[:1], names[:1]
-        steps, *moments = _tree.map_leaves(
-            lambda *leaves: rule(count, *leaves),
-            updates,
-            *trees,
-            where=where,
-            names=names,
-            outputs=1 + len(trees),
-        )
-        return steps, RmsStepSizeState(count, *moments, *([] if running_max else [None]))
+        phases = (accumulate, maximum, step_size)
+        steps, state = _tree.lift(where, phases, updates, state, count=count, b2=b2, eps=eps)
+        return steps, state._replace(count=count)
 
     return GradientTransformation(init, update)
 
@@ -189,34 +177,31 @@ def bound_lr(
     _validate.check_interval("bound_lr", b1=b1)
 
     def init(params):
-        return BoundLrState(
-            jnp.zeros([], jnp.int32), _tree.zeros_like(params), step_size.init(params)
-        )
+        return BoundLrState(_tree.zero_count(), _tree.zeros_like(params), step_size.init(params))
 
-    def rule(count, lr, base_lr, g, m, s):
-        dt = _tree.compute_dtype(g, m)
-        b1_, lr_, base_, final_, gamma_ = _tree.as_dtype(dt, b1, lr, base_lr, final_lr, gamma)
-        m_new = _tree.as_stored(_tree.ema(g.astype(dt), m.astype(dt), b1_), m)
-        ratio = jnp.where(base_ > 0, lr_ / jnp.where(base_ > 0, base_, 1), 1)
-        lower, upper = _band(final_ * ratio, gamma_, count, dt)
-        step = s.astype(dt) * (lr_ / _tree.bias_correction(b1_, count, dt))  # scalar first
-        eta = jnp.clip(jnp.real(step), jnp.real(lower), jnp.real(upper)).astype(dt)
-        return (-eta * m_new).astype(g.dtype), _tree.cast_like(m_new, m)
+    def accumulate(g, s, h):
+        return s._replace(mu=_tree.ema(g, s.mu, h.b1))
+
+    def direction(g, s, h):
+        ratio = jnp.where(h.base_lr > 0, h.lr / jnp.where(h.base_lr > 0, h.base_lr, 1), 1)
+        lower, upper = _band(h.final_lr * ratio, h.gamma, h.count, g.dtype)
+        step = h.step_sizes * (h.lr / _tree.bias_correction(h.b1, h.count, g.dtype))  # scalar first
+        eta = jnp.clip(jnp.real(step), jnp.real(lower), jnp.real(upper)).astype(g.dtype)
+        return -eta * s.mu
 
     def update(updates, state, params=None):
         steps, step_state = step_size.update(updates, state.step_size, params)
-        lr = learning_rate_at(learning_rate, state.count)
-        base_lr = learning_rate_at(learning_rate, jnp.zeros([], jnp.int32))
-        count = _tree.safe_increment(state.count)
-        updates, mu = _tree.map_leaves(
-            lambda g, m, s: rule(count, lr, base_lr, g, m, s),
-            updates,
-            state.mu,
-            steps,
-            where="bound_lr",
-            names=("mu", "step sizes"),
-            outputs=2,
+        hyperparams = dict(
+            lr=learning_rate_at(learning_rate, state.count),
+            base_lr=learning_rate_at(learning_rate, _tree.zero_count()),
+            count=_tree.safe_increment(state.count),
+            b1=b1,
+            final_lr=final_lr,
+            gamma=gamma,
         )
-        return updates, BoundLrState(count, mu, step_state)
+        phases = (accumulate, direction)
+        inputs = {"step_sizes": steps}
+        updates, state = _tree.lift("bound_lr", phases, updates, state, inputs, **hyperparams)
+        return updates, state._replace(count=hyperparams["count"], step_size=step_state)
 
     return GradientTransformation(init, update)

@@ -15,10 +15,6 @@ from gradtx import _tree, _validate
 from gradtx._base import GradientTransformation, Updates
 
 
-def _count() -> jax.Array:
-    return jnp.zeros([], jnp.int32)
-
-
 class ScaleByRssState(NamedTuple):
     """State of `scale_by_rss`."""
 
@@ -59,28 +55,17 @@ def scale_by_rss(
     def init(params):
         return ScaleByRssState(_tree.full_like(params, initial_accumulator_value))
 
-    def rule(g, s):
-        dt = _tree.compute_dtype(g, s)
-        (eps_,) = _tree.as_dtype(dt, eps)
-        g_ = g.astype(dt)
-        s_new = _tree.as_stored(s.astype(dt) + _tree.abs_sq(g_), s)
+    def accumulate(g, s, h):
+        return s._replace(sum_of_squares=s.sum_of_squares + _tree.abs_sq(g))
+
+    def direction(g, s, h):
         if eps_in_sqrt:
-            scale = jnp.where(s_new > 0, jax.lax.rsqrt(s_new + eps_), 0)
-        else:
-            scale = 1 / (jnp.sqrt(s_new) + eps_)
-        return (scale * g_).astype(g.dtype), _tree.cast_like(s_new, s)
+            return jnp.where(s.sum_of_squares > 0, jax.lax.rsqrt(s.sum_of_squares + h.eps), 0) * g
+        return 1 / (jnp.sqrt(s.sum_of_squares) + h.eps) * g
 
     def update(updates, state, params=None):
         del params
-        updates, sums = _tree.map_leaves(
-            rule,
-            updates,
-            state.sum_of_squares,
-            where="scale_by_rss",
-            names=("sum_of_squares",),
-            outputs=2,
-        )
-        return updates, ScaleByRssState(sums)
+        return _tree.lift("scale_by_rss", (accumulate, direction), updates, state, eps=eps)
 
     return GradientTransformation(init, update)
 
@@ -124,27 +109,17 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
     def init(params):
         return ScaleByAdadeltaState(_tree.zeros_like(params), _tree.zeros_like(params))
 
-    def rule(g, e_g, e_x):
-        dt = _tree.compute_dtype(g, e_g, e_x)
-        rho_, eps_ = _tree.as_dtype(dt, rho, eps)
-        g_ = g.astype(dt)
-        e_g_new = _tree.as_stored(_tree.ema(_tree.abs_sq(g_), e_g.astype(dt), rho_), e_g)
-        u = jnp.sqrt(e_x.astype(dt) + eps_) / jnp.sqrt(e_g_new + eps_) * g_
-        e_x_new = _tree.ema(_tree.abs_sq(u), e_x.astype(dt), rho_)
-        return u.astype(g.dtype), _tree.cast_like(e_g_new, e_g), _tree.cast_like(e_x_new, e_x)
+    def accumulate(g, s, h):
+        return s._replace(e_g=_tree.ema(_tree.abs_sq(g), s.e_g, h.rho))
+
+    def direction(g, s, h):
+        u = jnp.sqrt(s.e_x + h.eps) / jnp.sqrt(s.e_g + h.eps) * g
+        return u, s._replace(e_x=_tree.ema(_tree.abs_sq(u), s.e_x, h.rho))
 
     def update(updates, state, params=None):
         del params
-        updates, e_g, e_x = _tree.map_leaves(
-            rule,
-            updates,
-            state.e_g,
-            state.e_x,
-            where="scale_by_adadelta",
-            names=("e_g", "e_x"),
-            outputs=3,
-        )
-        return updates, ScaleByAdadeltaState(e_g, e_x)
+        phases = (accumulate, direction)
+        return _tree.lift("scale_by_adadelta", phases, updates, state, rho=rho, eps=eps)
 
     return GradientTransformation(init, update)
 
@@ -200,37 +175,27 @@ def scale_by_rms(
 
     def init(params):
         mu = _tree.zeros_like(params) if centered else None
-        return ScaleByRmsState(_count(), _tree.full_like(params, initial_scale), mu)
+        return ScaleByRmsState(_tree.zero_count(), _tree.full_like(params, initial_scale), mu)
 
-    def rule(count, g, v, m=None):
-        dt = _tree.compute_dtype(g, v)
-        rho, eps_ = _tree.as_dtype(dt, decay, eps)
-        g_ = g.astype(dt)
-        v_new = _tree.as_stored(_tree.ema(_tree.abs_sq(g_), v.astype(dt), rho), v)
-        m_new = None if m is None else _tree.as_stored(_tree.ema(g_, m.astype(dt), rho), m)
-        correction = _tree.bias_correction(rho, count, dt) if bias_correction else 1
-        second = v_new / correction
-        if m_new is not None:  # a variance: rounding must not take it below zero
-            second = jnp.maximum(second - _tree.abs_sq(m_new / correction), 0)
-        scaling = jax.lax.rsqrt(second + eps_) if eps_in_sqrt else 1 / (jnp.sqrt(second) + eps_)
-        u = (scaling * g_).astype(g.dtype)
-        if m is None:
-            return u, _tree.cast_like(v_new, v)
-        return u, _tree.cast_like(v_new, v), _tree.cast_like(m_new, m)
+    def accumulate(g, s, h):
+        nu = _tree.ema(_tree.abs_sq(g), s.nu, h.decay)
+        return s._replace(nu=nu, mu=None if s.mu is None else _tree.ema(g, s.mu, h.decay))
+
+    def direction(g, s, h):
+        correction = _tree.bias_correction(h.decay, h.count, g.dtype) if bias_correction else 1
+        second = s.nu / correction
+        if s.mu is not None:  # a variance: rounding must not take it below zero
+            second = jnp.maximum(second - _tree.abs_sq(s.mu / correction), 0)
+        if eps_in_sqrt:
+            return jax.lax.rsqrt(second + h.eps) * g
+        return 1 / (jnp.sqrt(second) + h.eps) * g
 
     def update(updates, state, params=None):
         del params
         count = _tree.safe_increment(state.count)
-        trees, names = ((state.nu, state.mu), ("nu", "mu")) if centered else ((state.nu,), ("nu",))
-        updates, nu, *mu = _tree.map_leaves(
-            lambda *leaves: rule(count, *leaves),
-            updates,
-            *trees,
-            where="scale_by_rms",
-            names=names,
-            outputs=1 + len(trees),
-        )
-        mu = mu[0] if centered else None
-        return updates, ScaleByRmsState(count, nu, mu)
+        phases = (accumulate, direction)
+        hyperparams = dict(count=count, decay=decay, eps=eps)
+        updates, state = _tree.lift("scale_by_rms", phases, updates, state, **hyperparams)
+        return updates, state._replace(count=count)
 
     return GradientTransformation(init, update)

@@ -59,31 +59,22 @@ def trace(
     _validate.check_interval("trace", decay=decay, dampening=dampening)
 
     def init(params):
-        return TraceState(jnp.zeros([], jnp.int32), _tree.zeros_like(params, accumulator_dtype))
+        return TraceState(_tree.zero_count(), _tree.zeros_like(params, accumulator_dtype))
 
-    def rule(first, g, v):
-        dt = _tree.compute_dtype(g, v)
-        mu, damp = _tree.as_dtype(dt, decay, dampening)
-        g_ = g.astype(dt)
+    def accumulate(g, s, h):
         if isinstance(dampening, (int, float)) and dampening == 0:
-            v_new = g_ + mu * v.astype(dt)
-        else:
-            v_new = jnp.where(first, g_, (1 - damp) * g_ + mu * v.astype(dt))
-        v_new = _tree.as_stored(v_new, v)
-        u = g_ + mu * v_new if nesterov else v_new
-        return u.astype(g.dtype), _tree.cast_like(v_new, v)
+            return s._replace(trace=g + h.decay * s.trace)
+        damped = (1 - h.dampening) * g + h.decay * s.trace
+        return s._replace(trace=jnp.where(h.first, g, damped))
+
+    def direction(g, s, h):
+        return g + h.decay * s.trace if nesterov else s.trace
 
     def update(updates, state, params=None):
         del params
-        first = state.count == 0
-        updates, velocity = _tree.map_leaves(
-            lambda g, v: rule(first, g, v),
-            updates,
-            state.trace,
-            where="trace",
-            names=("trace",),
-            outputs=2,
-        )
-        return updates, TraceState(_tree.safe_increment(state.count), velocity)
+        hyperparams = dict(first=state.count == 0, decay=decay, dampening=dampening)
+        phases = (accumulate, direction)
+        updates, state = _tree.lift("trace", phases, updates, state, **hyperparams)
+        return updates, state._replace(count=_tree.safe_increment(state.count))
 
     return GradientTransformation(init, update)

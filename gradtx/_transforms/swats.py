@@ -24,17 +24,6 @@ class ScaleBySwatsState(NamedTuple):
     sgd_lr: jax.Array  # shape (): Lambda / alpha, SGD's learning rate in units of alpha; 0 before
 
 
-def _dot(a: Updates, b: Updates, dtype) -> jax.Array:
-    """The real inner product of two trees, summed over every leaf, in `dtype`."""
-    total = jnp.zeros([], dtype)
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-        x = jnp.asarray(x)
-        # An elementwise product and a sum, not vdot: vdot cannot contract a sharded axis.
-        product = jnp.real(jnp.conj(x) * jnp.asarray(y).astype(x.dtype))
-        total = total + jnp.sum(product).astype(dtype)
-    return total
-
-
 def scale_by_swats(
     b1: float = 0.9, b2: float = 0.999, eps: float = 1e-9, *, eps_switch: float = 1e-6
 ) -> GradientTransformation:
@@ -99,49 +88,45 @@ def scale_by_swats(
         dtype = jnp.finfo(_tree.compute_dtype(*leaves)).dtype if leaves else jnp.float32
         # One buffer per field, so that the state can be donated to a jitted step.
         zeros = lambda: _tree.zeros_like(params)
-        step = lambda: jnp.zeros([], jnp.int32)
-        scalar = lambda: jnp.zeros([], dtype)
+        step, scalar = _tree.zero_count, lambda: jnp.zeros([], dtype)
         return ScaleBySwatsState(
             step(), zeros(), zeros(), zeros(), scalar(), jnp.zeros([], bool), step(), scalar()
         )
 
-    def adam_rule(count, g, m, a):
-        dt = _tree.compute_dtype(g, m, a)
-        b1_, b2_, eps_ = _tree.as_dtype(dt, b1, b2, eps)
-        g_ = g.astype(dt)
-        m_new = _tree.as_stored(_tree.ema(g_, m.astype(dt), b1_), m)
-        a_new = _tree.as_stored(_tree.ema(_tree.abs_sq(g_), a.astype(dt), b2_), a)
-        bc1, bc2 = _tree.bias_correction(b1_, count, dt), _tree.bias_correction(b2_, count, dt)
-        d = jnp.sqrt(bc2) / bc1 * m_new / (jnp.sqrt(a_new) + eps_)
-        return d, _tree.cast_like(m_new, m), _tree.cast_like(a_new, a)
+    def adam_moments(g, s, h):
+        return s._replace(mu=_tree.ema(g, s.mu, h.b1), nu=_tree.ema(_tree.abs_sq(g), s.nu, h.b2))
 
-    def phase_rule(sgd, sgd_lr, g, d, v, m_new, a_new, m, a):
-        dt = _tree.compute_dtype(g, v)
-        (b1_,) = _tree.as_dtype(dt, b1)
-        v_new = b1_ * v.astype(dt) + g.astype(dt)
-        u = jnp.where(sgd, (1 - b1_) * sgd_lr.astype(dt) * v_new, d.astype(dt))
-        v_new = jnp.where(sgd, v_new, 0)  # v_k = 0 up to and at the switch
-        return (
-            u.astype(g.dtype),
-            _tree.cast_like(v_new, v),
-            jnp.where(sgd, m, m_new),
-            jnp.where(sgd, a, a_new),
+    def adam_direction(g, s, h):
+        bc1 = _tree.bias_correction(h.b1, h.count, g.dtype)
+        bc2 = _tree.bias_correction(h.b2, h.count, g.dtype)
+        return jnp.sqrt(bc2) / bc1 * s.mu / (jnp.sqrt(s.nu) + h.eps)
+
+    def phase(g, s, h):
+        """Adam's direction before the switch; SGD with momentum, moments frozen, after it."""
+        velocity = h.b1 * s.velocity + g
+        u = jnp.where(h.sgd, (1 - h.b1) * h.sgd_lr * velocity, h.direction)
+        return u, s._replace(
+            velocity=jnp.where(h.sgd, velocity, 0),  # v_k = 0 up to and at the switch
+            mu=jnp.where(h.sgd, s.mu, h.adam_mu),
+            nu=jnp.where(h.sgd, s.nu, h.adam_nu),
         )
 
     def update(updates, state, params=None):
         del params
         count = _tree.safe_increment(state.count)
-        direction, mu, nu = _tree.map_leaves(
-            lambda g, m, a: adam_rule(count, g, m, a),
+        direction, adam = _tree.lift(
+            "scale_by_swats",
+            (adam_moments, adam_direction),
             updates,
-            state.mu,
-            state.nu,
-            where="scale_by_swats",
-            names=("mu", "nu"),
-            outputs=3,
+            state,
+            direction_dtype="compute",  # its inner products are taken before any rounding
+            count=count,
+            b1=b1,
+            b2=b2,
+            eps=eps,
         )
         dtype = state.lambda_.dtype
-        d_d, d_g = _dot(direction, direction, dtype), _dot(direction, updates, dtype)
+        d_d, d_g = _tree.vdot(direction, direction, dtype), _tree.vdot(direction, updates, dtype)
         defined = d_g != 0
         gamma = d_d / jnp.where(defined, d_g, 1)
         b2_, eps_switch_ = _tree.as_dtype(dtype, b2, eps_switch)
@@ -149,24 +134,13 @@ def scale_by_swats(
         lambda_hat = lambda_ / _tree.bias_correction(b2_, count, dtype)
         sgd = state.switched
         switch = ~sgd & (count > 1) & defined & (jnp.abs(lambda_hat - gamma) < eps_switch_)
-        updates, velocity, mu, nu = _tree.map_leaves(
-            lambda *leaves: phase_rule(sgd, state.sgd_lr, *leaves),
-            updates,
-            direction,
-            state.velocity,
-            mu,
-            nu,
-            state.mu,
-            state.nu,
-            where="scale_by_swats",
-            names=("direction", "velocity", "new mu", "new nu", "mu", "nu"),
-            outputs=4,
+        inputs = {"direction": direction, "adam_mu": adam.mu, "adam_nu": adam.nu}
+        hyperparams = dict(sgd=sgd, sgd_lr=state.sgd_lr, b1=b1)
+        updates, state = _tree.lift(
+            "scale_by_swats", (phase,), updates, state, inputs, **hyperparams
         )
-        return updates, ScaleBySwatsState(
+        return updates, state._replace(
             count=count,
-            mu=mu,
-            nu=nu,
-            velocity=velocity,
             lambda_=jnp.where(sgd, state.lambda_, lambda_),
             switched=sgd | switch,
             switch_step=jnp.where(switch, count, state.switch_step),
