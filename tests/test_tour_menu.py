@@ -2,7 +2,7 @@
 
 import pytest
 
-from gradtx import _config
+from gradtx import _registry
 from gradtx.problems import PROBLEMS
 from gradtx.tour.menu import MENU, OPTIMIZERS
 
@@ -15,11 +15,11 @@ EXCLUDED = {
 
 
 def test_every_registered_alias_is_on_the_menu_or_excluded():
-    missing = set(_config.ALIASES) - set(OPTIMIZERS) - EXCLUDED
+    missing = set(_registry.ALIASES) - set(OPTIMIZERS) - EXCLUDED
 
     assert not missing, f"add {sorted(missing)} to MENU in gradtx/tour/menu.py, or to EXCLUDED"
     assert not EXCLUDED & set(OPTIMIZERS), "an optimizer on the menu is also excluded"
-    assert EXCLUDED <= set(_config.ALIASES), "EXCLUDED names an alias gradtx no longer has"
+    assert EXCLUDED <= set(_registry.ALIASES), "EXCLUDED names an alias gradtx no longer has"
 
 
 def test_menu_names_are_unique():
