@@ -1,7 +1,9 @@
-"""Every ready-made optimizer, once: the contract tests and property tests iterate over this.
+"""Every ready-made optimizer and every transformation, once: the contract, property, dtype,
+resume and error suites iterate over `ALL`.
 
-Adding an optimizer to gradtx is one line here. Each entry builds the optimizer with settings
-under which it converges on a small convex problem.
+Adding an optimizer to gradtx is one line here (`tests/test_registries.py` fails until it is
+there). Each optimizer entry builds the optimizer with settings under which it converges on a
+small convex problem.
 """
 
 import jax
@@ -65,8 +67,37 @@ TRANSFORMATIONS = {
     "add_noise": lambda: gradtx.add_noise(0.01, 0.55, 0),
     "set_to_zero": lambda: gradtx.set_to_zero(),
     "freeze": lambda: gradtx.freeze(lambda params: jax.tree.map(lambda _: True, params)),
+    "masked": lambda: gradtx.masked(
+        gradtx.scale_by_adam(), lambda params: jax.tree.map(lambda x: jnp.ndim(x) > 0, params)
+    ),
     "groups_by_function": lambda: gradtx.multi_transform(
         {"a": gradtx.scale_by_adam(), "b": gradtx.trace(0.9)},
         lambda params: jax.tree.map(lambda x: "a" if jnp.ndim(x) > 1 else "b", params),
     ),
+}
+
+ALL = {**OPTIMIZERS, **TRANSFORMATIONS}
+
+# Entries whose state holds no step counter (no integer scalar): `test_contract.py` checks the
+# counters of every other entry, and that these have none.
+COUNT_FREE = {
+    "sgd",
+    "adagrad",
+    "identity",
+    "scale",
+    "scale_by_learning_rate",
+    "scale_by_rss",
+    "scale_by_adadelta",
+    "clip",
+    "clip_by_global_norm",
+    "set_to_zero",
+    "freeze",
+}
+
+# Public factories of gradtx that return a GradientTransformation but have no entry above, and
+# why. Everything else public must be built by some entry (`tests/test_registries.py`).
+NOT_REGISTERED = {
+    "check_finite": "raises eagerly on a non-finite value; under jit it needs checkify "
+    "(tests/test_errors.py), so it cannot keep the jit contract",
+    "from_config": "rebuilds a registered alias from its config (tests/test_config.py)",
 }

@@ -199,7 +199,12 @@ HYPERPARAMETERS = {
         {"learning_rate": LEARNING_RATES, "flip_sign": st.booleans()}
     ),
     "trace": st.fixed_dictionaries(
-        {"decay": DECAYS, "nesterov": st.booleans(), "accumulator_dtype": STATE_DTYPES}
+        {
+            "decay": DECAYS,
+            "nesterov": st.booleans(),
+            "accumulator_dtype": STATE_DTYPES,
+            "dampening": st.one_of(st.just(0.0), DECAYS),
+        }
     ),
     "add_decayed_weights": st.fixed_dictionaries({"weight_decay": WEIGHT_DECAYS}),
     "scale_by_rss": st.fixed_dictionaries(
@@ -225,14 +230,48 @@ HYPERPARAMETERS = {
             "mu_dtype": STATE_DTYPES,
             "nu_dtype": STATE_DTYPES,
             "nesterov": st.booleans(),
+            "eps_uncorrected": st.booleans(),
         }
     ),
-    "scale_by_adamax": st.fixed_dictionaries({"b1": DECAYS, "b2": DECAYS, "eps": EPS}),
+    "scale_by_adamax": st.fixed_dictionaries(
+        {"b1": DECAYS, "b2": DECAYS, "eps": EPS, "eps_in_max": st.booleans()}
+    ),
     "scale_by_amsgrad": st.fixed_dictionaries(
-        {"b1": DECAYS, "b2": DECAYS, "eps": EPS, "eps_root": st.floats(0.0, 1e-3)}
+        {
+            "b1": DECAYS,
+            "b2": DECAYS,
+            "eps": EPS,
+            "eps_root": st.floats(0.0, 1e-3),
+            "raw_max": st.booleans(),
+            "eps_uncorrected": st.booleans(),
+        }
+    ),
+    "scale_by_nadam": st.fixed_dictionaries(
+        {"b1": DECAYS, "b2": DECAYS, "eps": EPS, "momentum_decay": st.floats(0.0, 1e-2)}
     ),
     "rms_step_size": st.fixed_dictionaries({"b2": DECAYS, "eps": EPS}),
     "max_rms_step_size": st.fixed_dictionaries({"b2": DECAYS, "eps": EPS}),
+    "clip": st.fixed_dictionaries({"max_delta": log_uniform(1e-3, 1e3)}),
+    "clip_by_global_norm": st.fixed_dictionaries({"max_norm": log_uniform(1e-3, 1e3)}),
+}
+
+# Public factories built only by their registry entries, and why: `tests/test_registries.py`
+# checks that every public optimizer and transformation is in `HYPERPARAMETERS` or here.
+WITHOUT_STRATEGY = {
+    "identity": "no hyperparameters",
+    "set_to_zero": "no hyperparameters",
+    "scale_by_schedule": "its argument is a function",
+    "freeze": "its argument is a mask",
+    "masked": "its arguments are a transformation and a mask",
+    "chain": "its arguments are transformations",
+    "multi_transform": "its arguments are transformations and labels",
+    "accumulate": "wraps a transformation",
+    "apply_if_finite": "wraps a transformation",
+    "bound_lr": "wraps a step-size transformation",
+    "add_noise": "not drawn yet: its registry entry's eta, gamma and seed",
+    "swats": "not drawn yet: a random eps_switch switches at an arbitrary step; the registry "
+    "has a switching entry and one that does not switch",
+    "scale_by_swats": "not drawn yet, as swats",
 }
 
 

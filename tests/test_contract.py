@@ -2,7 +2,7 @@
 
 Converges (optimizers); jit equals eager; a `lax.scan` loop equals a Python loop; `vmap` over
 independent problems equals running them one by one; mixed pytrees keep their structure; dtypes
-and state structure are stable; a jitted update traces once.
+and state structure are stable; a jitted update traces once; step counters are int32 scalars.
 """
 
 import chex
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import gradtx
-from tests.registry import OPTIMIZERS, TRANSFORMATIONS
+from tests import helpers
+from tests.registry import ALL, COUNT_FREE, OPTIMIZERS
 
-ALL = {**OPTIMIZERS, **TRANSFORMATIONS}
 TARGET = {"w": jnp.asarray([[1.0, -2.0], [0.5, 3.0]]), "b": jnp.asarray([0.25, -1.0])}
 
 
@@ -27,25 +27,9 @@ def start():
     return jax.tree.map(jnp.zeros_like, TARGET)
 
 
-def mixed_tree(dtype=jnp.float64):
-    return {
-        "a": jnp.arange(3, dtype=dtype),
-        "b": [jnp.ones((2, 2), dtype), None, 1.5],
-        "c": (jnp.asarray(-0.5, dtype), {"d": jnp.full((1, 3), 2.0, dtype)}),
-    }
-
-
-def run(tx, params, steps):
-    state = tx.init(params)
-    for _ in range(steps):
-        updates, state = tx.update(jax.grad(loss)(params), state, params)
-        params = gradtx.apply_updates(params, updates)
-    return params, state
-
-
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_optimizer_converges_on_a_quadratic(name):
-    params, _ = run(OPTIMIZERS[name](), start(), steps=300)
+    params, _ = helpers.descend(OPTIMIZERS[name](), jax.grad(loss), start(), 300)
     assert float(loss(params)) < 1e-2 * float(loss(start()))
 
 
@@ -59,8 +43,8 @@ def test_jitted_update_equals_eager(name):
         g = jax.grad(loss)(params)
         eager_updates, eager_state = tx.update(g, state, params)
         jit_updates, state = jitted(g, state, params)
-        chex.assert_trees_all_close(jit_updates, eager_updates, rtol=1e-12, atol=0)
-        chex.assert_trees_all_close(state, eager_state, rtol=1e-12, atol=0)
+        helpers.assert_jit_matches(jit_updates, eager_updates)
+        helpers.assert_jit_matches(state, eager_state)
         params = gradtx.apply_updates(params, jit_updates)
 
 
@@ -75,7 +59,7 @@ def test_scan_loop_equals_python_loop(name):
         return (gradtx.apply_updates(params, updates), state), loss(params)
 
     (scanned, _), losses = jax.lax.scan(body, (start(), tx.init(start())), length=steps)
-    looped, _ = run(tx, start(), steps)
+    looped, _ = helpers.descend(tx, jax.grad(loss), start(), steps)
     chex.assert_trees_all_close(scanned, looped, rtol=1e-12, atol=1e-300)
     assert losses.shape == (steps,)
 
@@ -87,7 +71,7 @@ def test_vmap_over_independent_problems_equals_separate_runs(name):
     batch = jax.tree.map(lambda *xs: jnp.stack(xs), *starts)
 
     def solve(params):
-        return run(tx, params, steps=6)[0]
+        return helpers.descend(tx, jax.grad(loss), params, 6)[0]
 
     batched = jax.vmap(solve)(batch)
     for k, params in enumerate(starts):
@@ -99,7 +83,7 @@ def test_vmap_over_independent_problems_equals_separate_runs(name):
 @pytest.mark.parametrize("name", ALL)
 def test_mixed_pytree_keeps_structure_shapes_and_dtypes(name):
     tx = ALL[name]()
-    params = mixed_tree()
+    params = helpers.mixed_params()
     state = tx.init(params)
     grads = jax.tree.map(lambda p: jnp.ones_like(p) * 0.3, params)
     updates, new_state = jax.jit(tx.update)(grads, state, params)
@@ -145,16 +129,32 @@ def test_jitted_update_traces_once(name):
     chex.clear_trace_counter()
 
 
+def counters(state):
+    """path -> leaf for every integer scalar of a state: step counts and switch steps (a PRNG
+    key's data is an array, not a scalar)."""
+    return {
+        jax.tree_util.keystr(path): leaf
+        for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]
+        if jnp.ndim(leaf) == 0 and jnp.issubdtype(jnp.result_type(leaf), jnp.integer)
+    }
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_step_count_is_int32(name):
-    state = ALL[name]().init(start())
-    counts = [
-        leaf
-        for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]
-        if jax.tree_util.keystr(path).endswith(".count")
-    ]
-    assert all(c.dtype == jnp.int32 and c.shape == () for c in counts)
-    np.testing.assert_array_equal([int(c) for c in counts], [0] * len(counts))
+    """Every counter is an int32 scalar that starts at 0; a field named `count` counts the
+    updates; an entry without a counter is declared in `registry.COUNT_FREE`."""
+    tx = ALL[name]()
+    state = tx.init(start())
+    found = counters(state)
+    assert bool(found) != (name in COUNT_FREE), f"{name}: counters {sorted(found)}"
+    assert all(c.dtype == jnp.int32 for c in found.values()), found
+    np.testing.assert_array_equal([int(c) for c in found.values()], [0] * len(found))
+    for _ in range(3):
+        _, state = tx.update(jax.grad(loss)(start()), state, start())
+    after = counters(state)
+    assert after.keys() == found.keys() and all(c.dtype == jnp.int32 for c in after.values())
+    counts = [int(c) for path, c in after.items() if path.endswith(".count")]
+    np.testing.assert_array_equal(counts, [3] * len(counts))
 
 
 @pytest.mark.parametrize("name", ALL)

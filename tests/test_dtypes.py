@@ -23,24 +23,20 @@ import numpy as np
 import pytest
 
 import gradtx
-from tests.registry import OPTIMIZERS, TRANSFORMATIONS
+from tests import helpers
+from tests.registry import ALL, OPTIMIZERS
 
-ALL = {**OPTIMIZERS, **TRANSFORMATIONS}
 FLOATS = [jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64]
 
 
 def mixed_params():
-    return {
-        "half": jnp.asarray([1.0, -2.0, 0.5], jnp.float16),
-        "brain": jnp.asarray([[0.25, -1.0], [3.0, 0.0]], jnp.bfloat16),
-        "single": [jnp.asarray(-0.75, jnp.float32), None],
-        "double": (jnp.asarray([2.0, -0.125], jnp.float64),),
-    }
+    """The mixed tree with one leaf of each float dtype."""
+    return helpers.mixed_params(helpers.MIXED_DTYPES)
 
 
 def quadratic_grads(params):
     """Gradient of sum(p^2) / 2 plus a constant tilt, in each leaf's dtype."""
-    return jax.tree.map(lambda p: p + jnp.asarray(0.5, p.dtype), params)
+    return jax.tree.map(lambda p: p + jnp.asarray(0.5, jnp.result_type(p)), params)
 
 
 @pytest.mark.parametrize("update_dtype", FLOATS)
@@ -58,14 +54,13 @@ def test_apply_updates_keeps_each_parameter_dtype(param_dtype, update_dtype):
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_optimizer_keeps_each_parameter_dtype_and_its_state_dtypes(name):
     tx = OPTIMIZERS[name]()
-    params = mixed_params()
-    state = initial = tx.init(params)
-    for _ in range(4):
-        updates, state = tx.update(quadratic_grads(params), state, params)
-        chex.assert_trees_all_equal_dtypes(updates, params)
-        chex.assert_trees_all_equal_shapes_and_dtypes(state, initial)
-        params = gradtx.apply_updates(params, updates)
-    chex.assert_trees_all_equal_dtypes(params, mixed_params())
+    initial, params = tx.init(mixed_params()), mixed_params()
+    arrays = lambda tree: jax.tree.map(jnp.asarray, tree)  # the Python float leaf as float64
+    for step in helpers.steps(tx, mixed_params(), quadratic_grads, count=4, apply=True):
+        chex.assert_trees_all_equal_dtypes(arrays(step.updates), arrays(params))
+        chex.assert_trees_all_equal_shapes_and_dtypes(step.state, initial)
+        params = step.params
+    chex.assert_trees_all_equal_dtypes(arrays(params), arrays(mixed_params()))
 
 
 # Integer and boolean leaves.
@@ -154,12 +149,8 @@ G = [
 
 
 def run(tx, params, grads):
-    state, out = tx.init(params), []
-    for g in grads:
-        updates, state = tx.update(g, state, params)
-        params = gradtx.apply_updates(params, updates)
-        out.append(updates)
-    return out
+    """The updates of `tx` over `grads`, applied to the params step by step."""
+    return [step.updates for step in helpers.steps(tx, params, grads, apply=True)]
 
 
 def numpy_adam(grads, b1=0.9, b2=0.999, eps=1e-8):

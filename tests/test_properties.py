@@ -35,11 +35,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import gradtx
-from tests import strategies
-from tests.registry import OPTIMIZERS, TRANSFORMATIONS
+from tests import helpers, strategies
+from tests.registry import ALL, OPTIMIZERS, TRANSFORMATIONS
 from tests.strategies import Leaf
 
-ALL = {**OPTIMIZERS, **TRANSFORMATIONS}
 F16_MAX = float(jnp.finfo(jnp.float16).max)
 
 _SLOW_DATA = [HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -60,12 +59,12 @@ PROFILE = settings.get_profile(os.environ.get("GRADTX_HYPOTHESIS_PROFILE", "ci")
 TRANSFORMATION_PROFILE = settings(PROFILE, max_examples=max(PROFILE.max_examples // 2, 1))
 JIT_PROFILE = settings(PROFILE, max_examples=max(PROFILE.max_examples // 8, 1))
 
-# Tolerance of jit against eager, per leaf dtype, relative to the leaf's largest magnitude. It
-# is loose on purpose: random values reach ill-conditioned corners, where two compilations of
-# one formula round differently and the difference is amplified (SWATS divides by d.g ~ 0;
-# see also ILL_CONDITIONED_FIRST_UPDATE), by up to
-# ~1e-5 in float64. What jit can break, Python control flow or state kept outside the pytree,
-# shows as O(1) differences; `test_contract.py` checks 1e-12 on well-conditioned data.
+# Tolerance of jit against eager, per leaf dtype, relative to the leaf's largest magnitude
+# (`helpers.assert_jit_matches`, which other tests call with float64's 1e-15). It is loose on
+# purpose: random values reach ill-conditioned corners, where two compilations of one formula
+# round differently and the difference is amplified (SWATS divides by d.g ~ 0; see also
+# ILL_CONDITIONED_FIRST_UPDATE), by up to ~1e-5 in float64. What jit can break, Python control
+# flow or state kept outside the pytree, shows as O(1) differences.
 JIT_RTOL = {
     jnp.dtype(jnp.float16): 2e-2,
     jnp.dtype(jnp.bfloat16): 5e-2,
@@ -180,19 +179,6 @@ def jitted(name):
     return tx, jax.jit(tx.update)
 
 
-def assert_close_per_dtype(actual, expected, what):
-    for a, e in zip(jax.tree.leaves(actual), jax.tree.leaves(expected), strict=True):
-        a, e = np.asarray(a), np.asarray(e)
-        assert a.dtype == e.dtype, what
-        if not np.issubdtype(a.dtype, np.inexact) and a.dtype != jnp.bfloat16:
-            np.testing.assert_array_equal(a, e, err_msg=what)  # counts, flags, PRNG key data
-            continue
-        rtol = JIT_RTOL[jnp.dtype(a.dtype)]
-        a64, e64 = a.astype(np.float64), e.astype(np.float64)
-        scale = np.max(np.abs(e64[np.isfinite(e64)]), initial=0.0)
-        np.testing.assert_allclose(a64, e64, rtol=rtol, atol=rtol * scale, err_msg=what)
-
-
 @pytest.mark.parametrize("name", ALL)
 @JIT_PROFILE
 @given(data=st.data())
@@ -205,8 +191,8 @@ def test_jitted_update_equals_eager_on_random_values(name, data):
             eager, eager_state = tx.update(g, eager_state, params)
         jit, jit_state = update(g, jit_state, params)
         if step > 0 or name not in ILL_CONDITIONED_FIRST_UPDATE:
-            assert_close_per_dtype(jit, eager, "jitted updates differ from eager ones")
-        assert_close_per_dtype(jit_state, eager_state, "jitted state differs from eager one")
+            helpers.assert_jit_matches(jit, eager, JIT_RTOL, "jitted updates differ from eager")
+        helpers.assert_jit_matches(jit_state, eager_state, JIT_RTOL, "jitted state differs")
         params = gradtx.apply_updates(params, eager)
         jit_state = eager_state  # compare one step at a time: no drift from earlier rounding
 
