@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import gradtx
+from tests import helpers
 
 REPLAY_STEPS = 120
 ZERO_STEPS = (2, 17, 18, 60, 95)
@@ -43,15 +44,8 @@ def replay_gradients(params: dict, seed: int = 1, steps: int = REPLAY_STEPS) -> 
 
 
 def run_replay(tx, params, grads, apply=gradtx.apply_updates):
-    """Params after each step when `tx` is fed the given gradients."""
-    state = tx.init(params)
-    update = jax.jit(tx.update)
-    trajectory = []
-    for g in grads:
-        updates, state = update(g, state, params)
-        params = apply(params, updates)
-        trajectory.append(params)
-    return trajectory
+    """Params after each step when `tx` is fed the given gradients (its update jitted)."""
+    return [step.params for step in helpers.steps(tx, params, grads, apply=apply, jit=True)]
 
 
 def rosenbrock(params):
@@ -60,20 +54,10 @@ def rosenbrock(params):
 
 
 def run_rosenbrock(tx, steps: int = 150, apply=gradtx.apply_updates):
-    """Params after each step of a closed loop on Rosenbrock from (-1.2, 1)."""
+    """Params after each step of a closed loop on Rosenbrock from (-1.2, 1), each step jitted."""
     params = {"xy": jnp.asarray([-1.2, 1.0])}
-    state = tx.init(params)
-
-    @jax.jit
-    def step(params, state):
-        updates, state = tx.update(jax.grad(rosenbrock)(params), state, params)
-        return apply(params, updates), state
-
-    trajectory = []
-    for _ in range(steps):
-        params, state = step(params, state)
-        trajectory.append(params)
-    return trajectory
+    grads = jax.grad(rosenbrock)
+    return [s.params for s in helpers.steps(tx, params, grads, count=steps, apply=apply, jit=True)]
 
 
 def max_relative_difference(a, b) -> float:

@@ -1,5 +1,5 @@
-"""Tests of gradtx/_swats.py: scale_by_swats and the swats alias, against Algorithm 1 of Keskar &
-Socher (2017) transcribed in NumPy."""
+"""Tests of gradtx/_transforms/swats.py: scale_by_swats and the swats alias, against Algorithm 1
+of Keskar & Socher (2017) transcribed in NumPy."""
 
 import re
 
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import gradtx
-from gradtx._transforms.swats import ScaleBySwatsState, scale_by_swats, swats
+from gradtx import ScaleBySwatsState, scale_by_swats, swats
+from tests import helpers
 
 LR = 1e-3
 B1, B2 = 0.9, 0.999
@@ -88,20 +89,9 @@ def _run(tx, params, steps):
 
 def _run_stepwise(tx, params, steps):
     """As `_run`, but a jitted step called from a Python loop (the state goes through the host)."""
-
-    @jax.jit
-    def step(params, state):
-        grads = _tree_grad(params)
-        updates, state = tx.update(grads, state, params)
-        return gradtx.apply_updates(params, updates), state, updates, grads
-
-    state = tx.init(params)
-    updates, grads = [], []
-    for _ in range(steps):
-        params, state, u, g = step(params, state)
-        updates.append(_flat(u))
-        grads.append(_flat(g))
-    return np.array(updates), np.array(grads), state
+    trace = list(helpers.steps(tx, params, _tree_grad, count=steps, apply=True, jit=True))
+    updates = np.array([_flat(s.updates) for s in trace])
+    return updates, np.array([_flat(s.grads) for s in trace]), trace[-1].state
 
 
 # Relative to LR, 1e-4 is an absolute tolerance of 1e-7: SWATS switches after 188 steps.
@@ -220,8 +210,8 @@ def test_scale_by_swats_state_types():
 def test_scale_by_swats_rejects_invalid_hyperparameters(kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         scale_by_swats(**kwargs)
-    with pytest.raises(ValueError, match="scale_by_swats"):
-        swats(**kwargs)
+    with pytest.raises(ValueError, match="^" + re.escape(message.replace("scale_by_", ""))):
+        swats(**kwargs)  # in the caller's words
 
 
 def test_swats_rejects_a_negative_learning_rate():
