@@ -1,8 +1,10 @@
 """Tree math shared by the transformations.
 
-The update rules are written per array, so they read like their papers; `map_leaves` lifts such a
-rule to pytrees, checking first that every tree has the structure of the updates and naming the
-first differing path when one does not.
+Update rules are written per array, so they read like their papers: `lift` runs a rule written in
+phases (moments, then direction) over pytrees with the dtype policy every rule shares, and
+`map_leaves` applies any per-array function leaf by leaf. Both check first that every tree has
+the structure, leaf dtypes and shapes of the updates, naming the first differing path when one
+does not. The reductions (`vdot`, `squared_norm`, `norm`, `all_finite`) live here too.
 """
 
 from __future__ import annotations
@@ -260,9 +262,8 @@ def cast_like(x: jax.Array, like: Any) -> jax.Array:
 
 def as_stored(x: jax.Array, like: Any) -> jax.Array:
     """x rounded to the dtype of the state leaf `like`, kept in x's dtype: the value the state
-    will hold. Rules compute their updates from moments as stored, so that a step depends on
-    the state alone, and XLA reads a low-precision moment back instead of recomputing it (which
-    made bfloat16 Adam 2.3x slower than float32 on CPU: the old moments had to be copied)."""
+    will hold. Rules compute their updates from moments as stored, so that a step depends on the
+    state alone, and XLA reads a low-precision moment back instead of recomputing it."""
     return cast_like(x, like).astype(x.dtype)
 
 
@@ -286,6 +287,7 @@ def zero_count() -> jax.Array:
 def leaf_fields(state_type: type) -> tuple[str, ...]:
     """The fields of a state NamedTuple that hold one leaf per parameter: those annotated
     `Updates`. The others (step counts, scalars, inner states) are not lifted."""
+
     def is_leaf_field(hint: Any) -> bool:  # a ForwardRef under `from __future__ import annotations`
         return getattr(hint, "__forward_arg__", hint) in ("Updates", Any)
 

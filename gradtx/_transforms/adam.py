@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
 from gradtx._base import GradientTransformation, Updates
@@ -45,10 +46,10 @@ def _nesterov_mean(m, g, b1, count):
 
 
 def scale_by_adam(
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-8,
-    eps_root: float = 0.0,
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-8,
+    eps_root: ArrayLike = 0.0,
     mu_dtype: Any = None,
     *,
     nesterov: bool = False,
@@ -57,25 +58,24 @@ def scale_by_adam(
 ) -> GradientTransformation:
     r"""Scale by bias-corrected estimates of the first and second moments (Adam, Nadam).
 
-    .. math::
-        m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,
-        \\ \hat m_t = m_t / (1-\beta_1^t), \qquad \hat v_t = v_t / (1-\beta_2^t), \qquad
-        u_t = \hat m_t / (\sqrt{\hat v_t + \epsilon_{root}} + \epsilon)
+    $$m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,
+    \\ \hat m_t = m_t / (1-\beta_1^t), \qquad \hat v_t = v_t / (1-\beta_2^t), \qquad
+    u_t = \hat m_t / (\sqrt{\hat v_t + \epsilon_{root}} + \epsilon)$$
 
-    With `nesterov` (Nadam), \hat m_t becomes
-    \beta_1 m_t / (1-\beta_1^{t+1}) + (1-\beta_1) g_t / (1-\beta_1^t).
+    With `nesterov` (Nadam), $\hat m_t$ becomes
+    $\beta_1 m_t / (1-\beta_1^{t+1}) + (1-\beta_1) g_t / (1-\beta_1^t)$.
 
     Args:
-        b1: \beta_1, in [0, 1).
-        b2: \beta_2, in [0, 1).
-        eps: \epsilon, outside the root.
-        eps_root: \epsilon_{root}, inside the root (keeps gradients through the update finite).
+        b1: $\beta_1$, in [0, 1).
+        b2: $\beta_2$, in [0, 1).
+        eps: $\epsilon$, outside the root.
+        eps_root: $\epsilon_{root}$, inside the root (keeps gradients through the update finite).
         mu_dtype: dtype in which m_t is stored; the params' dtype by default. The update reads
             m_t and v_t as stored (rounded to their dtypes); arithmetic is in float32 or wider.
         nesterov: use Nadam's look-ahead first moment.
         nu_dtype: dtype in which v_t is stored; the params' dtype by default.
-        eps_uncorrected: add \epsilon to \sqrt{v_t} before bias correction, i.e. use
-            \epsilon / \sqrt{1-\beta_2^t} in place of \epsilon (the paper's Section 2
+        eps_uncorrected: add $\epsilon$ to $\sqrt{v_t}$ before bias correction, i.e. use
+            $\epsilon / \sqrt{1-\beta_2^t}$ in place of $\epsilon$ (the paper's Section 2
             "\hat\epsilon" ordering, used by Keras and the AdaBound reference).
 
     Returns:
@@ -87,7 +87,7 @@ def scale_by_adam(
 
     Note:
         Nadam as in Optax and Keras' common simplification: Dozat's momentum schedule
-        \mu_t is the constant \beta_1, and \hat v_t is not multiplied by \beta_2.
+        $\mu_t$ is the constant $\beta_1$, and $\hat v_t$ is not multiplied by $\beta_2$.
 
     Example:
         >>> import gradtx
@@ -127,31 +127,30 @@ def scale_by_adam(
 
 
 def scale_by_adamax(
-    b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, *, eps_in_max: bool = True
+    b1: ArrayLike = 0.9, b2: ArrayLike = 0.999, eps: ArrayLike = 1e-8, *, eps_in_max: bool = True
 ) -> GradientTransformation:
     r"""Scale by the first moment over an exponentially weighted infinity norm (AdaMax).
 
-    .. math::
-        m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad
-        u^{\infty}_t = \max(\beta_2 u^{\infty}_{t-1}, |g_t| + \epsilon), \qquad
-        u_t = \frac{m_t / (1-\beta_1^t)}{u^{\infty}_t}
+    $$m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad
+    u^{\infty}_t = \max(\beta_2 u^{\infty}_{t-1}, |g_t| + \epsilon), \qquad
+    u_t = \frac{m_t / (1-\beta_1^t)}{u^{\infty}_t}$$
 
     Args:
-        b1: \beta_1, in [0, 1).
-        b2: \beta_2, in [0, 1).
-        eps: \epsilon, added to |g_t| inside the max so that the division is safe.
-        eps_in_max: with False, u^\infty_t = \max(\beta_2 u^\infty_{t-1}, |g_t|) and
-            u_t = \hat m_t / (u^\infty_t + \epsilon) (Keras).
+        b1: $\beta_1$, in [0, 1).
+        b2: $\beta_2$, in [0, 1).
+        eps: $\epsilon$, added to |g_t| inside the max so that the division is safe.
+        eps_in_max: with False, $u^{\infty}_t = \max(\beta_2 u^{\infty}_{t-1}, |g_t|)$ and
+            $u_t = \hat m_t / (u^{\infty}_t + \epsilon)$ (Keras).
 
     Returns:
-        A transformation with state `ScaleByAdamState(count, mu, nu)`; nu holds u^\infty.
+        A transformation with state `ScaleByAdamState(count, mu, nu)`; nu holds $u^{\infty}$.
 
     References:
         Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015, Section 7.1,
         Algorithm 2.
 
     Note:
-        The paper has no \epsilon; Optax and torch.optim put it inside the max (the default),
+        The paper has no $\epsilon$; Optax and torch.optim put it inside the max (the default),
         Keras adds it to the denominator (`eps_in_max=False`).
 
     Example:
@@ -192,14 +191,14 @@ class ScaleByAmsgradState(NamedTuple):
     count: jax.Array  # shape (), int32: the step t
     mu: Updates  # m_t
     nu: Updates  # v_t
-    nu_max: Updates  # \hat v^{max}_t, the running maximum of \hat v_t
+    nu_max: Updates  # \hat v^max_t, the running maximum of \hat v_t
 
 
 def scale_by_amsgrad(
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-8,
-    eps_root: float = 0.0,
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-8,
+    eps_root: ArrayLike = 0.0,
     mu_dtype: Any = None,
     *,
     raw_max: bool = False,
@@ -207,32 +206,31 @@ def scale_by_amsgrad(
 ) -> GradientTransformation:
     r"""Scale like Adam, but by the running maximum of the second moment (AMSGrad).
 
-    .. math::
-        \hat v^{max}_t = \max(\hat v^{max}_{t-1}, \hat v_t), \qquad
-        u_t = \hat m_t / (\sqrt{\hat v^{max}_t + \epsilon_{root}} + \epsilon)
+    $$\hat v^{max}_t = \max(\hat v^{max}_{t-1}, \hat v_t), \qquad
+    u_t = \hat m_t / (\sqrt{\hat v^{max}_t + \epsilon_{root}} + \epsilon)$$
 
     with m_t, v_t and their bias corrections as in `scale_by_adam`.
 
     Args:
-        b1: \beta_1, in [0, 1).
-        b2: \beta_2, in [0, 1).
-        eps: \epsilon, outside the root.
-        eps_root: \epsilon_{root}, inside the root.
+        b1: $\beta_1$, in [0, 1).
+        b2: $\beta_2$, in [0, 1).
+        eps: $\epsilon$, outside the root.
+        eps_root: $\epsilon_{root}$, inside the root.
         mu_dtype: dtype in which m_t is stored.
         raw_max: keep the maximum of the uncorrected v_t and bias-correct it afterwards,
-            \hat v^{max}_t = \max_{k \le t} v_k / (1-\beta_2^t) (torch.optim, Keras).
-        eps_uncorrected: use \epsilon / \sqrt{1-\beta_2^t} in place of \epsilon (Keras), as in
+            $\hat v^{max}_t = \max_{k \le t} v_k / (1-\beta_2^t)$ (torch.optim, Keras).
+        eps_uncorrected: use $\epsilon / \sqrt{1-\beta_2^t}$ in place of $\epsilon$ (Keras), as in
             `scale_by_adam`.
 
     Returns:
         A transformation with state `ScaleByAmsgradState(count, mu, nu, nu_max)`; nu_max holds
-        \hat v^{max}_t, or the uncorrected maximum with `raw_max`.
+        $\hat v^{max}_t$, or the uncorrected maximum with `raw_max`.
 
     References:
         Reddi, Kale & Kumar, "On the Convergence of Adam and Beyond", ICLR 2018, Algorithm 2.
 
     Note:
-        By default the maximum is taken over bias-corrected \hat v_t, as in Optax; the paper uses
+        By default the maximum is taken over bias-corrected $\hat v_t$, as in Optax; the paper uses
         no bias correction; torch.optim and Keras take the maximum of the uncorrected v_t.
 
     Example:
@@ -281,22 +279,24 @@ class ScaleByNadamState(NamedTuple):
 
 
 def scale_by_nadam(
-    b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, momentum_decay: float = 4e-3
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-8,
+    momentum_decay: ArrayLike = 4e-3,
 ) -> GradientTransformation:
     r"""Scale like Nadam with Dozat's momentum schedule (torch.optim.NAdam, keras Nadam).
 
-    .. math::
-        \mu_t = \beta_1 (1 - \tfrac12\, 0.96^{t \psi}), \qquad
-        \Pi_t = \prod_{k \le t} \mu_k, \qquad
-        m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,
-        \\ u_t = \Big(\frac{1-\mu_t}{1-\Pi_t} g_t + \frac{\mu_{t+1}}{1-\Pi_t \mu_{t+1}} m_t\Big)
-        \Big/ \big(\sqrt{v_t / (1-\beta_2^t)} + \epsilon\big)
+    $$\mu_t = \beta_1 (1 - \tfrac12\, 0.96^{t \psi}), \qquad
+    \Pi_t = \prod_{k \le t} \mu_k, \qquad
+    m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,
+    \\ u_t = \Big(\frac{1-\mu_t}{1-\Pi_t} g_t + \frac{\mu_{t+1}}{1-\Pi_t \mu_{t+1}} m_t\Big)
+    \Big/ \big(\sqrt{v_t / (1-\beta_2^t)} + \epsilon\big)$$
 
     Args:
-        b1: \beta_1, in [0, 1).
-        b2: \beta_2, in [0, 1).
-        eps: \epsilon, outside the root.
-        momentum_decay: \psi, the speed of the momentum warm-up (torch's momentum_decay; Keras
+        b1: $\beta_1$, in [0, 1).
+        b2: $\beta_2$, in [0, 1).
+        eps: $\epsilon$, outside the root.
+        momentum_decay: $\psi$, the speed of the momentum warm-up (torch's momentum_decay; Keras
             fixes it at 0.004).
 
     Returns:
@@ -306,8 +306,8 @@ def scale_by_nadam(
         Dozat, "Incorporating Nesterov Momentum into Adam", ICLR 2016 workshop, Algorithm 2.
 
     Note:
-        `scale_by_adam(nesterov=True)` is Optax's Nadam, with the constant \mu_t = \beta_1. Like
-        torch and Keras, \hat v_t is not multiplied by \beta_2 as in Dozat's Algorithm 2.
+        `scale_by_adam(nesterov=True)` is Optax's Nadam, with the constant $\mu_t = \beta_1$. Like
+        torch and Keras, $\hat v_t$ is not multiplied by $\beta_2$ as in Dozat's Algorithm 2.
 
     Example:
         >>> import gradtx

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
 from gradtx._base import GradientTransformation, OptState, ScalarOrSchedule, Updates
@@ -56,18 +57,17 @@ def _rms_step_size(where: str, b2: float, eps: float, running_max: bool) -> Grad
     return GradientTransformation(init, update)
 
 
-def rms_step_size(b2: float = 0.999, eps: float = 1e-8) -> GradientTransformation:
+def rms_step_size(b2: ArrayLike = 0.999, eps: ArrayLike = 1e-8) -> GradientTransformation:
     r"""Map gradients to Adam's per-element step sizes (for a unit learning rate).
 
-    .. math::
-        v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2, \qquad
-        s_t = \sqrt{1-\beta_2^t} / (\sqrt{v_t} + \epsilon)
+    $$v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2, \qquad
+    s_t = \sqrt{1-\beta_2^t} / (\sqrt{v_t} + \epsilon)$$
 
     The output is a tree of positive step sizes, not an update: wrap it in `bound_lr`.
 
     Args:
-        b2: \beta_2, in [0, 1).
-        eps: \epsilon, added to the root of the uncorrected v_t (the reference AdaBound's form).
+        b2: $\beta_2$, in [0, 1).
+        eps: $\epsilon$, added to the root of the uncorrected v_t (the reference AdaBound's form).
 
     Returns:
         A transformation with state `RmsStepSizeState(count, nu)`.
@@ -83,19 +83,18 @@ def rms_step_size(b2: float = 0.999, eps: float = 1e-8) -> GradientTransformatio
     return _rms_step_size("rms_step_size", b2, eps, running_max=False)
 
 
-def max_rms_step_size(b2: float = 0.999, eps: float = 1e-8) -> GradientTransformation:
+def max_rms_step_size(b2: ArrayLike = 0.999, eps: ArrayLike = 1e-8) -> GradientTransformation:
     r"""Map gradients to AMSGrad's per-element step sizes (for a unit learning rate).
 
-    .. math::
-        v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2, \qquad
-        v^{max}_t = \max(v^{max}_{t-1}, v_t), \qquad
-        s_t = \sqrt{1-\beta_2^t} / (\sqrt{v^{max}_t} + \epsilon)
+    $$v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2, \qquad
+    v^{max}_t = \max(v^{max}_{t-1}, v_t), \qquad
+    s_t = \sqrt{1-\beta_2^t} / (\sqrt{v^{max}_t} + \epsilon)$$
 
     The maximum is taken over the uncorrected v_t, as in the reference AMSBound.
 
     Args:
-        b2: \beta_2, in [0, 1).
-        eps: \epsilon, added to the root of the running maximum.
+        b2: $\beta_2$, in [0, 1).
+        eps: $\epsilon$, added to the root of the running maximum.
 
     Returns:
         A transformation with state `RmsStepSizeState(count, nu)`.
@@ -127,28 +126,27 @@ def _band(final_lr, gamma, count, dtype):
 def bound_lr(
     step_size: GradientTransformation,
     learning_rate: ScalarOrSchedule = 1e-3,
-    final_lr: float = 0.1,
-    gamma: float = 1e-3,
+    final_lr: ArrayLike = 0.1,
+    gamma: ArrayLike = 1e-3,
     *,
-    b1: float = 0.9,
+    b1: ArrayLike = 0.9,
 ) -> GradientTransformation:
     r"""Clip each element's learning rate into AdaBound's closing band, then apply momentum.
 
-    .. math::
-        m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad s_t = \mathrm{step\_size}(g_t),
-        \\ \eta^*_t = \eta^*\,\eta_t/\eta_0, \qquad
-        l_t = \eta^*_t \left(1 - \frac{1}{\gamma t + 1}\right), \qquad
-        h_t = \eta^*_t \left(1 + \frac{1}{\gamma t}\right),
-        \\ u_t = -\,\mathrm{clip}\!\left(\frac{\eta_t s_t}{1-\beta_1^t},\ l_t,\ h_t\right) m_t
+    $$m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad s_t = \mathrm{step\_size}(g_t),
+    \\ \eta^*_t = \eta^*\,\eta_t/\eta_0, \qquad
+    l_t = \eta^*_t \left(1 - \frac{1}{\gamma t + 1}\right), \qquad
+    h_t = \eta^*_t \left(1 + \frac{1}{\gamma t}\right),
+    \\ u_t = -\,\mathrm{clip}\!\left(\frac{\eta_t s_t}{1-\beta_1^t},\ l_t,\ h_t\right) m_t$$
 
     Args:
         step_size: a transformation mapping g_t to positive per-element step sizes s_t, e.g.
             `rms_step_size` (AdaBound) or `max_rms_step_size` (AMSBound).
-        learning_rate: \eta_t, a non-negative number or a schedule; \eta_0 is its value at the
+        learning_rate: $\eta_t$, a non-negative number or a schedule; $\eta_0$ is its value at the
             first step.
-        final_lr: \eta^*, the SGD learning rate the band closes on; > 0.
-        gamma: \gamma, the speed at which the band closes; > 0.
-        b1: \beta_1 of the first moment, in [0, 1).
+        final_lr: $\eta^*$, the SGD learning rate the band closes on; > 0.
+        gamma: $\gamma$, the speed at which the band closes; > 0.
+        b1: $\beta_1$ of the first moment, in [0, 1).
 
     Returns:
         A transformation with state `BoundLrState(count, mu, step_size)`. Its output already
@@ -161,11 +159,12 @@ def bound_lr(
 
     Note:
         This follows the authors' reference implementation, not the paper: the paper clips
-        \eta/\sqrt{V_t} and then divides by \sqrt{t}; the reference has no 1/\sqrt{t}, clips the
-        bias-corrected step \eta_t \sqrt{1-\beta_2^t}/((1-\beta_1^t)(\sqrt{v_t}+\epsilon)), and
-        multiplies the clipped step by the uncorrected m_t. The reference also scales final_lr by
-        \eta_t/\eta_0 so that a learning-rate schedule moves the band; so does `bound_lr` (with
-        \eta_0 = 0, e.g. a warm-up from zero, the band is not rescaled).
+        $\eta/\sqrt{V_t}$ and then divides by $\sqrt{t}$; the reference has no $1/\sqrt{t}$,
+        clips the bias-corrected step
+        $\eta_t \sqrt{1-\beta_2^t}/((1-\beta_1^t)(\sqrt{v_t}+\epsilon))$, and multiplies
+        the clipped step by the uncorrected $m_t$. The reference also scales final_lr by
+        $\eta_t/\eta_0$ so that a learning-rate schedule moves the band; so does `bound_lr` (with
+        $\eta_0 = 0$, e.g. a warm-up from zero, the band is not rescaled).
 
     Example:
         >>> import gradtx

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
 from gradtx._base import GradientTransformation, Updates
@@ -22,20 +23,19 @@ class ScaleByRssState(NamedTuple):
 
 
 def scale_by_rss(
-    initial_accumulator_value: float = 0.1, eps: float = 1e-7, *, eps_in_sqrt: bool = True
+    initial_accumulator_value: ArrayLike = 0.1, eps: ArrayLike = 1e-7, *, eps_in_sqrt: bool = True
 ) -> GradientTransformation:
     r"""Scale by the root of the sum of squared past gradients (Adagrad).
 
-    .. math::
-        G_t = G_{t-1} + g_t^2, \qquad
-        u_t = g_t / \sqrt{G_t + \epsilon} \quad (u_t = 0 \text{ where } G_t = 0)
+    $$G_t = G_{t-1} + g_t^2, \qquad
+    u_t = g_t / \sqrt{G_t + \epsilon} \quad (u_t = 0 \text{ where } G_t = 0)$$
 
-    or, with `eps_in_sqrt=False`, u_t = g_t / (\sqrt{G_t} + \epsilon).
+    or, with `eps_in_sqrt=False`, $u_t = g_t / (\sqrt{G_t} + \epsilon)$.
 
     Args:
-        initial_accumulator_value: G_0.
-        eps: \epsilon.
-        eps_in_sqrt: \epsilon inside the root (Optax, Keras) or outside it (torch.optim).
+        initial_accumulator_value: $G_0$.
+        eps: $\epsilon$.
+        eps_in_sqrt: $\epsilon$ inside the root (Optax, Keras) or outside it (torch.optim).
 
     Returns:
         A transformation with state `ScaleByRssState(sum_of_squares=G)`.
@@ -77,17 +77,16 @@ class ScaleByAdadeltaState(NamedTuple):
     e_x: Updates  # E[dx^2]_t, the running average of squared updates
 
 
-def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransformation:
+def scale_by_adadelta(rho: ArrayLike = 0.9, eps: ArrayLike = 1e-6) -> GradientTransformation:
     r"""Scale by the ratio of RMS past updates to RMS past gradients (Adadelta).
 
-    .. math::
-        E[g^2]_t = \rho E[g^2]_{t-1} + (1-\rho) g_t^2, \qquad
-        u_t = \frac{\sqrt{E[\Delta x^2]_{t-1} + \epsilon}}{\sqrt{E[g^2]_t + \epsilon}}\, g_t,
-        \qquad E[\Delta x^2]_t = \rho E[\Delta x^2]_{t-1} + (1-\rho) u_t^2
+    $$E[g^2]_t = \rho E[g^2]_{t-1} + (1-\rho) g_t^2, \qquad
+    u_t = \frac{\sqrt{E[\Delta x^2]_{t-1} + \epsilon}}{\sqrt{E[g^2]_t + \epsilon}}\, g_t,
+    \qquad E[\Delta x^2]_t = \rho E[\Delta x^2]_{t-1} + (1-\rho) u_t^2$$
 
     Args:
-        rho: the decay \rho, in [0, 1).
-        eps: \epsilon, in both roots.
+        rho: the decay $\rho$, in [0, 1).
+        eps: $\epsilon$, in both roots.
 
     Returns:
         A transformation with state `ScaleByAdadeltaState(e_g, e_x)`.
@@ -96,7 +95,7 @@ def scale_by_adadelta(rho: float = 0.9, eps: float = 1e-6) -> GradientTransforma
         Zeiler, "ADADELTA: An Adaptive Learning Rate Method", arXiv:1212.5701, 2012, Algorithm 1.
 
     Note:
-        The output has the gradient's sign; Zeiler's step is x_{t+1} = x_t - u_t, so follow it by
+        The output has the gradient's sign; Zeiler's step is $x_{t+1} = x_t - u_t$, so follow it by
         `scale_by_learning_rate(1.0)` (what `adadelta()` does when no learning rate is given).
 
     Example:
@@ -133,9 +132,9 @@ class ScaleByRmsState(NamedTuple):
 
 
 def scale_by_rms(
-    decay: float = 0.9,
-    eps: float = 1e-8,
-    initial_scale: float = 0.0,
+    decay: ArrayLike = 0.9,
+    eps: ArrayLike = 1e-8,
+    initial_scale: ArrayLike = 0.0,
     eps_in_sqrt: bool = True,
     bias_correction: bool = False,
     *,
@@ -143,20 +142,20 @@ def scale_by_rms(
 ) -> GradientTransformation:
     r"""Scale by the root of a running average of squared gradients (RMSprop).
 
-    .. math::
-        v_t = \rho v_{t-1} + (1-\rho) g_t^2, \qquad
-        u_t = g_t / \sqrt{v_t + \epsilon} \quad\text{or}\quad u_t = g_t / (\sqrt{v_t} + \epsilon)
+    $$v_t = \rho v_{t-1} + (1-\rho) g_t^2, \qquad
+    u_t = g_t / \sqrt{v_t + \epsilon} \quad\text{or}\quad u_t = g_t / (\sqrt{v_t} + \epsilon)$$
 
-    With `centered`, v_t is replaced by the variance estimate v_t - m_t^2, where
-    m_t = \rho m_{t-1} + (1-\rho) g_t (Graves 2013). With `bias_correction`, v_t and m_t are
-    divided by 1 - \rho^t first.
+    With `centered`, $v_t$ is replaced by the variance estimate $v_t - m_t^2$, where
+    $m_t = \rho m_{t-1} + (1-\rho) g_t$ (Graves 2013). With `bias_correction`, $v_t$ and $m_t$
+    are divided by $1 - \rho^t$ first.
 
     Args:
-        decay: \rho, in [0, 1).
-        eps: \epsilon.
-        initial_scale: v_0 (TensorFlow's RMSprop starts at 1).
-        eps_in_sqrt: put \epsilon inside the root (Optax) or outside it (torch.optim, Keras).
-        bias_correction: divide the averages by 1 - \rho^t.
+        decay: $\rho$, in [0, 1).
+        eps: $\epsilon$.
+        initial_scale: $v_0$ (TensorFlow's RMSprop starts at 1).
+        eps_in_sqrt: put $\epsilon$ inside the root (Optax) or outside it (torch.optim, Keras).
+        bias_correction: divide the averages by $1 - \rho^t$. `eps_in_sqrt` and
+            `bias_correction` are positional, in Optax's order; `centered` is keyword-only.
         centered: divide by the root of the variance rather than of the second moment.
 
     Returns:

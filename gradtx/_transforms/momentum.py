@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
 from gradtx._base import GradientTransformation, Updates
@@ -19,24 +20,24 @@ class TraceState(NamedTuple):
 
 
 def trace(
-    decay: float | jax.Array,
+    decay: ArrayLike | jax.Array,
     nesterov: bool = False,
     accumulator_dtype: Any = None,
     *,
-    dampening: float = 0.0,
+    dampening: ArrayLike = 0.0,
 ) -> GradientTransformation:
     r"""Accumulate a trace of past updates (momentum).
 
-    .. math::
-        v_t = (1 - d) g_t + \mu v_{t-1} \ (v_1 = g_1), \qquad
-        u_t = v_t \text{ (heavy ball)} \quad\text{or}\quad u_t = g_t + \mu v_t \text{ (Nesterov)}
+    $$v_t = (1 - d) g_t + \mu v_{t-1} \ (v_1 = g_1), \qquad
+    u_t = v_t \text{ (heavy ball)} \quad\text{or}\quad u_t = g_t + \mu v_t \text{ (Nesterov)}$$
 
     Args:
-        decay: the momentum coefficient \mu, in [0, 1).
-        nesterov: use Nesterov's look-ahead form, u_t = g_t + \mu v_t.
+        decay: the momentum coefficient $\mu$, in [0, 1).
+        nesterov: use Nesterov's look-ahead form, $u_t = g_t + \mu v_t$. Positional, as in
+            Optax's `trace`.
         accumulator_dtype: dtype of v_t; the params' dtype by default.
-        dampening: d, in [0, 1): torch.optim.SGD's dampening. As in torch, the first step is
-            not damped (v_1 = g_1). With d = 0 (the default) this is Optax's `trace`.
+        dampening: $d$, in [0, 1): torch.optim.SGD's dampening. As in torch, the first step is
+            not damped ($v_1 = g_1$). With d = 0 (the default) this is Optax's `trace`.
 
     Returns:
         A transformation with state `TraceState(count, trace=v)`.
@@ -48,8 +49,8 @@ def trace(
         "On the importance of initialization and momentum in deep learning", ICML 2013.
 
     Note:
-        The gradient enters undamped (v_t = g_t + \mu v_{t-1}), as in Optax and torch.optim with
-        dampening 0; Qian's form (1 - \mu) g_t differs by a constant factor of the learning rate.
+        The gradient enters undamped ($v_t = g_t + \mu v_{t-1}$), as in Optax and torch.optim with
+        dampening 0; Qian's form $(1 - \mu) g_t$ differs by a constant factor of the learning rate.
 
     Example:
         >>> import gradtx

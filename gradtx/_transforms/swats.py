@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
 from gradtx._base import GradientTransformation, Updates
@@ -25,56 +26,60 @@ class ScaleBySwatsState(NamedTuple):
 
 
 def scale_by_swats(
-    b1: float = 0.9, b2: float = 0.999, eps: float = 1e-9, *, eps_switch: float = 1e-6
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-9,
+    *,
+    eps_switch: ArrayLike = 1e-6,
 ) -> GradientTransformation:
     r"""Scale like Adam, then switch to SGD with momentum at a step size learned from Adam (SWATS).
 
-    Written in units of the learning rate \alpha that follows (`scale_by_learning_rate`), so that
-    the paper's Adam step is p_k = -\alpha d_k and its SGD step is -\alpha u_k:
+    Written in units of the learning rate $\alpha$ that follows (`scale_by_learning_rate`), so that
+    the paper's Adam step is $p_k = -\alpha d_k$ and its SGD step is $-\alpha u_k$:
 
-    .. math::
-        m_k = \beta_1 m_{k-1} + (1-\beta_1) g_k, \qquad a_k = \beta_2 a_{k-1} + (1-\beta_2) g_k^2,
-        \qquad d_k = \frac{\sqrt{1-\beta_2^k}}{1-\beta_1^k} \frac{m_k}{\sqrt{a_k} + \epsilon}
-        \\ \gamma_k = \frac{d_k^\top d_k}{d_k^\top g_k}, \qquad
-        \lambda_k = \beta_2 \lambda_{k-1} + (1-\beta_2) \gamma_k, \qquad
-        \Lambda_k = \lambda_k / (1-\beta_2^k) \qquad (\text{only where } d_k^\top g_k \ne 0)
-        \\ \text{Adam phase: } u_k = d_k; \text{ switch after step } k \text{ if }
-        k > 1,\ d_k^\top g_k \ne 0 \text{ and } |\Lambda_k - \gamma_k| < \epsilon_{switch},
-        \text{ fixing } \Lambda = \Lambda_k, v_k = 0
-        \\ \text{SGD phase: } v_k = \beta_1 v_{k-1} + g_k, \qquad u_k = (1-\beta_1) \Lambda v_k
+    $$m_k = \beta_1 m_{k-1} + (1-\beta_1) g_k, \qquad a_k = \beta_2 a_{k-1} + (1-\beta_2) g_k^2,
+    \qquad d_k = \frac{\sqrt{1-\beta_2^k}}{1-\beta_1^k} \frac{m_k}{\sqrt{a_k} + \epsilon}
+    \\ \gamma_k = \frac{d_k^\top d_k}{d_k^\top g_k}, \qquad
+    \lambda_k = \beta_2 \lambda_{k-1} + (1-\beta_2) \gamma_k, \qquad
+    \Lambda_k = \lambda_k / (1-\beta_2^k) \qquad (\text{only where } d_k^\top g_k \ne 0)
+    \\ \text{Adam phase: } u_k = d_k; \text{ switch after step } k \text{ if }
+    k > 1,\ d_k^\top g_k \ne 0 \text{ and } |\Lambda_k - \gamma_k| < \epsilon_{switch},
+    \text{ fixing } \Lambda = \Lambda_k, v_k = 0
+    \\ \text{SGD phase: } v_k = \beta_1 v_{k-1} + g_k, \qquad u_k = (1-\beta_1) \Lambda v_k$$
 
-    \gamma_k is the step size at which SGD's step, projected on Adam's, equals Adam's step; its
-    bias-corrected average \Lambda becomes SGD's learning rate (times \alpha), and the switch comes
-    when that average agrees with the latest estimate. Inner products run over the whole tree, as
-    Algorithm 1 does over one parameter vector: one estimate, one switch for every leaf. Where
-    d_k^\top g_k = 0 (a zero gradient, say) \gamma_k is undefined: \lambda keeps its value and no
-    switch happens, as in the paper. After the switch m_k, a_k and \lambda_k are no longer updated.
+    $\gamma_k$ is the step size at which SGD's step, projected on Adam's, equals Adam's step; its
+    bias-corrected average $\Lambda$ becomes SGD's learning rate (times $\alpha$), and the switch
+    comes when that average agrees with the latest estimate. Inner products run over the whole
+    tree, as Algorithm 1 does over one parameter vector: one estimate, one switch for every leaf.
+    Where $d_k^\top g_k = 0$ (a zero gradient, say) $\gamma_k$ is undefined: $\lambda$ keeps its
+    value and no switch happens, as in the paper. After the switch $m_k$, $a_k$ and $\lambda_k$
+    are no longer updated.
 
     Args:
-        b1: \beta_1, in [0, 1): Adam's first-moment decay, and SGD's momentum after the switch.
-        b2: \beta_2, in [0, 1): Adam's second-moment decay, and the decay of \lambda_k.
-        eps: \epsilon, added to \sqrt{a_k} before bias correction (the paper's placement).
-        eps_switch: \epsilon_{switch}, the switch tolerance on |\Lambda_k - \gamma_k|, in units of
-            \alpha. The paper's test is |\alpha\Lambda_k - \alpha\gamma_k| < 10^{-9} at
-            \alpha = 10^{-3}, which is the default 10^{-6}; relative to \alpha, the test does
+        b1: $\beta_1$, in [0, 1): Adam's first-moment decay, and SGD's momentum after the switch.
+        b2: $\beta_2$, in [0, 1): Adam's second-moment decay, and the decay of $\lambda_k$.
+        eps: $\epsilon$, added to $\sqrt{a_k}$ before bias correction (the paper's placement).
+        eps_switch: $\epsilon_{switch}$, the switch tolerance on $|\Lambda_k - \gamma_k|$, in
+            units of $\alpha$. The paper's test is $|\alpha\Lambda_k - \alpha\gamma_k| < 10^{-9}$ at
+            $\alpha = 10^{-3}$, which is the default $10^{-6}$; relative to $\alpha$, the test does
             not change when the learning rate does.
 
     Returns:
         A transformation with state
         `ScaleBySwatsState(count, mu, nu, velocity, lambda_, switched, switch_step, sgd_lr)`;
-        `switch_step` is the last Adam step, and the SGD learning rate is \alpha times `sgd_lr`.
+        `switch_step` is the last Adam step, and the SGD learning rate is $\alpha$ times `sgd_lr`.
 
     References:
         Keskar & Socher, "Improving Generalization Performance by Switching from Adam to SGD",
         arXiv:1712.07628, 2017, Algorithm 1.
 
     Note:
-        \epsilon sits where Algorithm 1 puts it, m_k / (\sqrt{a_k} + \epsilon) with the bias
-        corrections folded into the step size, which is Adam with \epsilon / \sqrt{1-\beta_2^k}
-        in place of `scale_by_adam`'s \epsilon. The paper uses one \epsilon = 10^{-9} for both the
-        denominator and the switch. It does not require \Lambda > 0 before switching, and neither
-        does this; some ports do. With a learning-rate schedule, \gamma_k and \Lambda are measured
-        in units of the scheduled rate, which keeps scaling the SGD phase.
+        $\epsilon$ sits where Algorithm 1 puts it, $m_k / (\sqrt{a_k} + \epsilon)$ with the bias
+        corrections folded into the step size, which is Adam with $\epsilon / \sqrt{1-\beta_2^k}$
+        in place of `scale_by_adam`'s $\epsilon$. The paper uses one $\epsilon = 10^{-9}$ for both
+        the denominator and the switch. It does not require $\Lambda > 0$ before switching, and
+        neither does this; some ports do. With a learning-rate schedule, $\gamma_k$ and $\Lambda$
+        are measured in units of the scheduled rate, which keeps scaling the SGD phase.
 
     Example:
         >>> import gradtx
