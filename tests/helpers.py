@@ -61,7 +61,7 @@ def steps(
     def closed_step(params, state):
         g = grads(params)
         updates, state = tx.update(g, state, params)
-        return g, updates, apply_fn(params, updates) if apply_fn else params, state
+        return g, updates, (apply_fn(params, updates) if apply_fn else params), state
 
     state = tx.init(params)
     if callable(grads):
