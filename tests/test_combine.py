@@ -195,7 +195,7 @@ def test_masked_jit_matches_eager():
 @pytest.mark.parametrize(
     "mask",
     [
-        {"a": True, "b": [False, None, True], "c": (True,)},
+        {"a": True, "b": [False, None, True], "c": (True, {"d": False})},
         {"a": False, "b": True, "c": False},  # a prefix of the params tree
         lambda params: jax.tree.map(lambda x: jnp.ndim(x) > 0, params),
     ],

@@ -86,7 +86,7 @@ def test_add_decayed_weights_jit_matches_eager(name):
     "mask",
     [
         None,
-        {"a": True, "b": [False, None, True], "c": (False,)},
+        {"a": True, "b": [False, None, True], "c": (False, {"d": True})},
         {"a": False, "b": True, "c": True},  # a prefix of the params tree
         lambda params: jax.tree.map(lambda x: jnp.ndim(x) == 0, params),
     ],
