@@ -46,7 +46,7 @@ def _describe(tree: Any) -> list[tuple[str, str]]:
     return [(path_name(path), type(leaf).__name__) for path, leaf in leaves]
 
 
-def structure_mismatch(a: Any, b: Any, name_a: str, name_b: str) -> str | None:
+def structure_mismatch(a: Any, b: Any, *, name_a: str, name_b: str) -> str | None:
     """None when `a` and `b` share a tree structure, else a sentence naming the first difference."""
     struct_a, struct_b = jax.tree.structure(a), jax.tree.structure(b)
     if struct_a == struct_b:
@@ -65,9 +65,9 @@ def structure_mismatch(a: Any, b: Any, name_a: str, name_b: str) -> str | None:
     )
 
 
-def check_same_structure(a: Any, b: Any, name_a: str, name_b: str, where: str) -> None:
+def check_same_structure(a: Any, b: Any, *, name_a: str, name_b: str, where: str) -> None:
     """Raise a ValueError naming the first differing path if `a` and `b` differ in structure."""
-    problem = structure_mismatch(a, b, name_a, name_b)
+    problem = structure_mismatch(a, b, name_a=name_a, name_b=name_b)
     if problem is not None:
         raise ValueError(
             f"{where}: {name_a} and {name_b} have different tree structures ({problem}). "
@@ -83,7 +83,7 @@ def _leaf_dtype(leaf: Any) -> Any:
     return leaf.dtype if hasattr(leaf, "dtype") else jnp.result_type(leaf)
 
 
-def check_inexact(leaves: Sequence[Any], tree: Any, name: str, where: str) -> None:
+def check_inexact(leaves: Sequence[Any], *, tree: Any, name: str, where: str) -> None:
     """Raise a TypeError naming the first leaf that is not floating-point or complex.
 
     `leaves` are the leaves of `tree` (arrays or Python scalars), in flattening order; the paths
@@ -106,6 +106,7 @@ def check_inexact(leaves: Sequence[Any], tree: Any, name: str, where: str) -> No
 def check_same_shapes(
     leaves: Sequence[Any],
     others: Sequence[Any],
+    *,
     tree: Any,
     name: str,
     other: str,
@@ -183,13 +184,15 @@ def map_leaves(
     all_names = ["updates"]
     for i, tree in enumerate(trees):
         all_names.append(names[i] if i < len(names) else f"tree {i + 1}")
-        check_same_structure(updates, tree, "updates", all_names[-1], where)
+        check_same_structure(updates, tree, name_a="updates", name_b=all_names[-1], where=where)
     columns = [[jnp.asarray(x) for x in treedef.flatten_up_to(t)] for t in (updates, *trees)]
     for name, column in zip(all_names, columns, strict=True):
-        check_inexact(column, updates, name, where)
+        check_inexact(column, tree=updates, name=name, where=where)
     hint = ". Was the state made by this optimizer's `init` on params shaped like these updates?"
     for name, column in zip(all_names[1:], columns[1:], strict=True):
-        check_same_shapes(columns[0], column, updates, "updates", name, where, hint)
+        check_same_shapes(
+            columns[0], column, tree=updates, name="updates", other=name, where=where, hint=hint
+        )
     if any(isinstance(x, jax.core.Tracer) for column in columns for x in column):
         # Under a trace, trace the rule once per distinct leaf shape and dtype and reuse it:
         # with thousands of leaves, tracing every leaf's ops anew costs more than compiling.

@@ -1,5 +1,7 @@
 """Tests of gradtx/_tree.py: tree math shared by the transformations."""
 
+from typing import Any, NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -56,14 +58,16 @@ def test_map_leaves_error_names_unnamed_trees_by_position():
 
 def test_check_same_structure_accepts_equal_structures():
     tree = {"a": jnp.ones(2), "b": [jnp.ones(()), None]}
-    _tree.check_same_structure(tree, jax.tree.map(jnp.zeros_like, tree), "x", "y", "test")
+    _tree.check_same_structure(
+        tree, jax.tree.map(jnp.zeros_like, tree), name_a="x", name_b="y", where="test"
+    )
 
 
 def test_check_same_structure_error_names_first_differing_path():
     a = {"a": jnp.ones(2), "b": jnp.ones(2)}
     b = {"a": jnp.ones(2), "c": jnp.ones(2)}
     with pytest.raises(ValueError) as info:
-        _tree.check_same_structure(a, b, "params", "updates", "apply_updates")
+        _tree.check_same_structure(a, b, name_a="params", name_b="updates", where="apply_updates")
     message = str(info.value)
     assert message.startswith("apply_updates: params and updates have different tree structures")
     assert "params has ['b'] where updates has ['c']" in message
@@ -71,15 +75,15 @@ def test_check_same_structure_error_names_first_differing_path():
 
 def test_check_same_structure_error_names_different_containers():
     with pytest.raises(ValueError, match="different containers"):
-        _tree.check_same_structure([1.0, 2.0], (1.0, 2.0), "a", "b", "test")
+        _tree.check_same_structure([1.0, 2.0], (1.0, 2.0), name_a="a", name_b="b", where="test")
 
 
 def test_structure_mismatch_is_none_for_equal_structures():
-    assert _tree.structure_mismatch({"a": 1.0}, {"a": jnp.ones(3)}, "a", "b") is None
+    assert _tree.structure_mismatch({"a": 1.0}, {"a": jnp.ones(3)}, name_a="a", name_b="b") is None
 
 
 def test_structure_mismatch_names_extra_leaf():
-    problem = _tree.structure_mismatch({"a": 1.0}, {"a": 1.0, "b": 2.0}, "x", "y")
+    problem = _tree.structure_mismatch({"a": 1.0}, {"a": 1.0, "b": 2.0}, name_a="x", name_b="y")
     assert problem == "y has a leaf at ['b'] that x lacks"
 
 
@@ -180,3 +184,97 @@ def test_as_dtype_and_cast_like():
     a, b = _tree.as_dtype(jnp.float32, 0.5, jnp.asarray(2.0))
     assert a.dtype == b.dtype == jnp.float32
     assert _tree.cast_like(jnp.ones(2), jnp.zeros(2, jnp.bfloat16)).dtype == jnp.bfloat16
+
+
+def test_path_name_is_keystr_and_root():
+    paths = [p for p, _ in jax.tree_util.tree_flatten_with_path({"a": [1.0, {"b": 2.0}]})[0]]
+    assert [_tree.path_name(p) for p in paths] == ["['a'][0]", "['a'][1]['b']"]
+    assert _tree.path_name(()) == "<root>"
+    assert _tree.leaf_paths(jnp.ones(2)) == ["<root>"]
+
+
+def test_vdot_is_the_real_inner_product_over_all_leaves():
+    a = {"x": jnp.asarray([1.0, 2.0]), "z": jnp.asarray([1 + 2j], jnp.complex128)}
+    b = {"x": jnp.asarray([3.0, -1.0]), "z": jnp.asarray([2 - 1j], jnp.complex128)}
+    expected = 1 * 3 + 2 * -1 + np.real(np.conj(1 + 2j) * (2 - 1j))
+    assert float(_tree.vdot(a, b, jnp.float64)) == expected
+    assert _tree.vdot(a, b, jnp.float32).dtype == jnp.float32
+
+
+def test_squared_norm_norm_and_all_finite():
+    tree = {"x": jnp.asarray([3.0, 0.0]), "y": [jnp.asarray(4.0)], "n": None}
+    assert float(_tree.squared_norm(tree)) == 25.0
+    assert float(_tree.norm(tree)) == 5.0
+    assert bool(_tree.all_finite(tree))
+    assert not bool(_tree.all_finite({"x": jnp.asarray([1.0, jnp.inf])}))
+    assert not bool(_tree.all_finite([jnp.asarray(1.0), jnp.asarray(jnp.nan)]))
+
+
+class _LiftState(NamedTuple):
+    count: jax.Array  # not a leaf field
+    mu: Any  # annotated Any: a leaf field (lift reads `Updates`, an alias of Any)
+    nu: Any
+
+
+def test_leaf_fields_are_the_updates_typed_fields():
+    import gradtx
+
+    assert _tree.leaf_fields(gradtx.ScaleByAdamState) == ("mu", "nu")
+    assert _tree.leaf_fields(gradtx.ScaleByAmsgradState) == ("mu", "nu", "nu_max")
+    assert _tree.leaf_fields(gradtx.BoundLrState) == ("mu",)  # step_size is an inner state
+
+
+def test_lift_skips_none_fields_and_keeps_other_fields():
+    state = _LiftState(count=jnp.asarray(3), mu=None, nu=jnp.zeros(2))
+
+    def accumulate(g, s, h):
+        assert s.mu is None and s.count is None  # non-leaf and None fields are not lifted
+        return s._replace(nu=s.nu + h.scale * g)
+
+    u, new = _tree.lift("t", (accumulate, lambda g, s, h: s.nu), jnp.ones(2), state, scale=2.0)
+    np.testing.assert_array_equal(u, [2.0, 2.0])
+    assert new.mu is None and int(new.count) == 3
+    np.testing.assert_array_equal(new.nu, [2.0, 2.0])
+
+
+def test_lift_computes_in_float32_and_rounds_state_between_phases():
+    g = jnp.asarray([1.0, 3.0], jnp.bfloat16)
+    state = _LiftState(count=None, mu=jnp.zeros(2, jnp.bfloat16), nu=jnp.zeros(2, jnp.float32))
+    seen = {}
+
+    def moments(g, s, h):
+        seen["dtypes"] = (g.dtype, s.mu.dtype, h.third.dtype)
+        return s._replace(mu=g * h.third, nu=g * h.third)
+
+    def direction(g, s, h):
+        seen["mu"], seen["nu"] = s.mu, s.nu
+        return s.mu
+
+    u, new = _tree.lift("t", (moments, direction), g, state, third=1 / 3)
+    assert seen["dtypes"] == (jnp.float32, jnp.float32, jnp.float32)
+    # the direction reads mu as stored (rounded to bfloat16), nu in float32
+    third = np.float32(1) / np.float32(3)
+    assert float(seen["mu"][0]) == float(jnp.asarray(third, jnp.bfloat16))
+    assert float(seen["nu"][0]) == float(third)
+    assert u.dtype == jnp.bfloat16 and new.mu.dtype == jnp.bfloat16 and new.nu.dtype == jnp.float32
+
+
+def test_lift_direction_may_update_state_and_stay_in_compute_dtype():
+    g = jnp.asarray([2.0], jnp.bfloat16)
+    state = _LiftState(count=None, mu=jnp.ones(1, jnp.bfloat16), nu=jnp.zeros(1, jnp.bfloat16))
+
+    def direction(g, s, h):  # Adadelta-style: a field that depends on the update
+        u = g / 3
+        return u, s._replace(nu=u * u)
+
+    phases = (direction,)
+    u, new = _tree.lift("t", phases, g, state, direction_dtype="compute")
+    assert u.dtype == jnp.float32 and float(u[0]) == float(np.float32(2) / np.float32(3))
+    assert new.nu.dtype == jnp.bfloat16
+    assert float(new.mu[0]) == 1.0
+
+
+def test_lift_error_names_the_state_field_and_path():
+    state = _LiftState(count=None, mu={"a": jnp.zeros(2)}, nu={"a": jnp.zeros(3)})
+    with pytest.raises(ValueError, match=r"t: updates leaf \['a'\] has shape \(2,\) but nu "):
+        _tree.lift("t", (lambda g, s, h: g,), {"a": jnp.ones(2)}, state)
