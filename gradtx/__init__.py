@@ -6,6 +6,7 @@ Every optimizer is a chain of small pure `(init, update)` pairs. The public API,
 # The contract and combinators.
 from gradtx._base import EmptyState as EmptyState
 from gradtx._base import GradientTransformation as GradientTransformation
+from gradtx._base import GradientTransformationExtraArgs as GradientTransformationExtraArgs
 from gradtx._base import apply_updates as apply_updates
 from gradtx._base import identity as identity
 from gradtx._combine import MaskedState as MaskedState

@@ -42,6 +42,33 @@ class GradientTransformation(NamedTuple):
     update: TransformUpdateFn
 
 
+class GradientTransformationExtraArgs(GradientTransformation):
+    """A transformation whose `update` also takes keyword arguments beyond `params`.
+
+    `update(updates, state, params=None, **extra_args)`: e.g. `value=loss` for
+    `reduce_on_plateau` or `polyak_sgd`. `chain` hands a call's extra keyword arguments to the
+    links of this type and to no other, so a chain that contains one is called with them. Still a
+    two-field NamedTuple, so Optax (which has a class of the same name) unpacks it as
+    `(init, update)`.
+
+    Example:
+        >>> import gradtx, jax.numpy as jnp
+        >>> def update(updates, state, params=None, *, value):
+        ...     return updates, value
+        >>> tx = gradtx.GradientTransformationExtraArgs(lambda params: jnp.zeros(()), update)
+        >>> gradtx.chain(gradtx.scale(2.0), tx).update(jnp.ones(2), ((), 0.0), value=3.0)
+        (Array([2., 2.], dtype=float32), ((), 3.0))
+    """
+
+    __slots__ = ()
+
+
+def takes_extra_args(transform: Any) -> bool:
+    """Whether `transform.update` accepts extra keyword arguments: a gradtx or Optax
+    `GradientTransformationExtraArgs` (recognised by class name, so Optax is never imported)."""
+    return any(t.__name__ == "GradientTransformationExtraArgs" for t in type(transform).__mro__)
+
+
 class EmptyState(NamedTuple):
     """State of a stateless transformation."""
 
@@ -92,7 +119,7 @@ def compiled(transform: GradientTransformation) -> GradientTransformation:
     one dispatch per operation; inside a caller's `jax.jit`, `vmap` or `scan` it is inlined and
     costs nothing. Every ready-made optimizer comes compiled.
     """
-    return GradientTransformation(transform.init, jax.jit(transform.update, inline=True))
+    return type(transform)(transform.init, jax.jit(transform.update, inline=True))
 
 
 @functools.partial(jax.jit, inline=True)

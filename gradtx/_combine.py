@@ -11,14 +11,23 @@ import jax.numpy as jnp
 from jax.tree_util import DictKey, FlattenedIndexKey, GetAttrKey, SequenceKey
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, Mask, OptState, stateless
+from gradtx._base import (
+    GradientTransformation,
+    GradientTransformationExtraArgs,
+    Mask,
+    OptState,
+    stateless,
+    takes_extra_args,
+)
 
 
 def chain(*transforms: GradientTransformation) -> GradientTransformation:
     r"""Apply transformations in sequence: $u_t = T_n(\dots T_2(T_1(g_t)) \dots)$.
 
     Each transformation keeps its own state; the chain's state is the tuple of them. Any object
-    with `init` and `update` (an Optax transformation, say) can be a link.
+    with `init` and `update` (an Optax transformation, say) can be a link. When a link takes
+    extra keyword arguments (a `GradientTransformationExtraArgs`, e.g. `reduce_on_plateau`'s
+    `value=`), so does the chain, and it passes them to such links only.
 
     Example:
         >>> import gradtx
@@ -31,7 +40,9 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
     def init(params):
         return tuple(t.init(params) for t in transforms)
 
-    def update(updates, state, params=None):
+    extra = [takes_extra_args(t) for t in transforms]
+
+    def update(updates, state, params=None, **extra_args):
         if not isinstance(state, tuple) or len(state) != len(transforms):
             raise ValueError(
                 f"chain: the state must be a tuple of {len(transforms)} states, one per link, "
@@ -40,11 +51,14 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
                 "Was it made by this chain's `init`?"
             )
         new_state = []
-        for transform, link_state in zip(transforms, state, strict=True):
-            updates, link_state = transform.update(updates, link_state, params)
+        for transform, link_state, takes in zip(transforms, state, extra, strict=True):
+            kwargs = extra_args if takes else {}
+            updates, link_state = transform.update(updates, link_state, params, **kwargs)
             new_state.append(link_state)
         return updates, tuple(new_state)
 
+    if any(extra):
+        return GradientTransformationExtraArgs(init, update)
     return GradientTransformation(init, update)
 
 
