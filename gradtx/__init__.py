@@ -101,6 +101,15 @@ from gradtx._aliases.beyond_adam import swats as swats
 from gradtx._transforms.swats import ScaleBySwatsState as ScaleBySwatsState
 from gradtx._transforms.swats import scale_by_swats as scale_by_swats
 
+# After AdaBound (2018-2024): the next chapter.
+# [issue 13: adaptive-1]
+# [issue 13: adaptive-2]
+# [issue 13: sign-trust]
+# [issue 13: memory]
+# [issue 13: schedule-free]
+# [issue 13: lr-free]
+# [issue 13: loop]
+
 # Hyperparameters as state, and optimizers as JSON-serializable configs.
 from gradtx._wrappers.hyperparams import InjectHyperparamsState as InjectHyperparamsState
 from gradtx._wrappers.hyperparams import inject_hyperparams as inject_hyperparams

@@ -36,6 +36,13 @@ OPTIMIZERS = {
     "groups_by_regex": lambda: gradtx.multi_transform(
         {"fast": gradtx.adam(0.1), "slow": gradtx.sgd(0.1)}, {r"w": "fast", r".*": "slow"}
     ),
+    # [issue 13: adaptive-1]
+    # [issue 13: adaptive-2]
+    # [issue 13: sign-trust]
+    # [issue 13: memory]
+    # [issue 13: schedule-free]
+    # [issue 13: lr-free]
+    # [issue 13: loop]
 }
 
 # Every transformation, built with settings valid for any params. Updates in, updates out.
@@ -74,6 +81,13 @@ TRANSFORMATIONS = {
         {"a": gradtx.scale_by_adam(), "b": gradtx.trace(0.9)},
         lambda params: jax.tree.map(lambda x: "a" if jnp.ndim(x) > 1 else "b", params),
     ),
+    # [issue 13: adaptive-1]
+    # [issue 13: adaptive-2]
+    # [issue 13: sign-trust]
+    # [issue 13: memory]
+    # [issue 13: schedule-free]
+    # [issue 13: lr-free]
+    # [issue 13: loop]
 }
 
 ALL = {**OPTIMIZERS, **TRANSFORMATIONS}

@@ -253,6 +253,13 @@ HYPERPARAMETERS = {
     "max_rms_step_size": st.fixed_dictionaries({"b2": DECAYS, "eps": EPS}),
     "clip": st.fixed_dictionaries({"max_delta": log_uniform(1e-3, 1e3)}),
     "clip_by_global_norm": st.fixed_dictionaries({"max_norm": log_uniform(1e-3, 1e3)}),
+    # [issue 13: adaptive-1]
+    # [issue 13: adaptive-2]
+    # [issue 13: sign-trust]
+    # [issue 13: memory]
+    # [issue 13: schedule-free]
+    # [issue 13: lr-free]
+    # [issue 13: loop]
 }
 
 # Public factories built only by their registry entries, and why: `tests/test_registries.py`
@@ -272,6 +279,13 @@ WITHOUT_STRATEGY = {
     "swats": "not drawn yet: a random eps_switch switches at an arbitrary step; the registry "
     "has a switching entry and one that does not switch",
     "scale_by_swats": "not drawn yet, as swats",
+    # [issue 13: adaptive-1]
+    # [issue 13: adaptive-2]
+    # [issue 13: sign-trust]
+    # [issue 13: memory]
+    # [issue 13: schedule-free]
+    # [issue 13: lr-free]
+    # [issue 13: loop]
 }
 
 

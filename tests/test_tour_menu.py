@@ -11,6 +11,13 @@ EXCLUDED = {
     # Adam plus decoupled weight decay: the challenges have no regulariser to decouple, so it
     # would race as Adam pulled towards zero.
     "adamw",
+    # [issue 13: adaptive-1]
+    # [issue 13: adaptive-2]
+    # [issue 13: sign-trust]
+    # [issue 13: memory]
+    # [issue 13: schedule-free]
+    # [issue 13: lr-free]
+    # [issue 13: loop]
 }
 
 
