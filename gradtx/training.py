@@ -1,4 +1,4 @@
-"""Batch, stochastic and minibatch gradient descent: one compiled loop over epochs and batches."""
+"""Gradient descent loops: `descend`, the one compiled scan, and `fit`, which feeds it batches."""
 
 from __future__ import annotations
 
@@ -9,11 +9,122 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.tree_util import keystr, tree_flatten_with_path
+from jax.tree_util import tree_flatten_with_path
 
-from gradtx._base import GradientTransformation, OptState, Params, apply_updates
+from gradtx import _tree
+from gradtx._base import GradientTransformation, OptState, Params, Updates, apply_updates
 
 LAST_BATCH_POLICIES = ("drop", "smaller", "wrap")
+
+
+class DescentResult(NamedTuple):
+    """What `descend` returns; unpacks as `params, opt_state, values, records = descend(...)`."""
+
+    params: Params  # theta_S, the parameters after the last step
+    opt_state: OptState  # s_S, the optimizer state after the last step
+    values: jax.Array  # shape (S,): f_t, the value returned with g_t, before step t's update
+    records: Any  # record(theta_t) at t = 0, k, 2k, ..., S, stacked; None without `record`
+
+
+def descend(
+    value_and_grad: Callable[[Params, Any], tuple[jax.Array, Updates]],
+    params: Params,
+    opt_state: OptState,
+    inputs: Any,
+    optimizer: GradientTransformation,
+    *,
+    record: Callable[[Params], Any] | None = None,
+    log_every: int = 1,
+) -> DescentResult:
+    r"""Run S steps of gradient descent with `optimizer`, as one `lax.scan`; unjitted and pure.
+
+    Step t reads its slice $x_t$ of `inputs` (a key, a batch, the step number) and applies
+
+    $$(f_t, g_t) = \mathrm{value\_and\_grad}(\theta_t, x_t), \qquad
+    (u_t, s_t) = T(g_t, s_{t-1}, \theta_t), \qquad \theta_{t+1} = \theta_t + u_t$$
+
+    for $t = 0, \dots, S-1$, where $S$ is the leading dimension of `inputs`. With `record`, the
+    scan runs in chunks of $k$ = `log_every` steps and calls `record` at $\theta_0$ and after
+    each chunk, so an expensive measurement (the full-data loss, say) costs $S/k + 1$
+    evaluations. Everything but `record`, `log_every` and the shapes may be traced: jit it, vmap
+    it over learning rates (build `optimizer` inside from a traced rate) or over seeds.
+
+    Args:
+        value_and_grad: `value_and_grad(params, x_t) -> (f_t, g_t)`, e.g.
+            `lambda p, key: jax.value_and_grad(loss)(p, batch(key))`; $f_t$ is returned in
+            `values` and may be any scalar (a minibatch loss).
+        params: the initial parameters $\theta_0$, a pytree of arrays.
+        opt_state: the initial optimizer state $s_0$, usually `optimizer.init(params)`.
+        inputs: a pytree of arrays whose leaves share their leading dimension S; step t gets
+            `jax.tree.map(lambda x: x[t], inputs)`. Per-step keys are
+            `jax.vmap(functools.partial(jax.random.fold_in, key))(jnp.arange(S))`.
+        optimizer: the transformation T, e.g. `gradtx.sgd(0.1)`.
+        record: `record(params) -> pytree of arrays`, measured at $\theta_0$ and every
+            `log_every` steps; None records nothing.
+        log_every: k, the steps between two records, >= 1; it must divide S when `record` is
+            given.
+
+    Returns:
+        `DescentResult(params, opt_state, values, records)`: $\theta_S$, $s_S$, the values
+        $f_0, \dots, f_{S-1}$ (shape `(S,)`), and `record`'s outputs at
+        $\theta_0, \theta_k, \dots, \theta_S$ stacked along a new leading axis of length
+        $S/k + 1$ (None without `record`).
+
+    Raises:
+        ValueError: if `inputs` has no arrays or leaves of different lengths, or if `log_every`
+            is not an integer >= 1 that divides S.
+
+    Example:
+        >>> import functools, gradtx, gradtx.training, jax, jax.numpy as jnp
+        >>> def value_and_grad(w, key):  # f(w) = w^2 / 2, with a noisy gradient
+        ...     return 0.5 * w**2, w + 0.1 * jax.random.normal(key)
+        >>> keys = jax.vmap(functools.partial(jax.random.fold_in, jax.random.key(0)))(
+        ...     jnp.arange(100))
+        >>> optimizer = gradtx.sgd(0.1)
+        >>> w0 = jnp.array(1.0)
+        >>> w, _, values, losses = gradtx.training.descend(
+        ...     value_and_grad, w0, optimizer.init(w0), keys, optimizer,
+        ...     record=lambda w: 0.5 * w**2, log_every=25)
+        >>> values.shape, losses.shape, bool(losses[-1] < 0.01 * losses[0])
+        ((100,), (5,), True)
+    """
+    steps = _leading_size(
+        "descend", "inputs", inputs, "step", "e.g. jnp.arange(steps) when value_and_grad ignores it"
+    )
+    _check_log_every(steps, log_every, record)
+
+    def step(carry, x):
+        params, opt_state = carry
+        value, grads = value_and_grad(params, x)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return (apply_updates(params, updates), opt_state), value
+
+    carry = (params, opt_state)
+    if record is None:
+        carry, values = jax.lax.scan(step, carry, inputs)
+        return DescentResult(*carry, values, None)
+
+    def chunk(carry, xs):
+        carry, values = jax.lax.scan(step, carry, xs)
+        return carry, (values, record(carry[0]))
+
+    chunks = jax.tree.map(lambda x: x.reshape(steps // log_every, log_every, *x.shape[1:]), inputs)
+    carry, (values, records) = jax.lax.scan(chunk, carry, chunks)
+    records = jax.tree.map(
+        lambda first, rest: jnp.concatenate([first[None], rest]), record(params), records
+    )
+    return DescentResult(*carry, values.reshape(steps), records)
+
+
+def _check_log_every(steps: int, log_every: Any, record: Any) -> None:
+    """Raise a ValueError unless `log_every` is an integer >= 1 dividing `steps` (with `record`)."""
+    if not _is_int(log_every) or log_every < 1:
+        raise ValueError(f"descend: log_every must be an integer >= 1, got {log_every!r}")
+    if record is not None and steps % log_every:
+        raise ValueError(
+            f"descend: the number of steps ({steps}, the length of inputs) must be a multiple "
+            f"of log_every ({log_every}), so that the last step is recorded"
+        )
 
 
 class FitResult(NamedTuple):
@@ -37,48 +148,52 @@ def fit(
 ) -> FitResult:
     r"""Train by batch (`batch_size=None`), stochastic (1) or minibatch (k) gradient descent.
 
-    Each step takes the gradient of the loss on one batch B_t and hands it to `optimizer`:
+    Each step takes the gradient of the loss on one batch $B_t$ and hands it to `optimizer`:
 
-    .. math::
-        g_t = \nabla_\theta L(\theta_t; B_t), \qquad (u_t, s_t) = T(g_t, s_{t-1}, \theta_t),
-        \qquad \theta_{t+1} = \theta_t + u_t
+    $$g_t = \nabla_\theta L(\theta_t; B_t), \qquad (u_t, s_t) = T(g_t, s_{t-1}, \theta_t),
+    \qquad \theta_{t+1} = \theta_t + u_t$$
 
-    where L(\theta; B) is `loss_fn(params, batch)`, usually the mean loss over B's examples;
+    where $L(\theta; B)$ is `loss_fn(params, batch)`, usually the mean loss over B's examples;
     with `gradtx.sgd(eta)` this is Robbins & Monro's iteration
-    \theta_{t+1} = \theta_t - \eta \frac{1}{|B_t|} \sum_{i \in B_t} \nabla \ell(\theta_t; z_i).
-    With `batch_size=None`, B_t is the whole dataset (batch gradient descent, one step an
+    $\theta_{t+1} = \theta_t - \eta \frac{1}{|B_t|} \sum_{i \in B_t} \nabla \ell(\theta_t; z_i)$.
+    With `batch_size=None`, $B_t$ is the whole dataset (batch gradient descent, one step an
     epoch); otherwise each epoch draws a fresh permutation of the n examples,
     `jax.random.permutation(jax.random.fold_in(key, epoch), n)`, and cuts it into consecutive
-    batches of `batch_size` (stochastic gradient descent for 1, minibatch for k). The whole run
-    is one `jax.jit` of a `lax.scan` over epochs around a `lax.scan` over batches, compiled once
-    for a given `loss_fn`, `optimizer` (the same objects), schedule and data shape: another key,
-    other initial parameters or other data of the same shape reuse it.
+    batches of `batch_size` (stochastic gradient descent for 1, minibatch for k). The steps run
+    through `descend`; the whole run is one `jax.jit` of a `lax.scan` over epochs around
+    `descend`'s scan over batches, compiled once for a given `loss_fn`, `optimizer` (the same
+    objects), schedule and data shape: another key, other initial parameters or other data of
+    the same shape reuse it.
 
-    When k does not divide n, the last r = n mod k examples of a permutation are handled by
+    When k does not divide n, the last $r = n \bmod k$ examples of a permutation are handled by
     `last_batch`:
 
-    * ``"drop"``: skipped for this epoch (other ones next epoch); floor(n/k) steps an epoch.
-    * ``"smaller"``: one more step on a batch of r examples, so that each example is used once an
+    * `"drop"`: skipped for this epoch (other ones next epoch); $\lfloor n/k \rfloor$ steps an
+      epoch.
+    * `"smaller"`: one more step on a batch of r examples, so that each example is used once an
       epoch and the loss of that step is its own mean over r, not diluted (as `drop_last=False`
       in PyTorch; `loss_fn` is traced for two batch shapes).
-    * ``"wrap"``: the last batch is completed with the first k - r examples of the same
+    * `"wrap"`: the last batch is completed with the first k - r examples of the same
       permutation, which are then used twice that epoch; every batch has k examples.
 
     Args:
         loss_fn: `loss_fn(params, batch) -> scalar`, with `batch` shaped like `data` but with
             the batch's examples along the leading axis.
-        params: the initial parameters \theta_0, a pytree of arrays.
+        params: the initial parameters $\theta_0$, a pytree of arrays.
         data: a pytree of arrays sharing their leading (example) dimension n.
         optimizer: the transformation T, e.g. `gradtx.sgd(0.1)`; its state starts at `init`.
         epochs: passes over the data, >= 1.
         batch_size: examples a step; None for the whole dataset, else in [1, n].
         key: a PRNG key for the shuffles; required unless `batch_size` is None.
-        last_batch: ``"drop"`` (default), ``"smaller"`` or ``"wrap"``, as above.
+        last_batch: `"drop"` (default), `"smaller"` or `"wrap"`, as above.
 
     Returns:
         `FitResult(params, opt_state, losses)`; `losses[e, i]` is the loss of step i of epoch e
         on its batch, at the parameters that step started from (returned by the same
         `jax.value_and_grad` call as the gradient, so it costs no extra evaluation).
+
+    Raises:
+        ValueError: naming the first invalid argument (or the leaf of `data` at fault).
 
     References:
         Robbins & Monro, "A Stochastic Approximation Method", Annals of Mathematical Statistics
@@ -94,7 +209,11 @@ def fit(
         >>> losses.shape, bool(jnp.abs(w - 3.0) < 1e-3)
         ((20, 4), True)
     """
-    n = _dataset_size(data)
+    n = _leading_size(
+        "fit", "data", data, "example", "pass a pytree of arrays, e.g. {'x': x, 'y': y}"
+    )
+    if n == 0:
+        raise ValueError("fit: data has no examples (its leading dimension is 0)")
     _check_schedule(n, epochs, batch_size, key, last_batch)
     params = jax.tree.map(_strong, params)
     opt_state = jax.tree.map(_strong, optimizer.init(params))
@@ -113,35 +232,35 @@ def fit(
 
 
 def _loop(params, opt_state, data, key, *, loss_fn, optimizer, epochs, batch_size, last_batch):
-    """The training loop, traced once per loss, optimizer, schedule and data shape."""
+    """`fit`'s schedule around `descend`, traced once per loss, optimizer, schedule and shape."""
+    value_and_grad = jax.value_and_grad(loss_fn)
+    if batch_size is None:  # one step an epoch, on the whole dataset
+        params, opt_state, losses, _ = descend(
+            lambda p, _: value_and_grad(p, data), params, opt_state, jnp.arange(epochs), optimizer
+        )
+        return FitResult(params, opt_state, losses[:, None])
+
     n = jax.tree.leaves(data)[0].shape[0]
+    full, rest = divmod(n, batch_size)
 
-    def step(carry, batch):
-        params, opt_state = carry
-        loss, grads = jax.value_and_grad(loss_fn)(params, batch)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return (apply_updates(params, updates), opt_state), loss
-
-    def take(index):
-        return jax.tree.map(lambda x: jnp.take(x, index, axis=0), data)
+    def batch_value_and_grad(params, index):
+        return value_and_grad(params, jax.tree.map(lambda x: jnp.take(x, index, axis=0), data))
 
     def epoch(carry, e):
-        if batch_size is None:
-            carry, loss = step(carry, data)
-            return carry, loss[None]
-        full, rest = divmod(n, batch_size)
         perm = jax.random.permutation(jax.random.fold_in(key, e), n)
         if last_batch == "wrap" and rest:
             order = jnp.concatenate([perm, perm[: batch_size - rest]])
         else:
             order = perm[: full * batch_size]
-        carry, losses = jax.lax.scan(
-            lambda c, index: step(c, take(index)), carry, order.reshape(-1, batch_size)
+        params, opt_state, losses, _ = descend(
+            batch_value_and_grad, *carry, order.reshape(-1, batch_size), optimizer
         )
         if last_batch == "smaller" and rest:
-            carry, loss = step(carry, take(perm[n - rest :]))
-            losses = jnp.concatenate([losses, loss[None]])
-        return carry, losses
+            params, opt_state, loss, _ = descend(
+                batch_value_and_grad, params, opt_state, perm[None, n - rest :], optimizer
+            )
+            losses = jnp.concatenate([losses, loss])
+        return (params, opt_state), losses
 
     carry, losses = jax.lax.scan(epoch, (params, opt_state), jnp.arange(epochs))
     return FitResult(*carry, losses)
@@ -157,30 +276,30 @@ def _strong(x: Any) -> jax.Array:
     return jnp.asarray(x, jnp.result_type(x))
 
 
-def _dataset_size(data: Any) -> int:
-    leaves, _ = tree_flatten_with_path(data)
+def _leading_size(caller: str, name: str, tree: Any, unit: str, hint: str) -> int:
+    """The leading dimension shared by every leaf of `tree` (`name` to the `caller`'s user)."""
+    leaves, _ = tree_flatten_with_path(tree)
     if not leaves:
-        raise ValueError("fit: data has no arrays; pass a pytree of arrays, e.g. {'x': x, 'y': y}")
+        raise ValueError(f"{caller}: {name} has no arrays; {hint}")
     sizes = []
     for path, leaf in leaves:
+        where = f"{name}{_tree.path_name(path)}" if path else name  # a root leaf is `name`
         shape = jnp.shape(leaf)
         if not shape:
             raise ValueError(
-                f"fit: data{keystr(path)} is a scalar; every leaf of data needs a leading "
-                "dimension over the examples"
+                f"{caller}: {where} is a scalar; every leaf of {name} needs a leading dimension "
+                f"over the {unit}s"
             )
-        sizes.append((keystr(path), shape[0]))
-    first_path, n = sizes[0]
-    for path, size in sizes[1:]:
-        if size != n:
+        sizes.append((where, shape[0]))
+    (first, size), *others = sizes
+    for where, other in others:
+        if other != size:
             raise ValueError(
-                f"fit: every leaf of data must have the same leading (example) dimension, but "
-                f"data{path} has {size} rows, data{first_path} {n}. Are the leaves indexed by "
-                "example along axis 0?"
+                f"{caller}: every leaf of {name} must have the same leading ({unit}) dimension, "
+                f"but {where} has {other} rows, {first} {size}. Are the leaves indexed by "
+                f"{unit} along axis 0?"
             )
-    if n == 0:
-        raise ValueError("fit: data has no examples (its leading dimension is 0)")
-    return n
+    return size
 
 
 def _check_schedule(n: int, epochs: Any, batch_size: Any, key: Any, last_batch: Any) -> None:

@@ -1,5 +1,6 @@
-"""Tests of gradtx/training.py: fit, by batch, stochastic and minibatch gradient descent."""
+"""Tests of gradtx/training.py: descend, the one training scan, and fit, which feeds it batches."""
 
+import functools
 import re
 
 import chex
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 import gradtx
-from gradtx.training import fit
+from gradtx.training import descend, fit
 
 N = 10
 KEY = jax.random.key(0)
@@ -197,3 +198,105 @@ def test_fit_rejects_invalid_arguments(kwargs, message):
     data = arguments.pop("data")
     with pytest.raises(ValueError, match=re.escape(message)):
         fit(loss_fn, PARAMS, data, SGD, **arguments)
+
+
+def _noisy_value_and_grad(params, key):
+    """The full-data loss, its gradient plus Gaussian noise drawn with the step's key."""
+    value, grads = jax.value_and_grad(loss_fn)(params, DATA)
+    noise = jax.random.normal(key, (3,), jnp.float64)
+    return value, {"w": grads["w"] + noise[:2], "b": grads["b"] + noise[2]}
+
+
+def _step_keys(key, steps):
+    return jax.vmap(functools.partial(jax.random.fold_in, key))(jnp.arange(steps))
+
+
+def _full_loss(params):
+    return loss_fn(params, DATA)
+
+
+def test_descend_equals_a_python_loop_with_a_key_a_step_and_records_every_k():
+    steps, every, optimizer = 12, 4, gradtx.adam(0.1)
+
+    @jax.jit
+    def step(params, state, t):
+        value, grads = _noisy_value_and_grad(params, jax.random.fold_in(KEY, t))
+        updates, state = optimizer.update(grads, state, params)
+        return gradtx.apply_updates(params, updates), state, value
+
+    params, state = PARAMS, optimizer.init(PARAMS)
+    values, records = [], [_full_loss(params)]
+    for t in range(steps):
+        params, state, value = step(params, state, t)
+        values.append(value)
+        if (t + 1) % every == 0:
+            records.append(_full_loss(params))
+
+    result = descend(
+        _noisy_value_and_grad,
+        PARAMS,
+        optimizer.init(PARAMS),
+        _step_keys(KEY, steps),
+        optimizer,
+        record=_full_loss,
+        log_every=every,
+    )
+    chex.assert_trees_all_close(result.params, params, rtol=1e-12, atol=1e-14)
+    chex.assert_trees_all_close(result.opt_state, state, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(result.values, np.asarray(values), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(result.records, np.asarray(records), rtol=1e-12, atol=1e-14)
+    assert result.records.shape == (steps // every + 1,)
+
+
+def test_descend_without_record_records_nothing_and_steps_as_with_it():
+    inputs, optimizer = _step_keys(KEY, 6), gradtx.sgd(0.1, momentum=0.9)
+    state = optimizer.init(PARAMS)
+    plain = descend(_noisy_value_and_grad, PARAMS, state, inputs, optimizer)
+    logged = descend(
+        _noisy_value_and_grad, PARAMS, state, inputs, optimizer, record=_full_loss, log_every=3
+    )
+    assert plain.records is None
+    chex.assert_trees_all_equal(plain[:3], logged[:3])
+
+
+def test_descend_jit_vmaps_a_traced_learning_rate_with_one_trace():
+    traces = []
+
+    def value_and_grad(params, key):
+        traces.append(None)
+        return _noisy_value_and_grad(params, key)
+
+    def run(learning_rate):
+        optimizer = gradtx.adam(learning_rate)
+        inputs = _step_keys(KEY, 5)
+        return descend(value_and_grad, PARAMS, optimizer.init(PARAMS), inputs, optimizer)
+
+    rates = jnp.array([0.01, 0.1])
+    swept = jax.jit(jax.vmap(run))(rates)
+    assert len(traces) == 1
+    for i, rate in enumerate(rates):
+        one = jax.tree.map(lambda x, i=i: x[i], swept)
+        chex.assert_trees_all_close(one, run(rate), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "log_every", "message"),
+    [
+        ({}, 1, "descend: inputs has no arrays"),
+        ({"key": jnp.zeros(3), "t": jnp.zeros(())}, 1, "descend: inputs['t'] is a scalar"),
+        (
+            {"a": jnp.zeros(3), "b": jnp.zeros((4, 2))},
+            1,
+            "inputs['b'] has 4 rows, inputs['a'] 3. Are the leaves indexed by step along axis 0?",
+        ),
+        (jnp.arange(10), 0, "descend: log_every must be an integer >= 1, got 0"),
+        (jnp.arange(10), 3, "descend: the number of steps (10, the length of inputs) must be a"),
+    ],
+)
+def test_descend_rejects_invalid_arguments(inputs, log_every, message):
+    def value_and_grad(params, x):
+        return jax.value_and_grad(loss_fn)(params, DATA)
+
+    state = SGD.init(PARAMS)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        descend(value_and_grad, PARAMS, state, inputs, SGD, record=_full_loss, log_every=log_every)
