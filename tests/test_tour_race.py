@@ -104,3 +104,13 @@ def test_every_optimizer_of_the_menu_accepts_a_traced_learning_rate(spec):
     result = race.run(problems.get("ravine"), race.Entrant(spec.name, spec.learning_rate), 5)
 
     assert np.all(np.isfinite(result.losses)), spec.name
+
+
+def test_run_without_a_path_logs_the_loss_every_k_steps_only():
+    problem = problems.get("sparse")  # no bounds: no path, the full loss once every k steps
+    every = race.run(problem, race.Entrant("adagrad", 0.5), 20)
+    sparse = race.run(problem, race.Entrant("adagrad", 0.5), 20, log_every=10)
+
+    assert every.path is None and sparse.path is None
+    assert sparse.losses.shape == (3,)
+    np.testing.assert_allclose(sparse.losses, every.losses[::10], rtol=1e-12)

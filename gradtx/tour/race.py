@@ -1,16 +1,17 @@
 """The race engine: run optimizers side by side on a challenge problem.
 
-Each optimizer's whole run is one jitted `lax.scan`. The learning rate and the PRNG key are
-arguments of the compiled function, not constants baked into it, so one compilation serves every
-learning rate and seed, and `vmap` sweeps them (`run_batch`). This loop is not
-`gradtx.training.fit`: a race draws each step's gradient from `problem.value_and_grad(params,
-key)` (gradient noise, not only minibatches), logs the full loss and the iterates every
-`log_every` steps, and builds the optimizer inside the compiled function from a traced rate.
+Each optimizer's whole run is one jitted `gradtx.training.descend`, the library's one training
+scan. The learning rate and the PRNG key are arguments of the compiled function, not constants
+baked into it, so one compilation serves every learning rate and seed, and `vmap` sweeps them
+(`run_batch`). Step t's gradient is `problem.value_and_grad(params, jax.random.fold_in(key, t))`
+(gradient noise or a minibatch), and `descend`'s `record` logs the full loss (and the iterates of
+a 2-D landscape).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -20,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import gradtx
+from gradtx import training
 from gradtx.problems import Problem
 from gradtx.tour.menu import OPTIMIZERS
 
@@ -96,7 +98,7 @@ def make_run(
     Step $t$ draws its gradient $g_t$ from `problem.value_and_grad(params,
     jax.random.fold_in(key, t))` (deterministic problems ignore the key) and applies
     $(u_t, s_t) = T_\eta(g_t, s_{t-1}, \theta_t)$, $\theta_{t+1} = \theta_t + u_t$, where
-    $T_\eta$ is the entrant's optimizer at learning rate $\eta$.
+    $T_\eta$ is the entrant's optimizer at learning rate $\eta$: one `gradtx.training.descend`.
 
     Args:
         problem: the challenge.
@@ -107,7 +109,8 @@ def make_run(
     Returns:
         `run`, which returns the final params, the full noise-free loss before the first step
         and every `log_every` steps after it (shape `(steps // log_every + 1,)`), and every
-        iterate of a 2-D landscape (shape `(steps + 1, 2)`; None for other problems).
+        iterate of a 2-D landscape (shape `(steps + 1, 2)`; None for other problems). A 2-D
+        landscape records its loss with every iterate, then keeps every `log_every`-th.
 
     Raises:
         ValueError: if `steps` is not a multiple of `log_every`.
@@ -115,27 +118,24 @@ def make_run(
     if steps % log_every:
         raise ValueError(f"steps ({steps}) must be a multiple of log_every ({log_every})")
     keep_path = problem.bounds is not None
+    record_every = 1 if keep_path else log_every
+
+    def record(params):
+        return problem.loss(params), (params if keep_path else None)
 
     def body(params, learning_rate, key):
         optimizer = entrant.optimizer_at(learning_rate)
-
-        def step(carry, t):
-            params, state = carry
-            _, grads = problem.value_and_grad(params, jax.random.fold_in(key, t))
-            updates, state = optimizer.update(grads, state, params)
-            params = gradtx.apply_updates(params, updates)
-            return (params, state), (params if keep_path else None)
-
-        def chunk(carry, t0):
-            carry, path = jax.lax.scan(step, carry, t0 + jnp.arange(log_every))
-            return carry, (problem.loss(carry[0]), path)
-
-        starts = jnp.arange(0, steps, log_every)
-        (final, _), (losses, path) = jax.lax.scan(chunk, (params, optimizer.init(params)), starts)
-        losses = jnp.concatenate([problem.loss(params)[None], losses])
-        if keep_path:
-            path = jnp.concatenate([params[None], path.reshape(steps, -1)])
-        return final, losses, path
+        keys = jax.vmap(functools.partial(jax.random.fold_in, key))(jnp.arange(steps))
+        final, _, _, (losses, path) = training.descend(
+            problem.value_and_grad,
+            params,
+            optimizer.init(params),
+            keys,
+            optimizer,
+            record=record,
+            log_every=record_every,
+        )
+        return final, losses[:: log_every // record_every], path
 
     return body
 
