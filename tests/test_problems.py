@@ -33,17 +33,6 @@ def _float64():
         yield
 
 
-@pytest.fixture(autouse=True)
-def _rank_promotion_for_the_datasets(request):
-    """The dataset MLP adds a (hidden,) bias to a (batch, hidden) product, a rank promotion that
-    conftest.py's `jax_numpy_rank_promotion = "raise"` refuses. Allowed here, for the datasets'
-    tests only, until gradtx/problems/_datasets.py broadcasts explicitly."""
-    callspec = getattr(request.node, "callspec", None)
-    uses_dataset = callspec is not None and callspec.params.get("name") in DATASETS
-    with jax.numpy_rank_promotion("allow" if uses_dataset else "raise"):
-        yield
-
-
 @functools.cache
 def _problem(name: str) -> problems.Problem:
     return problems.get(name)

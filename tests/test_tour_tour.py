@@ -1,7 +1,5 @@
 """The tour, `gradtx.tour.tour`: every challenge raced into one self-contained report."""
 
-import jax
-
 from gradtx.problems import PROBLEMS
 from gradtx.tour import tour
 from gradtx.tour.menu import OPTIMIZERS
@@ -29,11 +27,7 @@ def _shortened(c: tour.Challenge) -> tour.Challenge:
 def test_tour_writes_one_self_contained_report(tmp_path, capsys):
     challenges = [_shortened(c) for c in tour.CHALLENGES.values()]
 
-    # The MLPs of gradtx/problems/_datasets.py add a bias of shape (n,) to activations of shape
-    # (batch, n), which tests/conftest.py's rank promotion "raise" rejects; drop this `with`
-    # once they broadcast explicitly.
-    with jax.numpy_rank_promotion("allow"):
-        assert tour.tour(tmp_path, challenges=challenges) == 0
+    assert tour.tour(tmp_path, challenges=challenges) == 0
 
     report = tmp_path / "index.html"
     assert f"report: {report}" in capsys.readouterr().out

@@ -52,7 +52,7 @@ def load_split(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
 
 
 def init_mlp(key: jax.Array, sizes: tuple[int, ...]) -> Params:
-    """LeCun-normal weights w ~ N(0, 1 / d_in) and zero biases, in the default float dtype.
+    r"""LeCun-normal weights $w \sim \mathcal{N}(0, 1/d_{in})$, zero biases, default float dtype.
 
     References: LeCun et al., "Efficient BackProp", Neural Networks: Tricks of the Trade, 1998.
     """
@@ -65,16 +65,25 @@ def init_mlp(key: jax.Array, sizes: tuple[int, ...]) -> Params:
 
 
 def mlp_logits(params: Params, x: jax.Array) -> jax.Array:
-    """h_0 = x, h_{l+1} = tanh(h_l W_l + b_l); the last layer is linear (the logits)."""
+    r"""$h_0 = x$, $h_{l+1} = \tanh(h_l W_l + b_l)$; the last layer is linear (the logits).
+
+    x has shape (batch, d_in); each bias is broadcast over the batch explicitly.
+    """
     *hidden, last = params["layers"]
     h = x.astype(last["w"].dtype)
     for layer in hidden:
-        h = jnp.tanh(h @ layer["w"] + layer["b"])
-    return h @ last["w"] + last["b"]
+        h = jnp.tanh(_affine(h, layer))
+    return _affine(h, last)
+
+
+def _affine(h: jax.Array, layer: Params) -> jax.Array:
+    """h W + b, with b of shape (n,) broadcast to the (batch, n) product."""
+    z = h @ layer["w"]
+    return z + jnp.broadcast_to(layer["b"], z.shape)
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Mean softmax cross-entropy: mean_i [logsumexp(z_i) - z_{i, y_i}]."""
+    r"""Mean softmax cross-entropy, $\frac1n \sum_i (\log \sum_c e^{z_{ic}} - z_{i y_i})$."""
     picked = jnp.take_along_axis(logits, labels[:, None], axis=1)[:, 0]
     return jnp.mean(jax.nn.logsumexp(logits, axis=1) - picked)
 
