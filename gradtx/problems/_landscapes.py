@@ -1,6 +1,6 @@
 """Deterministic 2-D landscapes: each isolates one classic difficulty of gradient descent.
 
-Params are one array theta = (x, y) of shape (2,). Constants are Python floats, so a landscape
+Params are one array $\theta = (x, y)$ of shape (2,). Constants are Python floats, so a landscape
 keeps the dtype of its params (float32, or float64 under `jax.enable_x64(True)`).
 """
 
@@ -19,7 +19,7 @@ def _point(x: float, y: float) -> jax.Array:
 def ravine() -> Problem:
     r"""An axis-aligned ill-conditioned quadratic with condition number 100.
 
-    .. math:: f(x, y) = \tfrac12 (x^2 + 100\, y^2), \qquad \theta^* = (0, 0),\ f^* = 0.
+    $$f(x, y) = \tfrac12 (x^2 + 100\, y^2), \qquad \theta^* = (0, 0),\ f^* = 0$$
 
     References: Polyak, "Some methods of speeding up the convergence of iteration methods",
     USSR Comput. Math. Math. Phys., 1964; Goh, "Why Momentum Really Works", Distill, 2017.
@@ -54,11 +54,11 @@ def ravine() -> Problem:
 def saddle() -> Problem:
     r"""A saddle at the origin between two minima, started on its stable manifold.
 
-    .. math:: f(x, y) = \tfrac12 x^2 + \tfrac14 y^4 - \tfrac12 y^2,
-              \qquad \theta^* = (0, \pm 1),\ f^* = -\tfrac14.
+    $$f(x, y) = \tfrac12 x^2 + \tfrac14 y^4 - \tfrac12 y^2,
+    \qquad \theta^* = (0, \pm 1),\ f^* = -\tfrac14$$
 
     Gradient descent from (1, 1e-6) first slides into the saddle along the x axis, then
-    leaves it only as fast as y grows, by a factor (1 + eta) per step.
+    leaves it only as fast as y grows, by a factor $1 + \eta$ per step.
 
     References: Dauphin et al., "Identifying and attacking the saddle point problem in
     high-dimensional non-convex optimization", NeurIPS 2014; Jin et al., "How to Escape Saddle
@@ -95,7 +95,7 @@ def saddle() -> Problem:
 def plateau() -> Problem:
     r"""A Gaussian well in a flat plain, started four widths away where the gradient is ~1e-3.
 
-    .. math:: f(\theta) = 1 - \exp(-\lVert\theta\rVert^2 / 2), \qquad \theta^* = 0,\ f^* = 0.
+    $$f(\theta) = 1 - \exp(-\lVert\theta\rVert^2 / 2), \qquad \theta^* = 0,\ f^* = 0$$
 
     References: Saxe, McClelland & Ganguli, "Exact solutions to the nonlinear dynamics of
     learning in deep linear neural networks", ICLR 2014.
@@ -136,7 +136,7 @@ _HIMMELBLAU_MINIMA = (
 def himmelblau() -> Problem:
     r"""Himmelblau's function: four global minima of value 0 around one local maximum.
 
-    .. math:: f(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2,
+    $$f(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2$$
 
     with minima at (3, 2), (-2.8051, 3.1313), (-3.7793, -3.2832), (3.5844, -1.8481) and a
     local maximum at (-0.2708, -0.9230). `distance_to_optimum` is to the nearest minimum.
@@ -175,8 +175,8 @@ def himmelblau() -> Problem:
 def rastrigin() -> Problem:
     r"""The 2-D Rastrigin function: a bowl covered in a lattice of local minima.
 
-    .. math:: f(\theta) = 20 + \sum_{i=1}^{2} \bigl(\theta_i^2 - 10 \cos(2\pi\theta_i)\bigr),
-              \qquad \theta^* = 0,\ f^* = 0.
+    $$f(\theta) = 20 + \sum_{i=1}^{2} \bigl(\theta_i^2 - 10 \cos(2\pi\theta_i)\bigr),
+    \qquad \theta^* = 0,\ f^* = 0$$
 
     References: Rastrigin, "Systems of extremal control", Nauka, 1974; Mühlenbein et al.,
     "The parallel genetic algorithm as function optimizer", Parallel Computing, 1991.
@@ -210,7 +210,7 @@ def rastrigin() -> Problem:
 def rosenbrock() -> Problem:
     r"""Rosenbrock's banana valley from the classic start (-1.2, 1).
 
-    .. math:: f(x, y) = (1 - x)^2 + 100\,(y - x^2)^2, \qquad \theta^* = (1, 1),\ f^* = 0.
+    $$f(x, y) = (1 - x)^2 + 100\,(y - x^2)^2, \qquad \theta^* = (1, 1),\ f^* = 0$$
 
     References: Rosenbrock, "An automatic method for finding the greatest or least value of a
     function", The Computer Journal, 1960.
@@ -245,12 +245,13 @@ def rosenbrock() -> Problem:
 def cliff() -> Problem:
     r"""A smooth valley behind a steep cliff wall whose gradient reaches ~1e3.
 
-    .. math:: f(x, y) = \sqrt{1 + x^2} - 1 + \tfrac12 y^2 + 100\,\sigma\bigl(50 (x - 1)\bigr),
+    $$f(x, y) = \sqrt{1 + x^2} - 1 + \tfrac12 y^2 + 100\,\sigma\bigl(50 (x - 1)\bigr)$$
 
-    with sigma the logistic function. The start (1.02, 0.5) sits on the cliff face, where
-    df/dx is about 980: a plain step of learning rate 0.1 throws x to about -97, and the
-    valley's slope of at most 1 then needs about 970 steps to walk back. The optimum is (0, 0);
-    there the wall adds 100 sigma(-50) < 2e-20 to f and its gradient, ignored in `optimum_value`.
+    with $\sigma$ the logistic function. The start (1.02, 0.5) sits on the cliff face, where
+    $\partial f / \partial x$ is about 980: a plain step of learning rate 0.1 throws x to about
+    -97, and the valley's slope of at most 1 then needs about 970 steps to walk back. The optimum
+    is (0, 0); there the wall adds $100\,\sigma(-50) < 2 \cdot 10^{-20}$ to f and its gradient,
+    ignored in `optimum_value`.
 
     References: Pascanu, Mikolov & Bengio, "On the difficulty of training recurrent neural
     networks", ICML 2013, Sec. 3 and Fig. 6; Goodfellow, Bengio & Courville, "Deep Learning",

@@ -21,12 +21,12 @@ NOISE_SCALE = 1.0
 def noisy() -> Problem:
     r"""A quadratic whose gradient carries heavy-tailed Student-t noise.
 
-    .. math:: f(\theta) = \tfrac12 (\theta_1^2 + 4\,\theta_2^2), \qquad
-              \tilde g = \nabla f(\theta) + s\, \xi, \quad \xi_i \sim t_\nu \text{ i.i.d.},
+    $$f(\theta) = \tfrac12 (\theta_1^2 + 4\,\theta_2^2), \qquad
+    \tilde g = \nabla f(\theta) + s\, \xi, \quad \xi_i \sim t_\nu \text{ i.i.d.}$$
 
-    with nu = `NOISE_DF` = 1.5 and s = `NOISE_SCALE` = 1: the noise has mean zero but infinite
-    variance: one draw in about 700 exceeds 100 in some coordinate. The reported
-    value is the noise-free f.
+    with $\nu$ = `NOISE_DF` = 1.5 and $s$ = `NOISE_SCALE` = 1: the noise has mean zero but
+    infinite variance: one draw in about 700 exceeds 100 in some coordinate. The reported value
+    is the noise-free f.
 
     References: Simsekli, Sagun & Gurbuzbalaban, "A Tail-Index Analysis of Stochastic Gradient
     Noise in Deep Neural Networks", ICML 2019; Zhang et al., "Why are Adaptive Methods Good for
@@ -124,13 +124,13 @@ def _logistic_loss(params, x, y):
 def sparse() -> Problem:
     r"""L2-regularised logistic regression on sparse binary features with Zipf frequencies.
 
-    .. math:: f(w, b) = \frac1n \sum_{i=1}^{n} \bigl(\log(1 + e^{z_i}) - y_i z_i\bigr)
-              + \frac{\lambda}{2}\lVert w\rVert^2, \qquad z_i = x_i^\top w + b,
+    $$f(w, b) = \frac1n \sum_{i=1}^{n} \bigl(\log(1 + e^{z_i}) - y_i z_i\bigr)
+    + \frac{\lambda}{2}\lVert w\rVert^2, \qquad z_i = x_i^\top w + b$$
 
-    with n = 2,000 samples, d = 200 features (see `_sparse_data`) and lambda = 1e-4. Params are
-    {"w": (200,), "b": ()}. The stochastic gradient is that of a minibatch of 32 samples
-    drawn with replacement with the key (an unbiased estimate of f); `loss` uses all the data.
-    The optimum is computed once by Newton's method. `tolerance` is 1% of the optimal loss.
+    with n = 2,000 samples, d = 200 features (see `_sparse_data`) and $\lambda = 10^{-4}$.
+    Params are {"w": (200,), "b": ()}. The stochastic gradient is that of a minibatch of 32
+    samples drawn with replacement with the key (an unbiased estimate of f); `loss` uses all the
+    data. The optimum is computed once by Newton's method. `tolerance` is 1% of the optimal loss.
 
     References: Duchi, Hazan & Singer, "Adaptive Subgradient Methods for Online Learning and
     Stochastic Optimization", JMLR 2011; McMahan et al., "Ad Click Prediction: a View from the
