@@ -50,6 +50,11 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
                 f"{len(state) if isinstance(state, tuple) else '-'}. "
                 "Was it made by this chain's `init`?"
             )
+        if extra_args and not any(extra):
+            raise TypeError(
+                f"chain: got extra arguments {sorted(extra_args)}, but no link takes any (a "
+                "GradientTransformationExtraArgs, such as reduce_on_plateau, does)"
+            )
         new_state = []
         for transform, link_state, takes in zip(transforms, state, extra, strict=True):
             kwargs = extra_args if takes else {}

@@ -209,3 +209,22 @@ def test_masked_keeps_mixed_tree_structure_and_shapes(mask):
         updates, state = tx.update(grads, state, params)
     assert jax.tree.structure(updates) == jax.tree.structure(grads)
     assert helpers.shapes(updates) == helpers.shapes(grads)
+
+
+def test_chain_passes_extra_arguments_only_to_links_that_take_them():
+    seen = {}
+
+    def update(updates, state, params=None, *, value):
+        seen["value"] = value
+        return jax.tree.map(lambda u: u * value, updates), state
+
+    takes = gradtx.GradientTransformationExtraArgs(lambda params: (), update)
+    tx = gradtx.chain(gradtx.scale(2.0), takes, gradtx.scale(-1.0))
+    assert isinstance(tx, gradtx.GradientTransformationExtraArgs)
+    updates, _ = tx.update(jnp.ones(2), tx.init(jnp.ones(2)), value=3.0)
+    np.testing.assert_array_equal(updates, [-6.0, -6.0])
+    assert seen["value"] == 3.0
+    plain = gradtx.chain(gradtx.scale(2.0))
+    assert type(plain) is gradtx.GradientTransformation
+    with pytest.raises(TypeError, match=r"chain: got extra arguments \['value'\], but no link"):
+        plain.update(jnp.ones(2), plain.init(jnp.ones(2)), value=3.0)
