@@ -18,17 +18,18 @@ import orbax.checkpoint as ocp
 import pytest
 
 import gradtx
-from tests.registry import OPTIMIZERS, TRANSFORMATIONS
+from tests import helpers
+from tests.registry import ALL
 
-ALL = {**OPTIMIZERS, **TRANSFORMATIONS}
 STEPS, SAVE_AFTER = 6, 3
 
 
 def make_params():
+    """The shared mixed tree, one leaf of each float dtype, plus a float32 matrix at "w": the
+    leaf that `groups_by_regex` routes to its Adam group (every other path goes to SGD)."""
     return {
+        **helpers.mixed_params(helpers.MIXED_DTYPES),
         "w": jnp.asarray([[1.0, -2.0, 0.5], [3.0, 0.25, -1.5]], jnp.float32),
-        "b": [jnp.asarray([0.5, -0.5], jnp.bfloat16), None, jnp.asarray(2.0, jnp.float16)],
-        "c": (jnp.asarray([-1.0, 0.125], jnp.float64),),
     }
 
 
@@ -38,7 +39,7 @@ def stepper(tx):
     @jax.jit
     def step(params, state, t):
         sign = (1 - 2 * (t % 2)).astype(jnp.float32)
-        grads = jax.tree.map(lambda p: p - (0.3 * sign).astype(p.dtype), params)
+        grads = jax.tree.map(lambda p: p - (0.3 * sign).astype(jnp.result_type(p)), params)
         updates, state = tx.update(grads, state, params)
         return gradtx.apply_updates(params, updates), state, updates
 

@@ -85,6 +85,9 @@ SETTINGS = {
         weight_decay=1e-3,
     ),
     "amsbound": dict(learning_rate=1e-2, final_lr=0.05, gamma=1e-2, weight_decay=1e-3),
+    "swats": dict(
+        learning_rate=SCHEDULES["inverse_time_decay"], b1=0.8, b2=0.99, eps=1e-8, eps_switch=1e-2
+    ),
 }
 
 
