@@ -77,8 +77,17 @@ class _MaskedOut(NamedTuple):
     """Placeholder for a masked-out leaf: an empty pytree node; the inner tree keeps its shape."""
 
 
-def _resolve_mask(mask: Any, params: Any) -> Any:
-    return mask(params) if callable(mask) else mask
+def _resolve_mask(where: str, mask: Any, params: Any) -> Any:
+    """The tree of bools for these params, checked to be one and to fit them."""
+    if callable(mask):
+        mask = mask(params)
+        _validate.check_mask(where, "mask (as returned by the mask function)", mask)
+    if not _is_prefix(mask, params):
+        raise ValueError(
+            f"{where}: the mask must have the params' tree structure or a prefix of it; mask is "
+            f"{jax.tree.structure(mask)}, params are {jax.tree.structure(params)}"
+        )
+    return mask
 
 
 def _select(tree: Any, mask: Any) -> Any:
@@ -101,13 +110,18 @@ def masked(inner: GradientTransformation, mask: Mask) -> GradientTransformation:
         >>> import gradtx
         >>> decay_w = gradtx.masked(gradtx.add_decayed_weights(1e-4), {"w": True, "b": False})
     """
-    _validate.check_transformation("masked", "inner", inner)
+    return _masked("masked", inner, mask)
+
+
+def _masked(where: str, inner: GradientTransformation, mask: Mask) -> GradientTransformation:
+    _validate.check_transformation(where, "inner", inner)
+    _validate.check_mask(where, "mask", mask)
 
     def init(params):
-        return MaskedState(inner.init(_select(params, _resolve_mask(mask, params))))
+        return MaskedState(inner.init(_select(params, _resolve_mask(where, mask, params))))
 
     def update(updates, state, params=None):
-        leaf_mask = _resolve_mask(mask, updates if params is None else params)
+        leaf_mask = _resolve_mask(where, mask, updates if params is None else params)
         inner_params = None if params is None else _select(params, leaf_mask)
         new, inner_state = inner.update(
             _select(updates, leaf_mask), state.inner_state, inner_params
@@ -158,7 +172,7 @@ def freeze(mask: Mask) -> GradientTransformation:
         >>> import gradtx
         >>> tx = gradtx.chain(gradtx.sgd(0.1), gradtx.freeze({"embed": True, "head": False}))
     """
-    return masked(set_to_zero(), mask)
+    return _masked("freeze", set_to_zero(), mask)
 
 
 class MultiTransformState(NamedTuple):

@@ -81,14 +81,15 @@ def _fail(where: str, name: str, value: Any, allowed: str) -> None:
     raise ValueError(f"{_subject(where, name, value)} must be {allowed}, got {value!r}")
 
 
-def _fail_type(where: str, name: str, value: Any, allowed: str, *, got: str | None = None) -> None:
+def fail_type(where: str, name: str, value: Any, allowed: str, *, got: str | None = None) -> None:
     """Raise `<where>: <name> must be <allowed>, got <type> <value>` (a TypeError); `got`
     replaces the description of the value where a fix helps more."""
     got = got or f"{type(value).__name__} {value!r}"
     raise TypeError(f"{_subject(where, name, value)} must be {allowed}, got {got}")
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A Python int or float, not a bool."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -97,7 +98,7 @@ def _check_type(where: str, values: Mapping[str, Any]) -> None:
     `inject_hyperparams` passes through are left alone)."""
     for name, value in values.items():
         if isinstance(value, (bool, str)):
-            _fail_type(where, name, value, "a number or an array")
+            fail_type(where, name, value, "a number or an array")
 
 
 def check_transformation(where: str, name: str, value: Any) -> None:
@@ -107,7 +108,7 @@ def check_transformation(where: str, name: str, value: Any) -> None:
     got = None
     if callable(value) and hasattr(value, "__name__"):
         got = f"function {value.__name__}; call it first, e.g. {value.__name__}(...)"
-    _fail_type(
+    fail_type(
         where,
         name,
         value,
@@ -119,7 +120,7 @@ def check_transformation(where: str, name: str, value: Any) -> None:
 def check_transformations(where: str, name: str, value: Any) -> None:
     """A non-empty dict label -> gradient transformation."""
     if not isinstance(value, Mapping) or not value:
-        _fail_type(where, name, value, "a non-empty dict label -> transformation")
+        fail_type(where, name, value, "a non-empty dict label -> transformation")
     for label, transform in value.items():
         check_transformation(where, f"{name}[{label!r}]", transform)
 
@@ -128,7 +129,7 @@ def check_interval(where: str, low: float = 0.0, high: float = 1.0, **values: An
     """Each value must lie in [low, high): e.g. b1, b2, decay, rho, momentum."""
     _check_type(where, values)
     for name, value in values.items():
-        if _is_number(value) and not low <= value < high:
+        if is_number(value) and not low <= value < high:
             _fail(where, name, value, f"in [{low:g}, {high:g})")
 
 
@@ -136,7 +137,7 @@ def check_non_negative(where: str, **values: Any) -> None:
     """Each value must be >= 0 (learning rates, eps, weight decay), finite, and not NaN."""
     _check_type(where, values)
     for name, value in values.items():
-        if _is_number(value) and not (math.isfinite(value) and value >= 0):
+        if is_number(value) and not (math.isfinite(value) and value >= 0):
             _fail(where, name, value, ">= 0 and finite")
 
 
@@ -144,7 +145,7 @@ def check_positive(where: str, **values: Any) -> None:
     """Each value must be > 0 and finite (e.g. AdaBound's final_lr and gamma)."""
     _check_type(where, values)
     for name, value in values.items():
-        if _is_number(value) and not (math.isfinite(value) and value > 0):
+        if is_number(value) and not (math.isfinite(value) and value > 0):
             _fail(where, name, value, "> 0 and finite")
 
 
@@ -152,7 +153,7 @@ def check_finite(where: str, **values: Any) -> None:
     """Each value must be finite, of any sign (e.g. a constant step size)."""
     _check_type(where, values)
     for name, value in values.items():
-        if _is_number(value) and not math.isfinite(value):
+        if is_number(value) and not math.isfinite(value):
             _fail(where, name, value, "finite")
 
 
@@ -168,7 +169,7 @@ def check_int(where: str, low: int = 0, **values: Any) -> None:
 def check_schedule(where: str, name: str, value: Any) -> None:
     """A schedule: a callable of the step count."""
     if not callable(value):
-        _fail_type(where, name, value, "a callable of the step count")
+        fail_type(where, name, value, "a callable of the step count")
 
 
 def check_seed(where: str, name: str, value: Any) -> None:
@@ -179,7 +180,7 @@ def check_seed(where: str, name: str, value: Any) -> None:
         return
     if hasattr(value, "dtype") and jnp.asarray(value).dtype == jnp.uint32:
         return
-    _fail_type(
+    fail_type(
         where,
         name,
         value,
@@ -191,10 +192,35 @@ def check_scalar_or_schedule(where: str, name: str, value: Any) -> None:
     """A learning-rate-like argument: a number, an array, or a callable schedule; numbers >= 0."""
     if callable(value):
         return
-    if _is_number(value):
+    if is_number(value):
         check_non_negative(where, **{name: value})
         return
     if not hasattr(value, "dtype"):
-        _fail_type(
+        fail_type(
             where, name, value, "a number, an array or a schedule (a callable of the step count)"
         )
+
+
+MASK = "a bool, a tree of bools or a function of the params returning one"
+
+
+def check_mask(where: str, name: str, value: Any) -> None:
+    """A mask: a Python bool, a tree of them, or a function (checked when it is called). A string
+    or a number would otherwise be read by its truth and mask every leaf in or out silently."""
+    if callable(value):
+        return
+    for leaf in jax.tree.leaves(value):
+        if not isinstance(leaf, (bool, np.bool_)):
+            fail_type(where, name, value if leaf is value else leaf, MASK)
+
+
+def check_dtype(where: str, name: str, value: Any) -> None:
+    """A state dtype: None (the params' dtype) or a floating-point dtype, as a dtype or its name."""
+    if value is None:
+        return
+    try:
+        dtype = jnp.dtype(value)
+    except TypeError:
+        dtype = None
+    if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+        fail_type(where, name, value, "a floating-point dtype")

@@ -433,8 +433,9 @@ def test_bad_input_raises_its_exact_message(make, error, message):
         make()
 
 
-# Bad inputs whose message is not yet clear (or which pass silently): each row is the message
-# the library should give. See the report of the issue "Nothing lost, nothing silent".
+# Bad inputs that once passed silently or failed unclearly, each with the message the library
+# now gives (fixed by the issues "Nothing lost, nothing silent" and "The house before the next
+# chapter"); the comments say what happened before.
 NEEDS_A_LIBRARY_FIX = [
     # A bool is not a number: momentum=True would silently mean momentum 1.0.
     (
@@ -447,7 +448,7 @@ NEEDS_A_LIBRARY_FIX = [
         TypeError,
         "adam: b1 must be a number or an array, got str '0.9'",
     ),
-    # Not a transformation: today an AttributeError at `init`.
+    # Not a transformation: before, an AttributeError at `init`.
     (
         lambda: gradtx.chain(gradtx.adam(1e-3), 0.1),
         TypeError,
@@ -463,7 +464,7 @@ NEEDS_A_LIBRARY_FIX = [
         TypeError,
         f"bound_lr: step_size {NOT_TX}, got float 0.1",
     ),
-    # Another optimizer's state: today "'TraceState' object has no attribute 'mu'".
+    # Another optimizer's state: before, "'TraceState' object has no attribute 'mu'".
     (
         lambda: gradtx.adam(1e-3).update(PARAMS, gradtx.sgd(0.1, momentum=0.9).init(PARAMS)),
         ValueError,
@@ -472,7 +473,7 @@ NEEDS_A_LIBRARY_FIX = [
             "this optimizer's `init`?"
         ),
     ),
-    # Shapes: today a broadcasting error without a path, or (1,) against (3,) silently broadcast.
+    # Shapes: before, a broadcasting error without a path, or (1,) against (3,) broadcast silently.
     (
         lambda: update_once(gradtx.adam(1e-3), {"w": jnp.ones(3)}),
         ValueError,
@@ -490,7 +491,7 @@ NEEDS_A_LIBRARY_FIX = [
         ValueError,
         "apply_updates: params leaf ['w'] has shape (1,) but updates has shape (3,)",
     ),
-    # A mask that is not a tree of bools: today any value is read by its truth, so a string (a
+    # A mask that is not a tree of bools: before, any value was read by its truth, so a string (a
     # key name, say) or a number freezes or masks in every leaf silently.
     (
         lambda: update_once(gradtx.freeze("w")),
@@ -512,7 +513,7 @@ NEEDS_A_LIBRARY_FIX = [
         TypeError,
         f"adamw: mask {MASK}, got int 3",
     ),
-    # A mask tree that is not a prefix of the params: today JAX's "pytree structure error" at
+    # A mask tree that is not a prefix of the params: before, JAX's "pytree structure error" at
     # `init`, naming neither the function nor the argument.
     (
         lambda: gradtx.freeze({"v": True}).init(PARAMS),
@@ -530,7 +531,7 @@ NEEDS_A_LIBRARY_FIX = [
             "PyTreeDef({'v': *}), params are PyTreeDef({'w': *})"
         ),
     ),
-    # scale's step size: today a list is accepted (and broadcast), None fails at `update` with
+    # scale's step size: before, a list was accepted (and broadcast), None failed at `update` with
     # "None is not a valid value for jnp.array".
     (
         lambda: update_once(gradtx.scale([0.1])),
@@ -542,7 +543,7 @@ NEEDS_A_LIBRARY_FIX = [
         TypeError,
         "scale: step_size must be a number or an array, got NoneType None",
     ),
-    # mu_dtype: today NumPy's "data type 'float77' not understood" at `init`, or, for an integer
+    # mu_dtype: before, NumPy's "data type 'float77' not understood" at `init`, or, for an integer
     # dtype, scale_by_adam's message about integer params.
     (
         lambda: update_once(gradtx.nadam(0.1, mu_dtype="float77")),
@@ -556,35 +557,10 @@ NEEDS_A_LIBRARY_FIX = [
     ),
 ]
 
-# The rows above that the library does not pass yet: expected to fail (strictly, so that the fix
-# shows up as an unexpected pass; then delete the message here).
-NOT_FIXED_YET = {
-    f"freeze: mask {MASK}, got str 'w'",
-    f"freeze: mask {MASK}, got float 0.5",
-    f"masked: mask {MASK}, got str 'w'",
-    f"adamw: mask {MASK}, got int 3",
-    (
-        "freeze: the mask must have the params' tree structure or a prefix of it; mask is "
-        "PyTreeDef({'v': *}), params are PyTreeDef({'w': *})"
-    ),
-    (
-        "masked: the mask must have the params' tree structure or a prefix of it; mask is "
-        "PyTreeDef({'v': *}), params are PyTreeDef({'w': *})"
-    ),
-    "scale: step_size must be a number or an array, got list [0.1]",
-    "scale: step_size must be a number or an array, got NoneType None",
-    "nadam: mu_dtype must be a floating-point dtype, got str 'float77'",
-    "nadam: mu_dtype must be a floating-point dtype, got str 'int32'",
-}
-NOT_FIXED = pytest.mark.xfail(strict=True, reason="gradtx does not give this message yet")
-
 
 @pytest.mark.parametrize(
     "make,error,message",
-    [
-        pytest.param(*row, id=row[2][:60], marks=[NOT_FIXED] if row[2] in NOT_FIXED_YET else [])
-        for row in NEEDS_A_LIBRARY_FIX
-    ],
+    [pytest.param(*row, id=row[2][:60]) for row in NEEDS_A_LIBRARY_FIX],
 )
 def test_bad_input_that_needs_a_library_fix_raises_its_exact_message(make, error, message):
     with pytest.raises(error, match=exactly(message)):

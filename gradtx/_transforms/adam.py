@@ -95,6 +95,8 @@ def scale_by_adam(
     """
     _validate.check_interval("scale_by_adam", b1=b1, b2=b2)
     _validate.check_non_negative("scale_by_adam", eps=eps, eps_root=eps_root)
+    _validate.check_dtype("scale_by_adam", "mu_dtype", mu_dtype)
+    _validate.check_dtype("scale_by_adam", "nu_dtype", nu_dtype)
 
     _eps = _epsilon(eps_uncorrected)
 
@@ -239,6 +241,7 @@ def scale_by_amsgrad(
     """
     _validate.check_interval("scale_by_amsgrad", b1=b1, b2=b2)
     _validate.check_non_negative("scale_by_amsgrad", eps=eps, eps_root=eps_root)
+    _validate.check_dtype("scale_by_amsgrad", "mu_dtype", mu_dtype)
     _eps = _epsilon(eps_uncorrected)
 
     def init(params):

@@ -58,6 +58,7 @@ def trace(
         >>> nag = gradtx.chain(nesterov, gradtx.scale_by_learning_rate(0.01))
     """
     _validate.check_interval("trace", decay=decay, dampening=dampening)
+    _validate.check_dtype("trace", "accumulator_dtype", accumulator_dtype)
 
     def init(params):
         return TraceState(_tree.zero_count(), _tree.zeros_like(params, accumulator_dtype))

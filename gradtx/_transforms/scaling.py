@@ -28,6 +28,8 @@ def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:
         >>> tx.update(jnp.ones(2), tx.init(jnp.ones(2)))[0]
         Array([-0.1, -0.1], dtype=float32)
     """
+    if not (_validate.is_number(step_size) or hasattr(step_size, "dtype")):
+        _validate.fail_type("scale", "step_size", step_size, "a number or an array")
     _validate.check_finite("scale", step_size=step_size)
     return stateless(
         lambda updates, params: _tree.map_leaves(
