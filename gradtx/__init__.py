@@ -116,6 +116,7 @@ from gradtx._wrappers.hyperparams import inject_hyperparams as inject_hyperparam
 from gradtx._config import from_config as from_config
 from gradtx._config import register_alias as register_alias
 from gradtx._config import to_config as to_config
+from gradtx._registry import catalog as catalog
 
 # Batch, stochastic and minibatch gradient descent.
 from gradtx import training as training

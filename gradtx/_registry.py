@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -185,3 +186,31 @@ def recipe_of(transform: Any) -> Recipe | None:
         return _RECIPES.get(update)
     except TypeError:  # None, or a function that cannot be weakly referenced
         return None
+
+
+def catalog() -> dict[str, tuple[str, ...]]:
+    """Every registered optimizer, grouped by the chapter of the story it belongs to.
+
+    A chapter is the first paragraph of the docstring of the module that defines the aliases
+    (gradtx's own modules are one chapter each, in the order of the story); an alias registered
+    by a user appears under its module's docstring, or its module's name. Chapters and the
+    aliases in them come in the order they were registered.
+
+    Returns:
+        A dict chapter title -> alias names.
+
+    Example:
+        >>> import gradtx
+        >>> chapter, names = next(iter(gradtx.catalog().items()))
+        >>> chapter
+        'Gradient descent, stochastic and minibatch, with heavy-ball or Nesterov momentum.'
+        >>> names
+        ('sgd',)
+    """
+    chapters: dict[str, list[str]] = {}
+    for name, alias in _ALIASES.items():
+        module = sys.modules.get(alias.factory.__module__)
+        doc = (getattr(module, "__doc__", None) or "").strip()
+        title = " ".join(doc.split("\n\n")[0].split()) if doc else alias.factory.__module__
+        chapters.setdefault(title, []).append(name)
+    return {title: tuple(names) for title, names in chapters.items()}

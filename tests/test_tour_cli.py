@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import gradtx
+from gradtx import _registry
 from gradtx.problems import PROBLEMS
 from gradtx.tour import cli, tour
 from gradtx.tour.menu import OPTIMIZERS
@@ -35,6 +37,11 @@ def test_list_names_every_optimizer_and_problem():
     lines = done.stdout.splitlines()
     for name in [*OPTIMIZERS, *PROBLEMS]:
         assert any(line.split()[:1] == [name] for line in lines), name
+    listed = {name for line in lines for name in line.replace(",", " ").split()}
+    for chapter, aliases in gradtx.catalog().items():
+        assert f"  {chapter}" in lines
+        assert set(aliases) <= listed, chapter
+    assert {a for names in gradtx.catalog().values() for a in names} == set(_registry.ALIASES)
 
 
 def test_race_prints_a_row_per_optimizer_and_writes_the_figure(tmp_path):

@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import gradtx
 from gradtx.problems import PROBLEMS
 from gradtx.tour import race, report, tour
 from gradtx.tour.menu import MENU, OPTIMIZERS
@@ -154,7 +155,11 @@ class Progress:
 
 
 def _list() -> int:
-    print("optimizers:")
+    print("optimizers, by chapter of the story:")
+    for chapter, names in gradtx.catalog().items():
+        print(f"  {chapter}")
+        print(f"    {', '.join(names)}")
+    print("on the race menu:")
     for spec in MENU:
         print(f"  {spec.name:<10} {spec.description}")
     print("problems:")
