@@ -103,12 +103,73 @@ from gradtx._transforms.swats import scale_by_swats as scale_by_swats
 
 # After AdaBound (2018-2024): the next chapter.
 # [issue 13: adaptive-1]
+from gradtx._aliases.adam import nadamw as nadamw
+from gradtx._aliases.adam import adamaxw as adamaxw
+from gradtx._aliases.adaptive_continued import radam as radam
+from gradtx._aliases.adaptive_continued import adabelief as adabelief
+from gradtx._aliases.adaptive_continued import yogi as yogi
+from gradtx._aliases.adaptive_continued import adopt as adopt
+from gradtx._transforms.adaptive import ScaleByBeliefState as ScaleByBeliefState
+from gradtx._transforms.adaptive import scale_by_radam as scale_by_radam
+from gradtx._transforms.adaptive import scale_by_belief as scale_by_belief
+from gradtx._transforms.adaptive import scale_by_yogi as scale_by_yogi
+from gradtx._transforms.adaptive import scale_by_adopt as scale_by_adopt
 # [issue 13: adaptive-2]
+from gradtx._aliases.adam_descendants import adan as adan
+from gradtx._aliases.adam_descendants import ademamix as ademamix
+from gradtx._aliases.adam_descendants import madgrad as madgrad
+from gradtx._aliases.adam_descendants import novograd as novograd
+from gradtx._transforms.adan import ScaleByAdanState as ScaleByAdanState
+from gradtx._transforms.adan import ScaleByAdemamixState as ScaleByAdemamixState
+from gradtx._transforms.adan import scale_by_adan as scale_by_adan
+from gradtx._transforms.adan import scale_by_ademamix as scale_by_ademamix
+from gradtx._transforms.layerwise import ScaleByMadgradState as ScaleByMadgradState
+from gradtx._transforms.layerwise import ScaleByNovogradState as ScaleByNovogradState
+from gradtx._transforms.layerwise import scale_by_madgrad as scale_by_madgrad
+from gradtx._transforms.layerwise import scale_by_novograd as scale_by_novograd
+
 # [issue 13: sign-trust]
+from gradtx._aliases.sign_and_trust import fromage as fromage
+from gradtx._aliases.sign_and_trust import lamb as lamb
+from gradtx._aliases.sign_and_trust import lars as lars
+from gradtx._aliases.sign_and_trust import lion as lion
+from gradtx._aliases.sign_and_trust import rprop as rprop
+from gradtx._aliases.sign_and_trust import sign_sgd as sign_sgd
+from gradtx._aliases.sign_and_trust import signum as signum
+from gradtx._transforms.sign import ScaleByLionState as ScaleByLionState
+from gradtx._transforms.sign import ScaleByRpropState as ScaleByRpropState
+from gradtx._transforms.sign import scale_by_lion as scale_by_lion
+from gradtx._transforms.sign import scale_by_rprop as scale_by_rprop
+from gradtx._transforms.sign import scale_by_sign as scale_by_sign
+from gradtx._transforms.trust_ratio import scale_by_trust_ratio as scale_by_trust_ratio
+
 # [issue 13: memory]
 # [issue 13: schedule-free]
+from gradtx._aliases.lr_role import polyak_sgd as polyak_sgd
+from gradtx._aliases.lr_role import schedule_free_adamw as schedule_free_adamw
+from gradtx._aliases.lr_role import schedule_free_sgd as schedule_free_sgd
+from gradtx._transforms.polyak import scale_by_polyak as scale_by_polyak
+from gradtx._transforms.schedule_free import ScheduleFreeState as ScheduleFreeState
+from gradtx._transforms.schedule_free import schedule_free as schedule_free
+from gradtx._transforms.schedule_free import (
+    schedule_free_eval_params as schedule_free_eval_params,
+)
 # [issue 13: lr-free]
+from gradtx._aliases.lr_free import dadapt_adamw as dadapt_adamw
+from gradtx._aliases.lr_free import prodigy as prodigy
+from gradtx._transforms.lr_free import ScaleByDadaptAdamwState as ScaleByDadaptAdamwState
+from gradtx._transforms.lr_free import ScaleByProdigyState as ScaleByProdigyState
+from gradtx._transforms.lr_free import scale_by_dadapt_adamw as scale_by_dadapt_adamw
+from gradtx._transforms.lr_free import scale_by_prodigy as scale_by_prodigy
 # [issue 13: loop]
+from gradtx._schedules import cosine_onecycle_schedule as cosine_onecycle_schedule
+from gradtx._schedules import linear_onecycle_schedule as linear_onecycle_schedule
+from gradtx._schedules import piecewise_interpolate_schedule as piecewise_interpolate_schedule
+from gradtx._schedules import sgdr_schedule as sgdr_schedule
+from gradtx._schedules import warmup_constant_schedule as warmup_constant_schedule
+from gradtx._schedules import (
+    warmup_exponential_decay_schedule as warmup_exponential_decay_schedule,
+)
 
 # Hyperparameters as state, and optimizers as JSON-serializable configs.
 from gradtx._wrappers.hyperparams import InjectHyperparamsState as InjectHyperparamsState

@@ -14,10 +14,21 @@ steps exactly at $t = kT$; and `polynomial_schedule` stays finite after its tran
 `jax.jit`.
 
 Modules: `polynomial` (constant, piecewise constant, linear, polynomial), `decay` (exponential,
-inverse-time, cosine), `warmup` (cosine warm-up, warm-up then cosine decay, joins).
+inverse-time, cosine), `warmup` (cosine warm-up, warm-up then cosine decay, joins), `cycles`
+(piecewise interpolation, one-cycle, warm-up then constant or exponential decay, SGDR).
 """
 
 from gradtx._base import Schedule as Schedule
+from gradtx._schedules.cycles import cosine_onecycle_schedule as cosine_onecycle_schedule
+from gradtx._schedules.cycles import linear_onecycle_schedule as linear_onecycle_schedule
+from gradtx._schedules.cycles import (
+    piecewise_interpolate_schedule as piecewise_interpolate_schedule,
+)
+from gradtx._schedules.cycles import sgdr_schedule as sgdr_schedule
+from gradtx._schedules.cycles import warmup_constant_schedule as warmup_constant_schedule
+from gradtx._schedules.cycles import (
+    warmup_exponential_decay_schedule as warmup_exponential_decay_schedule,
+)
 from gradtx._schedules.decay import cosine_decay_schedule as cosine_decay_schedule
 from gradtx._schedules.decay import exponential_decay as exponential_decay
 from gradtx._schedules.decay import inverse_time_decay as inverse_time_decay
@@ -43,5 +54,11 @@ SCHEDULES: dict[str, type] = {
         cosine_warmup_schedule,
         warmup_cosine_decay_schedule,
         join_schedules,
+        piecewise_interpolate_schedule,
+        linear_onecycle_schedule,
+        cosine_onecycle_schedule,
+        warmup_constant_schedule,
+        warmup_exponential_decay_schedule,
+        sgdr_schedule,
     )
 }
