@@ -1,4 +1,4 @@
-"""Adam and its variants: AdamW, AdaMax and Nadam (2014-2019)."""
+"""Adam and its variants: AdamW, AdaMax, Nadam, NadamW and AdaMaxW (2014-2019)."""
 
 from __future__ import annotations
 
@@ -125,3 +125,63 @@ def adamax(
         >>> tx = gradtx.adamax(2e-3)
     """
     return chain(scale_by_adamax(b1, b2, eps), scale_by_learning_rate(learning_rate))
+
+
+@register_alias(static=("mu_dtype", "mask"))
+@compiles
+def nadamw(
+    learning_rate: ScalarOrSchedule,
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-8,
+    eps_root: ArrayLike = 0.0,
+    mu_dtype: DTypeLike | None = None,
+    weight_decay: ScalarOrSchedule = 1e-4,
+    mask: Mask = None,
+) -> GradientTransformation:
+    r"""NadamW: Nadam with weight decay decoupled from the adaptive step.
+
+    The chain: `scale_by_adam(nesterov=True)`, `add_decayed_weights`, then
+    `scale_by_learning_rate`; `adamw(..., nesterov=True)` is the same optimizer.
+
+    References: Dozat, "Incorporating Nesterov Momentum into Adam", ICLR 2016 workshop;
+    Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019, Algorithm 2.
+
+    Example:
+        >>> import gradtx
+        >>> tx = gradtx.nadamw(1e-3, weight_decay=1e-2)
+    """
+    return chain(
+        scale_by_adam(b1, b2, eps, eps_root=eps_root, mu_dtype=mu_dtype, nesterov=True),
+        add_decayed_weights(weight_decay, mask),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+@register_alias(static=("mask",))
+@compiles
+def adamaxw(
+    learning_rate: ScalarOrSchedule,
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-8,
+    weight_decay: ScalarOrSchedule = 1e-4,
+    mask: Mask = None,
+) -> GradientTransformation:
+    r"""AdaMaxW: AdaMax with weight decay decoupled from the adaptive step.
+
+    The chain: `scale_by_adamax`, `add_decayed_weights`, then `scale_by_learning_rate`, so the
+    step is $-\eta_t (\hat m_t / u^{\infty}_t + \lambda x_{t-1})$.
+
+    References: Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015,
+    Algorithm 2; Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019.
+
+    Example:
+        >>> import gradtx
+        >>> tx = gradtx.adamaxw(2e-3, weight_decay=1e-2)
+    """
+    return chain(
+        scale_by_adamax(b1, b2, eps),
+        add_decayed_weights(weight_decay, mask),
+        scale_by_learning_rate(learning_rate),
+    )
