@@ -37,6 +37,12 @@ OPTIMIZERS = {
         {"fast": gradtx.adam(0.1), "slow": gradtx.sgd(0.1)}, {r"w": "fast", r".*": "slow"}
     ),
     # [issue 13: adaptive-1]
+    "radam": lambda: gradtx.radam(0.1),
+    "adabelief": lambda: gradtx.adabelief(0.1),
+    "yogi": lambda: gradtx.yogi(0.1),
+    "adopt": lambda: gradtx.adopt(0.1),
+    "nadamw": lambda: gradtx.nadamw(0.1, weight_decay=1e-3),
+    "adamaxw": lambda: gradtx.adamaxw(0.1, weight_decay=1e-3),
     # [issue 13: adaptive-2]
     # [issue 13: sign-trust]
     # [issue 13: memory]
@@ -82,6 +88,13 @@ TRANSFORMATIONS = {
         lambda params: jax.tree.map(lambda x: "a" if jnp.ndim(x) > 1 else "b", params),
     ),
     # [issue 13: adaptive-1]
+    "scale_by_radam": lambda: gradtx.scale_by_radam(),
+    "scale_by_radam_nesterov": lambda: gradtx.scale_by_radam(b2=0.9, nesterov=True),
+    "scale_by_belief": lambda: gradtx.scale_by_belief(),
+    "scale_by_belief_nesterov": lambda: gradtx.scale_by_belief(nesterov=True),
+    "scale_by_yogi": lambda: gradtx.scale_by_yogi(),
+    "scale_by_adopt": lambda: gradtx.scale_by_adopt(),
+    "scale_by_adopt_nesterov": lambda: gradtx.scale_by_adopt(nesterov=True, use_clipping=False),
     # [issue 13: adaptive-2]
     # [issue 13: sign-trust]
     # [issue 13: memory]

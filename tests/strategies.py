@@ -254,6 +254,55 @@ HYPERPARAMETERS = {
     "clip": st.fixed_dictionaries({"max_delta": log_uniform(1e-3, 1e3)}),
     "clip_by_global_norm": st.fixed_dictionaries({"max_norm": log_uniform(1e-3, 1e3)}),
     # [issue 13: adaptive-1]
+    "radam": _adam_like(
+        eps_root=st.floats(0.0, 1e-3), threshold=st.floats(4.0, 10.0), nesterov=st.booleans()
+    ),
+    "adabelief": _adam_like(eps_root=st.floats(0.0, 1e-3), nesterov=st.booleans()),
+    "yogi": _adam_like(initial_mu=st.floats(-1e-3, 1e-3)),
+    "adopt": _adam_like(mu_dtype=STATE_DTYPES, nesterov=st.booleans(), use_clipping=st.booleans()),
+    "nadamw": _adam_like(
+        eps_root=st.floats(0.0, 1e-3), mu_dtype=STATE_DTYPES, weight_decay=WEIGHT_DECAYS
+    ),
+    "adamaxw": _adam_like(weight_decay=WEIGHT_DECAYS),
+    "scale_by_radam": st.fixed_dictionaries(
+        {
+            "b1": DECAYS,
+            "b2": DECAYS,
+            "eps": EPS,
+            "eps_root": st.floats(0.0, 1e-3),
+            "threshold": st.floats(4.0, 10.0),
+            "nesterov": st.booleans(),
+        }
+    ),
+    "scale_by_belief": st.fixed_dictionaries(
+        {
+            "b1": DECAYS,
+            "b2": DECAYS,
+            "eps": EPS,
+            "eps_root": st.floats(0.0, 1e-3),
+            "nesterov": st.booleans(),
+        }
+    ),
+    "scale_by_yogi": st.fixed_dictionaries(
+        {
+            "b1": DECAYS,
+            "b2": DECAYS,
+            "eps": EPS,
+            "eps_root": st.floats(0.0, 1e-3),
+            "initial_accumulator_value": st.floats(0.0, 1.0),
+            "initial_mu": st.floats(-1e-3, 1e-3),
+        }
+    ),
+    "scale_by_adopt": st.fixed_dictionaries(
+        {
+            "b1": DECAYS,
+            "b2": DECAYS,
+            "eps": EPS,
+            "mu_dtype": STATE_DTYPES,
+            "nesterov": st.booleans(),
+            "use_clipping": st.booleans(),
+        }
+    ),
     # [issue 13: adaptive-2]
     # [issue 13: sign-trust]
     # [issue 13: memory]
