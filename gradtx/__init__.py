@@ -144,6 +144,17 @@ from gradtx._transforms.sign import scale_by_sign as scale_by_sign
 from gradtx._transforms.trust_ratio import scale_by_trust_ratio as scale_by_trust_ratio
 
 # [issue 13: memory]
+from gradtx._aliases.memory import adafactor as adafactor
+from gradtx._aliases.memory import sm3 as sm3
+from gradtx._transforms.factored import EmaState as EmaState
+from gradtx._transforms.factored import FactoredState as FactoredState
+from gradtx._transforms.factored import clip_by_block_rms as clip_by_block_rms
+from gradtx._transforms.factored import ema as ema
+from gradtx._transforms.factored import scale_by_factored_rms as scale_by_factored_rms
+from gradtx._transforms.factored import scale_by_param_block_rms as scale_by_param_block_rms
+from gradtx._transforms.sm3 import ScaleBySm3State as ScaleBySm3State
+from gradtx._transforms.sm3 import scale_by_sm3 as scale_by_sm3
+
 # [issue 13: schedule-free]
 from gradtx._aliases.lr_role import polyak_sgd as polyak_sgd
 from gradtx._aliases.lr_role import schedule_free_adamw as schedule_free_adamw
@@ -162,6 +173,13 @@ from gradtx._transforms.lr_free import ScaleByProdigyState as ScaleByProdigyStat
 from gradtx._transforms.lr_free import scale_by_dadapt_adamw as scale_by_dadapt_adamw
 from gradtx._transforms.lr_free import scale_by_prodigy as scale_by_prodigy
 # [issue 13: loop]
+from gradtx._aliases.loop import optimistic_gradient_descent as optimistic_gradient_descent
+from gradtx._transforms.optimistic import (
+    ScaleByOptimisticGradientState as ScaleByOptimisticGradientState,
+)
+from gradtx._transforms.optimistic import (
+    scale_by_optimistic_gradient as scale_by_optimistic_gradient,
+)
 from gradtx._schedules import cosine_onecycle_schedule as cosine_onecycle_schedule
 from gradtx._schedules import linear_onecycle_schedule as linear_onecycle_schedule
 from gradtx._schedules import piecewise_interpolate_schedule as piecewise_interpolate_schedule
