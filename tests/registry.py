@@ -49,6 +49,7 @@ OPTIMIZERS = {
     # [issue 13: schedule-free]
     # [issue 13: lr-free]
     # [issue 13: loop]
+    "optimistic_gradient_descent": lambda: gradtx.optimistic_gradient_descent(0.05),
 }
 
 # Every transformation, built with settings valid for any params. Updates in, updates out.
@@ -101,6 +102,7 @@ TRANSFORMATIONS = {
     # [issue 13: schedule-free]
     # [issue 13: lr-free]
     # [issue 13: loop]
+    "scale_by_optimistic_gradient": lambda: gradtx.scale_by_optimistic_gradient(),
 }
 
 ALL = {**OPTIMIZERS, **TRANSFORMATIONS}

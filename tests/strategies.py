@@ -309,6 +309,12 @@ HYPERPARAMETERS = {
     # [issue 13: schedule-free]
     # [issue 13: lr-free]
     # [issue 13: loop]
+    "optimistic_gradient_descent": st.fixed_dictionaries(
+        {"learning_rate": LEARNING_RATES, "alpha": st.floats(0.0, 2.0), "beta": st.floats(0.0, 2.0)}
+    ),
+    "scale_by_optimistic_gradient": st.fixed_dictionaries(
+        {"alpha": st.floats(0.0, 2.0), "beta": st.floats(0.0, 2.0)}
+    ),
 }
 
 # Public factories built only by their registry entries, and why: `tests/test_registries.py`

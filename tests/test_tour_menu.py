@@ -25,6 +25,8 @@ EXCLUDED = {
     # [issue 13: schedule-free]
     # [issue 13: lr-free]
     # [issue 13: loop]
+    # not raced yet: issue 13's notebook decides
+    "optimistic_gradient_descent",
 }
 
 

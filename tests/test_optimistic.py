@@ -1,0 +1,112 @@
+"""Tests of gradtx/_transforms/optimistic.py and `optimistic_gradient_descent`: Optax 0.2.8 in
+float64 (replayed gradients and Rosenbrock), a NumPy transcription, schedules, and a bilinear game
+where plain descent spirals out and optimism converges."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import gradtx
+from tests import helpers, replay
+
+RTOL = 1e-10
+
+SETTINGS = [
+    dict(learning_rate=1e-3),
+    dict(learning_rate=3e-4, alpha=0.5, beta=2.0),
+    dict(learning_rate=2e-4, alpha=1.5, beta=0.0),
+]
+
+
+@pytest.fixture(autouse=True)
+def _standard_promotion():
+    """Optax mixes Python floats with int32 step counts, which strict promotion rejects."""
+    with jax.numpy_dtype_promotion("standard"):
+        yield
+
+
+@pytest.mark.parametrize("kwargs", SETTINGS)
+def test_optimistic_gradient_descent_matches_optax_on_replayed_gradients(kwargs):
+    params = replay.replay_params()
+    grads = replay.replay_gradients(params)
+    got = replay.run_replay(gradtx.optimistic_gradient_descent(**kwargs), params, grads)
+    theirs = optax.optimistic_gradient_descent(**kwargs)
+    want = replay.run_replay(theirs, params, grads, apply=optax.apply_updates)
+    assert replay.max_relative_difference(got, want) <= RTOL
+
+
+@pytest.mark.parametrize("kwargs", SETTINGS)
+def test_optimistic_gradient_descent_matches_optax_on_rosenbrock(kwargs):
+    got = replay.run_rosenbrock(gradtx.optimistic_gradient_descent(**kwargs))
+    theirs = optax.optimistic_gradient_descent(**kwargs)
+    want = replay.run_rosenbrock(theirs, apply=optax.apply_updates)
+    assert not np.allclose(got[-1]["xy"], [-1.2, 1.0]), "the closed loop must move"
+    assert replay.max_relative_difference(got, want) <= RTOL
+
+
+def _numpy_optimistic(grads, alpha, beta):
+    """The docstring's equation: u_t = (alpha_t + beta_t) g_t - beta_t g_{t-1}, g_0 = g_1."""
+    previous, out = None, []
+    for t, g in enumerate(grads):
+        a, b = alpha(t), beta(t)
+        previous = g if previous is None else previous
+        out.append((a + b) * g - b * previous)
+        previous = g
+    return out
+
+
+@pytest.mark.parametrize(
+    "alpha, beta",
+    [(1.0, 1.0), (0.3, 2.5), (lambda t: 1.0 / (1 + t), lambda t: 0.5 * t)],
+)
+def test_scale_by_optimistic_gradient_matches_numpy(alpha, beta):
+    rng = np.random.default_rng(0)
+    grads = [rng.normal(size=(3, 2)) for _ in range(6)]
+    tx = gradtx.scale_by_optimistic_gradient(alpha, beta)
+    got, state = helpers.run(tx, [{"w": g} for g in grads])
+    as_function = lambda v: v if callable(v) else (lambda t: v)  # noqa: E731
+    want = _numpy_optimistic(grads, as_function(alpha), as_function(beta))
+    for u, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(u["w"], w, rtol=1e-14)
+    assert int(state.count) == 6
+    np.testing.assert_array_equal(state.previous_gradient["w"], grads[-1])
+
+
+def test_optax_fails_on_the_schedules_its_alias_is_typed_to_accept():
+    schedule = lambda count: 1.0 / (1 + count)  # noqa: E731
+    params = jnp.ones(2)
+    theirs = optax.optimistic_gradient_descent(0.1, alpha=schedule)
+    with pytest.raises(TypeError):
+        theirs.update(params, theirs.init(params), params)
+    mine = gradtx.optimistic_gradient_descent(0.1, alpha=schedule)
+    updates, _ = mine.update(params, mine.init(params), params)
+    np.testing.assert_allclose(updates, -0.1 * params)  # alpha(0) = 1: the first step is -eta g
+
+
+def test_optimism_converges_on_a_bilinear_game_where_descent_spirals_out():
+    """min_x max_y x y: simultaneous gradient descent-ascent spirals away from (0, 0)."""
+
+    def field(z):  # (d/dx, -d/dy) of x y: descent on x, ascent on y
+        return jnp.stack([z[1], -z[0]])
+
+    def distance(tx, steps=2000):
+        z = jnp.asarray([1.0, 1.0])
+        state = tx.init(z)
+        for _ in range(steps):
+            updates, state = tx.update(field(z), state, z)
+            z = gradtx.apply_updates(z, updates)
+        return float(jnp.linalg.norm(z))
+
+    assert distance(gradtx.optimistic_gradient_descent(0.1)) < 1e-3
+    assert distance(gradtx.sgd(0.1)) > 10.0
+
+
+def test_first_step_is_alpha_times_the_gradient_and_state_keeps_low_precision():
+    tx = gradtx.scale_by_optimistic_gradient(0.5, 3.0)
+    params = jnp.ones(3, jnp.bfloat16)
+    state = tx.init(params)
+    updates, state = tx.update(jnp.full(3, 2.0, jnp.bfloat16), state)
+    assert updates.dtype == jnp.bfloat16 and state.previous_gradient.dtype == jnp.bfloat16
+    np.testing.assert_array_equal(updates.astype(jnp.float32), 1.0)
