@@ -156,15 +156,15 @@ from gradtx._transforms.sm3 import ScaleBySm3State as ScaleBySm3State
 from gradtx._transforms.sm3 import scale_by_sm3 as scale_by_sm3
 
 # [issue 13: schedule-free]
+from gradtx._transforms.schedule_free import (
+    schedule_free_eval_params as schedule_free_eval_params,
+)
 from gradtx._aliases.lr_role import polyak_sgd as polyak_sgd
 from gradtx._aliases.lr_role import schedule_free_adamw as schedule_free_adamw
 from gradtx._aliases.lr_role import schedule_free_sgd as schedule_free_sgd
 from gradtx._transforms.polyak import scale_by_polyak as scale_by_polyak
 from gradtx._transforms.schedule_free import ScheduleFreeState as ScheduleFreeState
 from gradtx._transforms.schedule_free import schedule_free as schedule_free
-from gradtx._transforms.schedule_free import (
-    schedule_free_eval_params as schedule_free_eval_params,
-)
 # [issue 13: lr-free]
 from gradtx._aliases.lr_free import dadapt_adamw as dadapt_adamw
 from gradtx._aliases.lr_free import prodigy as prodigy
@@ -173,6 +173,8 @@ from gradtx._transforms.lr_free import ScaleByProdigyState as ScaleByProdigyStat
 from gradtx._transforms.lr_free import scale_by_dadapt_adamw as scale_by_dadapt_adamw
 from gradtx._transforms.lr_free import scale_by_prodigy as scale_by_prodigy
 # [issue 13: loop]
+from gradtx._transforms.plateau import ReduceOnPlateauState as ReduceOnPlateauState
+from gradtx._transforms.plateau import reduce_on_plateau as reduce_on_plateau
 from gradtx._aliases.loop import optimistic_gradient_descent as optimistic_gradient_descent
 from gradtx._transforms.optimistic import (
     ScaleByOptimisticGradientState as ScaleByOptimisticGradientState,
