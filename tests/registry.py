@@ -44,10 +44,42 @@ OPTIMIZERS = {
     "nadamw": lambda: gradtx.nadamw(0.1, weight_decay=1e-3),
     "adamaxw": lambda: gradtx.adamaxw(0.1, weight_decay=1e-3),
     # [issue 13: adaptive-2]
+    "adan": lambda: gradtx.adan(0.1),
+    "adan_decayed": lambda: gradtx.adan(0.1, weight_decay=1e-3),
+    "ademamix": lambda: gradtx.ademamix(0.1, b3=0.999),
+    "ademamix_warmup": lambda: gradtx.ademamix(
+        0.1, b3=gradtx.linear_schedule(0.9, 0.999, 50), alpha=gradtx.linear_schedule(0.0, 5.0, 50)
+    ),
+    "novograd": lambda: gradtx.novograd(0.1),
+    "novograd_decayed": lambda: gradtx.novograd(0.1, weight_decay=1e-3),
+    "madgrad": lambda: gradtx.madgrad(0.1),
     # [issue 13: sign-trust]
+    "lion": lambda: gradtx.lion(0.05),
+    "signum": lambda: gradtx.signum(0.05),
+    # sign_sgd and rprop have no step counter of their own (registry.COUNT_FREE has no anchor yet):
+    # sign_sgd takes a schedule, rprop is wrapped by apply_if_finite.
+    "sign_sgd": lambda: gradtx.sign_sgd(gradtx.exponential_decay(0.1, 50, 0.5)),
+    "rprop": lambda: gradtx.apply_if_finite(gradtx.rprop(0.1), 3),
+    "lamb": lambda: gradtx.lamb(0.1),
+    "lars": lambda: gradtx.lars(0.05, trust_coefficient=1.0),
+    "fromage": lambda: gradtx.fromage(0.1),
     # [issue 13: memory]
+    "adafactor": lambda: gradtx.adafactor(
+        0.1, min_dim_size_to_factor=2, multiply_by_parameter_scale=False
+    ),
+    "adafactor_momentum": lambda: gradtx.adafactor(
+        0.05,
+        min_dim_size_to_factor=2,
+        multiply_by_parameter_scale=False,
+        momentum=0.9,
+        weight_decay_rate=1e-3,
+    ),
+    "sm3": lambda: gradtx.sm3(0.5),
     # [issue 13: schedule-free]
     # [issue 13: lr-free]
+    "prodigy": lambda: gradtx.prodigy(),
+    "prodigy_safeguarded": lambda: gradtx.prodigy(0.5, safeguard_warmup=True, weight_decay=1e-3),
+    "dadapt_adamw": lambda: gradtx.dadapt_adamw(),
     # [issue 13: loop]
     "optimistic_gradient_descent": lambda: gradtx.optimistic_gradient_descent(0.05),
 }
@@ -97,10 +129,32 @@ TRANSFORMATIONS = {
     "scale_by_adopt": lambda: gradtx.scale_by_adopt(),
     "scale_by_adopt_nesterov": lambda: gradtx.scale_by_adopt(nesterov=True, use_clipping=False),
     # [issue 13: adaptive-2]
+    "scale_by_adan": lambda: gradtx.scale_by_adan(),
+    "scale_by_ademamix": lambda: gradtx.scale_by_ademamix(),
+    "scale_by_novograd": lambda: gradtx.scale_by_novograd(),
+    "scale_by_madgrad": lambda: gradtx.scale_by_madgrad(0.1),
     # [issue 13: sign-trust]
+    "scale_by_lion": lambda: gradtx.scale_by_lion(),
+    # Count-free scalers, beside a link with a counter (registry.COUNT_FREE has no anchor yet).
+    "scale_by_sign": lambda: gradtx.chain(gradtx.trace(0.9), gradtx.scale_by_sign()),
+    "scale_by_rprop": lambda: gradtx.apply_if_finite(gradtx.scale_by_rprop(0.1), 3),
+    "scale_by_trust_ratio": lambda: gradtx.chain(
+        gradtx.scale_by_adam(), gradtx.scale_by_trust_ratio()
+    ),
     # [issue 13: memory]
+    "scale_by_factored_rms": lambda: gradtx.scale_by_factored_rms(min_dim_size_to_factor=2),
+    "scale_by_factored_rms_unfactored": lambda: gradtx.scale_by_factored_rms(factored=False),
+    "clip_by_block_rms": lambda: gradtx.chain(gradtx.clip_by_block_rms(1.0), gradtx.ema(0.9)),
+    "scale_by_param_block_rms": lambda: gradtx.chain(
+        gradtx.scale_by_param_block_rms(), gradtx.ema(0.5, False)
+    ),
+    "ema": lambda: gradtx.ema(0.9),
+    "scale_by_sm3": lambda: gradtx.scale_by_sm3(),
+    "scale_by_sm3_decayed": lambda: gradtx.scale_by_sm3(0.5, 0.9),
     # [issue 13: schedule-free]
     # [issue 13: lr-free]
+    "scale_by_prodigy": lambda: gradtx.scale_by_prodigy(),
+    "scale_by_dadapt_adamw": lambda: gradtx.scale_by_dadapt_adamw(),
     # [issue 13: loop]
     "scale_by_optimistic_gradient": lambda: gradtx.scale_by_optimistic_gradient(),
 }

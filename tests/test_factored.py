@@ -63,7 +63,7 @@ SETTINGS = {
         dict(
             learning_rate=3e-2,
             min_dim_size_to_factor=2,
-            decay_offset=5,
+            decay_offset=-5,  # a schedule 5 steps on: Optax's updates are NaN for offsets > 0
             multiply_by_parameter_scale=False,
             momentum=0.9,
             dtype_momentum=jnp.float64,
@@ -93,6 +93,7 @@ def test_alias_matches_optax_on_replayed_gradients(name, i, optax_in_float64):
     grads = replay.replay_gradients(params)
     got = replay.run_replay(mine, params, grads)
     want = replay.run_replay(theirs, params, grads, apply=optax.apply_updates)
+    assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(want))  # NaN compares as equal
     assert replay.max_relative_difference(got, want) <= RTOL
 
 
@@ -102,6 +103,7 @@ def test_alias_matches_optax_on_rosenbrock(name, i, optax_in_float64):
     got = replay.run_rosenbrock(mine)
     want = replay.run_rosenbrock(theirs, apply=optax.apply_updates)
     assert not np.allclose(got[-1]["xy"], [-1.2, 1.0]), "the closed loop must move"
+    assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(want))
     assert replay.max_relative_difference(got, want) <= RTOL
 
 
@@ -119,6 +121,18 @@ def test_adafactor_decay_schedule_is_float64_where_optax_rounds_it_to_float32():
         replay.max_relative_difference(replay.run_replay(like_optax, params, grads), shipped)
         <= RTOL
     )
+
+
+def test_adafactor_decay_offset_starts_the_schedule_where_optax_gives_nan():
+    params = {"w": jnp.ones((3, 4))}
+    g = {"w": jnp.full((3, 4), 0.1)}
+    kwargs = dict(learning_rate=1e-2, decay_offset=5, min_dim_size_to_factor=2)
+    theirs = optax.adafactor(**kwargs)
+    assert np.all(np.isnan(theirs.update(g, theirs.init(params), params)[0]["w"]))
+    mine = gradtx.adafactor(**kwargs)
+    fresh = gradtx.adafactor(**{**kwargs, "decay_offset": 0})
+    want = fresh.update(g, fresh.init(params), params)[0]
+    np.testing.assert_array_equal(mine.update(g, mine.init(params), params)[0]["w"], want["w"])
 
 
 def test_sm3_has_a_scalar_accumulator_where_optax_fails():

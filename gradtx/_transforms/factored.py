@@ -114,7 +114,8 @@ def scale_by_factored_rms(
     Args:
         factored: factor matrices (and higher-rank leaves); with False every leaf keeps $V_t$.
         decay_rate: $c$, the exponent of the decay schedule.
-        step_offset: subtracted from the step before the schedule (fine-tuning restarts it).
+        step_offset: subtracted from the step before the schedule (fine-tuning restarts it);
+            steps before the offset count as the schedule's first.
         min_dim_size_to_factor: factor only leaves whose second-largest axis has at least this
             many entries.
         epsilon: $\epsilon_1$, added to $g_t^2$.
@@ -134,7 +135,9 @@ def scale_by_factored_rms(
         The paper sums where this takes means; $\hat V_t$ is the same. Optax 0.2.8 computes the
         default $\hat\beta_{2t}$ in float32 even when x64 is on, so its float64 runs carry a
         ~1e-8 relative error in every statistic; gradtx computes it in float64 there. Optax also
-        requires `params` although only their shapes matter; gradtx does not.
+        requires `params` although only their shapes matter; gradtx does not. Before
+        `step_offset` steps Optax's schedule sees a step below 0 and its updates are NaN (from a
+        fresh state, for the first `step_offset` steps); gradtx clamps that step at 0.
 
     Example:
         >>> import gradtx, jax.numpy as jnp
@@ -185,7 +188,7 @@ def scale_by_factored_rms(
         del params
         names = ("v_row", "v_col", "v")
         treedef, (gs, *stats) = _leaves(where, updates, *state[1:], names=names)
-        step = state.count - jnp.asarray(step_offset).astype(state.count.dtype)
+        step = jnp.maximum(state.count - jnp.asarray(step_offset).astype(state.count.dtype), 0)
         decay = jnp.asarray(decay_rate_fn(step, decay_rate))
         results = []
         for i, (g, *leaf) in enumerate(zip(gs, *stats, strict=True)):
