@@ -304,10 +304,185 @@ HYPERPARAMETERS = {
         }
     ),
     # [issue 13: adaptive-2]
+    "adan": _adam_like(
+        b3=st.floats(0.9, 0.999),
+        eps_root=st.floats(0.0, 1e-3),
+        weight_decay=WEIGHT_DECAYS,
+    ),
+    "ademamix": _adam_like(
+        b3=DECAYS,
+        alpha=st.floats(0.0, 10.0),
+        eps_root=st.floats(0.0, 1e-3),
+        mu_dtype=STATE_DTYPES,
+        weight_decay=WEIGHT_DECAYS,
+    ),
+    "novograd": _adam_like(eps_root=st.floats(0.0, 1e-3), weight_decay=WEIGHT_DECAYS),
+    "madgrad": st.fixed_dictionaries(
+        {
+            "learning_rate": LEARNING_RATES,
+            "momentum": DECAYS,
+            "weight_decay": WEIGHT_DECAYS,
+            "eps": EPS,
+        }
+    ),
+    # Adan's denominator holds (g_t + (1 - b2)(g_t - g_{t-1}))^2, which can nearly cancel while
+    # m_t does not: b3 >= 0.9 keeps the earlier gradients in it.
+    "scale_by_adan": st.fixed_dictionaries(
+        {
+            "b1": DECAYS,
+            "b2": DECAYS,
+            "b3": st.floats(0.9, 0.999),
+            "eps": EPS,
+            "eps_root": st.floats(0.0, 1e-3),
+        }
+    ),
+    "scale_by_ademamix": st.fixed_dictionaries(
+        {
+            "b1": DECAYS,
+            "b2": DECAYS,
+            "b3": DECAYS,
+            "alpha": st.floats(0.0, 10.0),
+            "eps": EPS,
+            "eps_root": st.floats(0.0, 1e-3),
+            "mu_dtype": STATE_DTYPES,
+        }
+    ),
+    "scale_by_novograd": st.fixed_dictionaries(
+        {
+            "b1": DECAYS,
+            "b2": DECAYS,
+            "eps": EPS,
+            "eps_root": st.floats(0.0, 1e-3),
+            "weight_decay": WEIGHT_DECAYS,
+            "mu_dtype": STATE_DTYPES,
+        }
+    ),
+    "scale_by_madgrad": st.fixed_dictionaries(
+        {"learning_rate": LEARNING_RATES, "momentum": DECAYS, "eps": EPS}
+    ),
     # [issue 13: sign-trust]
+    "lion": st.fixed_dictionaries(
+        {
+            "learning_rate": LEARNING_RATES,
+            "b1": DECAYS,
+            "b2": DECAYS,
+            "mu_dtype": STATE_DTYPES,
+            "weight_decay": WEIGHT_DECAYS,
+        }
+    ),
+    "signum": st.fixed_dictionaries(
+        {"learning_rate": LEARNING_RATES, "beta": DECAYS, "accumulator_dtype": STATE_DTYPES}
+    ),
+    "sign_sgd": st.fixed_dictionaries({"learning_rate": LEARNING_RATES}),
+    "rprop": st.fixed_dictionaries(
+        {
+            "learning_rate": log_uniform(1e-5, 1.0),
+            "eta_minus": st.floats(0.0, 0.99),
+            "eta_plus": st.floats(1.0, 2.0),
+            "min_step_size": st.floats(0.0, 1e-3),
+            "max_step_size": log_uniform(1e-3, 50.0),
+        }
+    ),
+    "lamb": _adam_like(eps_root=st.floats(0.0, 1e-3), weight_decay=WEIGHT_DECAYS),
+    "lars": st.fixed_dictionaries(
+        {
+            "learning_rate": LEARNING_RATES,
+            "weight_decay": WEIGHT_DECAYS,
+            "trust_coefficient": log_uniform(1e-4, 1.0),
+            "eps": st.one_of(st.just(0.0), EPS),
+            "momentum": DECAYS,
+            "nesterov": st.booleans(),
+        }
+    ),
+    "fromage": st.fixed_dictionaries(
+        {"learning_rate": LEARNING_RATES, "min_norm": st.one_of(st.just(0.0), EPS)}
+    ),
+    "scale_by_lion": st.fixed_dictionaries(
+        {
+            "b1": DECAYS,
+            "b2": DECAYS,
+            "mu_dtype": STATE_DTYPES,
+            "mode": st.sampled_from(["hard", "smooth", "refined"]),
+            "smooth_beta": st.floats(0.1, 10.0),
+        }
+    ),
+    "scale_by_rprop": st.fixed_dictionaries(
+        {
+            "learning_rate": log_uniform(1e-5, 1.0),
+            "eta_minus": st.floats(0.0, 0.99),
+            "eta_plus": st.floats(1.0, 2.0),
+            "min_step_size": st.floats(0.0, 1e-3),
+            "max_step_size": log_uniform(1e-3, 50.0),
+        }
+    ),
+    "scale_by_trust_ratio": st.fixed_dictionaries(
+        {
+            "min_norm": st.one_of(st.just(0.0), log_uniform(1e-8, 1.0)),
+            "trust_coefficient": log_uniform(1e-4, 10.0),
+            "eps": st.one_of(st.just(0.0), EPS),
+        }
+    ),
     # [issue 13: memory]
+    "adafactor": st.fixed_dictionaries(
+        {
+            "learning_rate": st.one_of(st.none(), LEARNING_RATES),
+            "min_dim_size_to_factor": st.integers(1, 4),
+            "decay_rate": st.floats(0.0, 1.0),
+            "decay_offset": st.integers(0, 3),
+            "multiply_by_parameter_scale": st.booleans(),
+            "clipping_threshold": st.one_of(st.none(), log_uniform(0.1, 10.0)),
+            "momentum": MOMENTA,
+            "dtype_momentum": STATE_DTYPES,
+            "weight_decay_rate": st.one_of(st.none(), WEIGHT_DECAYS),
+            "eps": log_uniform(1e-30, 1e-3),
+            "factored": st.booleans(),
+        }
+    ),
+    "sm3": st.fixed_dictionaries({"learning_rate": LEARNING_RATES, "momentum": DECAYS}),
+    "scale_by_factored_rms": st.fixed_dictionaries(
+        {
+            "factored": st.booleans(),
+            "decay_rate": st.floats(0.0, 1.0),
+            "step_offset": st.integers(0, 3),
+            "min_dim_size_to_factor": st.integers(1, 4),
+            "epsilon": log_uniform(1e-30, 1e-3),
+        }
+    ),
+    "clip_by_block_rms": st.fixed_dictionaries({"threshold": log_uniform(1e-3, 1e3)}),
+    "scale_by_param_block_rms": st.fixed_dictionaries({"min_scale": log_uniform(1e-6, 1.0)}),
+    "ema": st.fixed_dictionaries(
+        {"decay": DECAYS, "debias": st.booleans(), "accumulator_dtype": STATE_DTYPES}
+    ),
+    "scale_by_sm3": st.fixed_dictionaries({"b1": DECAYS, "b2": st.floats(0.0, 1.0), "eps": EPS}),
     # [issue 13: schedule-free]
     # [issue 13: lr-free]
+    "prodigy": st.fixed_dictionaries(
+        {
+            "learning_rate": LEARNING_RATES,
+            "betas": st.tuples(DECAYS, DECAYS),
+            "beta3": MOMENTA,
+            "eps": EPS,
+            "estim_lr0": log_uniform(1e-8, 1e-2),
+            "estim_lr_coef": log_uniform(0.1, 10.0),
+            "weight_decay": WEIGHT_DECAYS,
+            "safeguard_warmup": st.booleans(),
+        }
+    ),
+    "dadapt_adamw": st.fixed_dictionaries(
+        {
+            "learning_rate": LEARNING_RATES,
+            "betas": st.tuples(DECAYS, DECAYS),
+            "eps": EPS,
+            "estim_lr0": log_uniform(1e-8, 1e-2),
+            "weight_decay": WEIGHT_DECAYS,
+        }
+    ),
+    "scale_by_prodigy": st.fixed_dictionaries(
+        {"betas": st.tuples(DECAYS, DECAYS), "beta3": MOMENTA, "safeguard_warmup": st.booleans()}
+    ),
+    "scale_by_dadapt_adamw": st.fixed_dictionaries(
+        {"learning_rate": LEARNING_RATES, "betas": st.tuples(DECAYS, DECAYS), "eps": EPS}
+    ),
     # [issue 13: loop]
     "optimistic_gradient_descent": st.fixed_dictionaries(
         {"learning_rate": LEARNING_RATES, "alpha": st.floats(0.0, 2.0), "beta": st.floats(0.0, 2.0)}
@@ -337,10 +512,13 @@ WITHOUT_STRATEGY = {
     # [issue 13: adaptive-1]
     # [issue 13: adaptive-2]
     # [issue 13: sign-trust]
+    "scale_by_sign": "no hyperparameters",
     # [issue 13: memory]
     # [issue 13: schedule-free]
     # [issue 13: lr-free]
     # [issue 13: loop]
+    "reduce_on_plateau": "its update needs value=, the loss; the registry entry feeds it the squared "
+    "gradient norm, and tests/test_plateau.py draws its settings against Optax",
 }
 
 

@@ -20,10 +20,28 @@ EXCLUDED = {
     "nadamw",
     "adamaxw",
     # [issue 13: adaptive-2]
+    # not raced yet: issue 13's notebook decides
+    "adan",
+    "ademamix",
+    "novograd",
+    "madgrad",
     # [issue 13: sign-trust]
+    # not raced yet: issue 13's notebook decides
+    "lion",
+    "sign_sgd",
+    "signum",
+    "rprop",
+    "lamb",
+    "lars",
+    "fromage",
     # [issue 13: memory]
+    # not raced yet: issue 13's notebook decides
+    "adafactor",
+    "sm3",
     # [issue 13: schedule-free]
     # [issue 13: lr-free]
+    "prodigy",  # not raced yet: issue 13's notebook decides
+    "dadapt_adamw",  # not raced yet: issue 13's notebook decides
     # [issue 13: loop]
     # not raced yet: issue 13's notebook decides
     "optimistic_gradient_descent",
