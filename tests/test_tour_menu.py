@@ -39,6 +39,10 @@ EXCLUDED = {
     "adafactor",
     "sm3",
     # [issue 13: schedule-free]
+    # not raced yet: issue 13's notebook decides
+    "schedule_free_sgd",
+    "schedule_free_adamw",
+    "polyak_sgd",
     # [issue 13: lr-free]
     "prodigy",  # not raced yet: issue 13's notebook decides
     "dadapt_adamw",  # not raced yet: issue 13's notebook decides

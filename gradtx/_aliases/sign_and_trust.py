@@ -16,6 +16,7 @@ from gradtx._combine import chain, masked
 from gradtx._registry import compiles, register_alias
 from gradtx._transforms.adam import scale_by_adam
 from gradtx._transforms.decay import add_decayed_weights
+from gradtx._transforms.factored import ema
 from gradtx._transforms.momentum import trace
 from gradtx._transforms.scaling import learning_rate_at, scale, scale_by_learning_rate
 from gradtx._transforms.sign import scale_by_lion, scale_by_rprop, scale_by_sign
@@ -84,23 +85,19 @@ def signum(
     r"""Signum: signSGD on a momentum, $u_t = -\eta_t \operatorname{sign}(m_t)$ with
     $m_t = \beta m_{t-1} + (1-\beta) g_t$.
 
-    The chain: `scale_by_lion(beta, beta)` (Lion with $\beta_1 = \beta_2$ is Signum), then
-    `scale_by_learning_rate`.
+    The chain: `ema(beta, debias=False)`, `scale_by_sign`, then `scale_by_learning_rate`. The
+    same updates as `lion` with $\beta_1 = \beta_2 = \beta$ and no weight decay.
 
     References: Bernstein, Wang, Azizzadenesheli & Anandkumar, "signSGD: Compressed Optimisation
     for Non-Convex Problems", ICML 2018, Algorithm 3.
-
-    Note:
-        Optax 0.2.8 chains `ema(beta, debias=False)` and `scale_by_sign`: the same updates (tested
-        to 1e-10), with its state `EmaState(count, ema)` where gradtx has
-        `ScaleByLionState(count, mu)`.
 
     Example:
         >>> import gradtx
         >>> tx = gradtx.signum(1e-3, beta=0.95)
     """
     return chain(
-        scale_by_lion(beta, beta, mu_dtype=accumulator_dtype),
+        ema(beta, False, accumulator_dtype),
+        scale_by_sign(),
         scale_by_learning_rate(learning_rate),
     )
 

@@ -85,6 +85,7 @@ def scale_by_lion(
     """
     _validate.check_interval("scale_by_lion", b1=b1, b2=b2)
     _validate.check_finite("scale_by_lion", smooth_beta=smooth_beta)
+    _validate.check_dtype("scale_by_lion", "mu_dtype", mu_dtype)
     if mode not in _LION_MODES:
         raise ValueError(f"scale_by_lion: mode must be one of {_LION_MODES}, got {mode!r}")
 

@@ -16,9 +16,9 @@ from gradtx._base import GradientTransformation, stateless
 
 def _clipped_norm(x: jax.Array, min_norm: jax.Array) -> jax.Array:
     """max(||x||, min_norm), with a finite gradient at ||x|| = 0 (no sqrt of 0 differentiated)."""
-    norm = jnp.sqrt(jnp.sum(_tree.abs_sq(x)))
+    norm = jnp.sqrt(jnp.sum(jnp.real(_tree.abs_sq(x))))
     small = norm <= min_norm
-    safe = jnp.sqrt(jnp.sum(_tree.abs_sq(jnp.where(small, jnp.ones_like(x), x))))
+    safe = jnp.sqrt(jnp.sum(jnp.real(_tree.abs_sq(jnp.where(small, jnp.ones_like(x), x)))))
     return jnp.where(small, min_norm, safe)
 
 
