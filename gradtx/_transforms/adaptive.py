@@ -18,22 +18,14 @@ from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
 from gradtx._base import GradientTransformation, Updates
-from gradtx._transforms.adam import ScaleByAdamState
+from gradtx._transforms.adam import ScaleByAdamState, _moments, _nesterov_mean
 
 
 def _mean_hat(g, m, b1, count, nesterov):
-    """m_hat_t = m_t / (1 - b1^t), or Nadam's look-ahead
-    b1 m_t / (1 - b1^{t+1}) + (1 - b1) g_t / (1 - b1^t)."""
-    dt = g.dtype
-    if not nesterov:
-        return m / _tree.bias_correction(b1, count, dt)
-    ahead = _tree.bias_correction(b1, count.astype(dt) + 1, dt)  # t + 1 without int32 overflow
-    return b1 * (m / ahead) + (1 - b1) * (g / _tree.bias_correction(b1, count, dt))
-
-
-def _adam_moments(g, s, h):
-    """m_t = b1 m_{t-1} + (1 - b1) g_t, v_t = b2 v_{t-1} + (1 - b2) |g_t|^2."""
-    return s._replace(mu=_tree.ema(g, s.mu, h.b1), nu=_tree.ema(_tree.abs_sq(g), s.nu, h.b2))
+    """m_hat_t = m_t / (1 - b1^t), or Nadam's look-ahead mean (see `scale_by_adam`)."""
+    if nesterov:
+        return _nesterov_mean(m, g, b1, count)
+    return m / _tree.bias_correction(b1, count, g.dtype)
 
 
 def scale_by_radam(
@@ -110,7 +102,7 @@ def scale_by_radam(
         del params
         count = _tree.safe_increment(state.count)
         hyperparams = dict(count=count, b1=b1, b2=b2, eps=eps, eps_root=eps_root)
-        phases = (_adam_moments, direction)
+        phases = (_moments, direction)
         updates, state = _tree.lift(
             "scale_by_radam", phases, updates, state, threshold=threshold, **hyperparams
         )
