@@ -303,7 +303,8 @@ def scale_by_adopt(
     References:
         Taniguchi, Harada, Minegishi, Oshima, Jeong, Nagahara, Iiyama, Suzuki, Iwasawa & Matsuo,
         "ADOPT: Modified Adam Can Converge with Any $\beta_2$ with the Optimal Rate",
-        NeurIPS 2024, Algorithm 2 (with the clipping of its Section 4).
+        NeurIPS 2024, arXiv:2411.02853: the ADOPT algorithm, with $c_t = t^{1/4}$ as in the
+        authors' code (github.com/iShohei220/adopt).
 
     Note:
         Nesterov momentum is Optax's addition (optax.contrib), not the paper's.
