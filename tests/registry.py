@@ -79,7 +79,7 @@ OPTIMIZERS = {
     # [issue 13: schedule-free]
     "schedule_free_sgd": lambda: gradtx.schedule_free_sgd(0.1),
     "schedule_free_adamw": lambda: gradtx.schedule_free_adamw(
-        0.1, warmup_steps=5, weight_decay=1e-4, state_dtype=jnp.float32
+        0.1, warmup_steps=5, weight_decay=1e-4
     ),
     # polyak_sgd needs the loss as `value=`, which the suites do not pass: for the contract's
     # loss sum((p - t)^2) it is |g|^2 / 4, so the entry passes that. A scheduled scaling gives it
@@ -95,6 +95,13 @@ OPTIMIZERS = {
     "prodigy_safeguarded": lambda: gradtx.prodigy(0.5, safeguard_warmup=True, weight_decay=1e-3),
     "dadapt_adamw": lambda: gradtx.dadapt_adamw(),
     # [issue 13: loop]
+    # lookahead updates LookaheadParams: the test module's adapter keeps the slow weights in the state.
+    "lookahead_sgd": lambda: __import__("tests.test_lookahead").test_lookahead.slow_in_state(
+        gradtx.lookahead(gradtx.sgd(0.1), 3, 0.5)
+    ),
+    "lookahead_adam_reset": lambda: __import__("tests.test_lookahead").test_lookahead.slow_in_state(
+        gradtx.lookahead(gradtx.adam(0.1), 2, 0.8, True)
+    ),
     # reduce_on_plateau needs value=, the loss: the test module's adapter feeds it |g|^2.
     "sgd_reduce_on_plateau": lambda: __import__("tests.test_plateau").test_plateau.fed_norm(
         gradtx.chain(gradtx.sgd(0.1), gradtx.reduce_on_plateau(patience=2, cooldown=1))

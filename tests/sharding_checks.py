@@ -71,6 +71,8 @@ OPTIMIZERS = {
     "adabound": lambda: gradtx.adabound(1e-2),
     "clip_adam": lambda: gradtx.chain(gradtx.clip_by_global_norm(1.0), gradtx.adam(1e-2)),
     "swats": lambda: gradtx.swats(1e-2),
+    "adafactor": lambda: gradtx.adafactor(1e-2, min_dim_size_to_factor=8, momentum=0.9),
+    "sm3": lambda: gradtx.sm3(1e-2),
     "multi_transform": lambda: gradtx.multi_transform(
         {"weights": gradtx.adam(1e-2), "biases": gradtx.sgd(1e-2, momentum=0.9)},
         {r"w.": "weights", r"b.": "biases"},
@@ -139,21 +141,39 @@ def placed(layout: str):
 # What is checked.
 
 
+def _kept_axes(leaf_shape, param_shape):
+    """The axes of a param that a factored statistic keeps (Adafactor's row and column means,
+    SM3's per-axis accumulators): the first subsequence of its axes with the statistic's shape."""
+    kept, start = [], 0
+    for n in leaf_shape:
+        axis = next((a for a in range(start, len(param_shape)) if param_shape[a] == n), None)
+        assert axis is not None, f"shape {leaf_shape} is not a statistic of {param_shape}"
+        kept.append(axis)
+        start = axis + 1
+    return tuple(kept)
+
+
 def _param_shaped(state, params):
-    """(path, state leaf, param) for each state leaf whose key path ends in a param's path.
+    """(path, state leaf, param, kept axes) for each state leaf whose key path ends in a param's
+    path, or in a param's path and an index (a tuple of per-axis statistics). A leaf shaped like
+    its param keeps every axis; a factored statistic keeps some (`_kept_axes`).
 
     Every state leaf that is not a scalar must be one of them, and every param must have one.
     """
     param_paths = [(tuple(p), leaf) for p, leaf in tree_flatten_with_path(params)[0]]
     found, seen = [], set()
     for path, leaf in tree_flatten_with_path(state)[0]:
-        match = [(p, param) for p, param in param_paths if tuple(path[-len(p) :]) == p]
+        stem = path[:-1] if path and isinstance(path[-1], jax.tree_util.SequenceKey) else path
+        match = [
+            (p, param)
+            for p, param in param_paths
+            if tuple(path[-len(p) :]) == p or tuple(stem[-len(p) :]) == p
+        ]
         if not match:
             assert jnp.ndim(leaf) == 0, f"state leaf {keystr(path)} matches no param"
             continue
         (p, param), *_ = match
-        assert leaf.shape == param.shape, f"state {keystr(path)} is shaped {leaf.shape}"
-        found.append((keystr(path), leaf, param))
+        found.append((keystr(path), leaf, param, _kept_axes(leaf.shape, param.shape)))
         seen.add(p)
     missing = [keystr(p) for p, _ in param_paths if p not in seen]
     assert not missing, f"no state leaf follows params {missing}"
@@ -163,8 +183,11 @@ def _param_shaped(state, params):
 def assert_follows(state, params, where: str) -> None:
     """Each param-shaped leaf of `state` has its param's sharding: the same devices hold the
     same slices, so nothing sits on one device or is replicated where the param is split."""
-    for path, leaf, param in _param_shaped(state, params):
+    for path, leaf, param, kept in _param_shaped(state, params):
         got, want = leaf.sharding, param.sharding
+        if kept != tuple(range(param.ndim)):  # a factored statistic: the kept axes' sharding
+            spec = tuple(want.spec) + (None,) * (param.ndim - len(want.spec))
+            want = NamedSharding(want.mesh, P(*(spec[axis] for axis in kept)))
         assert got.is_equivalent_to(want, leaf.ndim), (
             f"{where}: state {path} has {got}, its param has {want}"
         )

@@ -208,6 +208,7 @@ def scale_by_factored_rms(
 
 
 def _rms(x: jax.Array) -> jax.Array:
+    """The root mean square of a leaf, real."""
     return jnp.sqrt(jnp.mean(jnp.real(_tree.abs_sq(x))))
 
 
@@ -237,8 +238,8 @@ def clip_by_block_rms(threshold: ArrayLike) -> GradientTransformation:
 
     def leaf(g):
         dtype = _tree.compute_dtype(g)
-        g_, d = g.astype(dtype), jnp.asarray(threshold).astype(dtype)
-        return (g_ / jnp.maximum(1, _rms(g_) / d)).astype(g.dtype)
+        g_, d = g.astype(dtype), jnp.asarray(threshold).astype(jnp.finfo(dtype).dtype)
+        return (g_ / jnp.maximum(1, _rms(g_) / d).astype(dtype)).astype(g.dtype)
 
     def update(updates, state, params=None):
         del params
@@ -276,10 +277,10 @@ def scale_by_param_block_rms(min_scale: ArrayLike = 1e-3) -> GradientTransformat
 
     def leaf(g, p):
         dtype = _tree.compute_dtype(g, p)
-        p_, floor = p.astype(dtype), jnp.asarray(min_scale).astype(dtype)
-        small = _rms(p_) <= jnp.real(floor)
+        p_, floor = p.astype(dtype), jnp.asarray(min_scale).astype(jnp.finfo(dtype).dtype)
+        small = _rms(p_) <= floor
         scale = jnp.where(small, floor, _rms(jnp.where(small, jnp.ones_like(p_), p_)))
-        return (g.astype(dtype) * scale).astype(g.dtype)
+        return (g.astype(dtype) * scale.astype(dtype)).astype(g.dtype)
 
     def update(updates, state, params=None):
         if params is None:
