@@ -99,8 +99,8 @@ OPTIMIZERS = {
     "lookahead_sgd": lambda: __import__("tests.test_lookahead").test_lookahead.slow_in_state(
         gradtx.lookahead(gradtx.sgd(0.1), 3, 0.5)
     ),
-    "lookahead_adam_reset": lambda: __import__("tests.test_lookahead").test_lookahead.slow_in_state(
-        gradtx.lookahead(gradtx.adam(0.1), 2, 0.8, True)
+    "lookahead_adam": lambda: __import__("tests.test_lookahead").test_lookahead.slow_in_state(
+        gradtx.lookahead(gradtx.adam(0.1), 2, 0.8)
     ),
     # reduce_on_plateau needs value=, the loss: the test module's adapter feeds it |g|^2.
     "sgd_reduce_on_plateau": lambda: __import__("tests.test_plateau").test_plateau.fed_norm(

@@ -26,7 +26,9 @@ class ScaleByNovogradState(NamedTuple):
 
 
 def _real_scalar_like(x: Any) -> jax.Array:
-    return jnp.zeros([], jnp.finfo(jnp.result_type(x)).dtype)
+    """A zero in x's real dtype (an integer leaf keeps its dtype, for `update` to refuse)."""
+    dtype = jnp.result_type(x)
+    return jnp.zeros([], jnp.finfo(dtype).dtype if jnp.issubdtype(dtype, jnp.inexact) else dtype)
 
 
 def scale_by_novograd(
@@ -89,7 +91,7 @@ def scale_by_novograd(
     def layer_moment(g, nu, first):
         dtype = _tree.compute_dtype(g, nu)
         squared_norm = jnp.sum(jnp.real(_tree.abs_sq(jnp.asarray(g).astype(dtype))))
-        nu_ = nu.astype(dtype)
+        nu_ = nu.astype(squared_norm.dtype)  # real, also for a complex leaf
         return jnp.where(first, squared_norm, _tree.ema(squared_norm, nu_, b2)).astype(nu.dtype)
 
     def moments(g, s, h):
@@ -184,7 +186,7 @@ def scale_by_madgrad(
         return s._replace(s=s.s + lamb * g, nu=s.nu + lamb * _tree.abs_sq(g))
 
     def direction(g, s, h):
-        z = s.x0 - s.s / (jnp.cbrt(jnp.real(s.nu)) + h.eps)
+        z = s.x0 - s.s / (jnp.cbrt(jnp.real(s.nu)).astype(s.nu.dtype) + h.eps)
         return h.momentum * h.params + (1 - h.momentum) * z - h.params
 
     def update(updates, state, params=None):
