@@ -226,6 +226,8 @@ def fromage(learning_rate: ScalarOrSchedule, min_norm: ArrayLike = 1e-6) -> Grad
     Note:
         The two scaled rates are schedules of the step count even for a constant learning rate
         (Optax folds a constant into numbers): the same updates, with a step count in the state.
+        A parameter at zero has $\|\theta\| = $ `min_norm` and barely moves (as in Optax);
+        with `min_norm=0` it takes the plain step $-\eta_t g_t / \sqrt{1 + \eta_t^2}$ instead.
 
     Example:
         >>> import gradtx
