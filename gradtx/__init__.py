@@ -173,6 +173,9 @@ from gradtx._transforms.lr_free import ScaleByProdigyState as ScaleByProdigyStat
 from gradtx._transforms.lr_free import scale_by_dadapt_adamw as scale_by_dadapt_adamw
 from gradtx._transforms.lr_free import scale_by_prodigy as scale_by_prodigy
 # [issue 13: loop]
+from gradtx._wrappers.sam import SAMState as SAMState
+from gradtx._wrappers.sam import normalize as normalize
+from gradtx._wrappers.sam import sam as sam
 from gradtx._wrappers.lookahead import LookaheadParams as LookaheadParams
 from gradtx._wrappers.lookahead import LookaheadState as LookaheadState
 from gradtx._wrappers.lookahead import lookahead as lookahead

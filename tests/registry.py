@@ -95,6 +95,7 @@ OPTIMIZERS = {
     "prodigy_safeguarded": lambda: gradtx.prodigy(0.5, safeguard_warmup=True, weight_decay=1e-3),
     "dadapt_adamw": lambda: gradtx.dadapt_adamw(),
     # [issue 13: loop]
+    "sam": lambda: gradtx.sam(gradtx.sgd(0.1), gradtx.chain(gradtx.normalize(), gradtx.sgd(0.05))),
     # lookahead updates LookaheadParams: the test module's adapter keeps the slow weights in the state.
     "lookahead_sgd": lambda: __import__("tests.test_lookahead").test_lookahead.slow_in_state(
         gradtx.lookahead(gradtx.sgd(0.1), 3, 0.5)
@@ -193,6 +194,8 @@ TRANSFORMATIONS = {
     "scale_by_prodigy": lambda: gradtx.scale_by_prodigy(),
     "scale_by_dadapt_adamw": lambda: gradtx.scale_by_dadapt_adamw(),
     # [issue 13: loop]
+    # normalize alone keeps no counter, and COUNT_FREE has no anchor: chained with a trace.
+    "normalize_then_trace": lambda: gradtx.chain(gradtx.normalize(), gradtx.trace(0.9)),
     "scale_by_optimistic_gradient": lambda: gradtx.scale_by_optimistic_gradient(),
 }
 

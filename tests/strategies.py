@@ -542,6 +542,8 @@ WITHOUT_STRATEGY = {
     "scale_by_polyak": "as polyak_sgd",
     # [issue 13: lr-free]
     # [issue 13: loop]
+    "sam": "wraps two transformations",
+    "normalize": "no hyperparameters",
     "lookahead": "wraps a transformation",
     "reduce_on_plateau": "its update needs value=, the loss; the registry entry feeds it the squared "
     "gradient norm, and tests/test_plateau.py draws its settings against Optax",
