@@ -165,7 +165,9 @@ def scale_by_madgrad(
 
     Note:
         $\epsilon$ is added to the learning rate as in the authors' code and `optax.contrib`,
-        not in Algorithm 1: even $\eta = 0$ moves the params.
+        not in Algorithm 1: even $\eta = 0$ moves the params. $\lambda_k$ is computed in the
+        params' precision; Optax 0.2.8 takes $\sqrt{k+1}$ of its int32 count in float32, so its
+        float64 runs carry a float32 rounding of every $\lambda_k$ (relative error ~1e-7).
 
     Example:
         >>> import gradtx
