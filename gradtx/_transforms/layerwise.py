@@ -80,9 +80,7 @@ def scale_by_novograd(
     _validate.check_non_negative("scale_by_novograd", eps=eps, eps_root=eps_root)
     _validate.check_scalar_or_schedule("scale_by_novograd", "weight_decay", weight_decay)
     _validate.check_dtype("scale_by_novograd", "mu_dtype", mu_dtype)
-    decays = callable(weight_decay) or not (
-        _validate.is_number(weight_decay) and weight_decay == 0
-    )
+    decays = callable(weight_decay) or not (_validate.is_number(weight_decay) and weight_decay == 0)
 
     def init(params):
         mu = _tree.zeros_like(params, mu_dtype)
