@@ -107,12 +107,12 @@ def scale_by_sm3(
             bound = functools.reduce(
                 jnp.minimum, [_expanded(a.astype(real), k, g.ndim) for k, a in enumerate(nu)]
             )
-        total = jnp.where(b2_ == 1, 1, 1 - b2_) * squares + b2_ * bound
+        total = jnp.where(b2_ == 1, 1, 1 - b2_) * squares + b2_ * bound  # >= 0: max from 0
         others = lambda axis: tuple(k for k in range(g.ndim) if k != axis)
         if g.ndim == 0:
             new = (total,)
         else:
-            new = tuple(jnp.max(total, axis=others(k)) for k in range(g.ndim))
+            new = tuple(jnp.max(total, axis=others(k), initial=0) for k in range(g.ndim))
         inverse_root = jnp.where(total > 0, jax.lax.rsqrt(total + eps_), 0)
         scaled = g.astype(dtype) * inverse_root.astype(dtype)
         return scaled, tuple(_tree.cast_like(n, a) for n, a in zip(new, nu, strict=True))
