@@ -81,6 +81,18 @@ def _schedules():
     return dict(b3=gradtx.linear_schedule(0.9, 0.99, 4), alpha=gradtx.linear_schedule(0.0, 5.0, 4))
 
 
+def _paper_b3(start, end, steps):
+    """The paper's beta_3 warm-up (Pagliardini et al., Appendix): half-life linear in t."""
+
+    def schedule(count):
+        t = jnp.minimum(count.astype(jnp.result_type(float)) / steps, 1.0)
+        log_start, log_end = jnp.log(start), jnp.log(end)
+        b3 = jnp.exp(log_start * log_end / ((1 - t) * log_end + t * log_start))
+        return jnp.minimum(b3, end)
+
+    return schedule
+
+
 ADEMAMIX_OPTIONS = [dict(), dict(b1=0.5, b2=0.9, b3=0.99, alpha=2.0, eps_root=1e-6), _schedules()]
 
 
@@ -124,6 +136,11 @@ SETTINGS = {
         dict(learning_rate=1e-3),
         dict(learning_rate=1e-2, b3=0.999, alpha=8.0, weight_decay=0.01),
         dict(learning_rate=1e-2, b1=0.8, b2=0.99, eps_root=1e-10, **_schedules()),
+        dict(
+            learning_rate=1e-2,
+            b3=_paper_b3(0.9, 0.999, 100),
+            alpha=gradtx.linear_schedule(0.0, 8.0, 100),
+        ),
     ],
 }
 OPTAX = {"adan": optax.adan, "ademamix": optax.contrib.ademamix}

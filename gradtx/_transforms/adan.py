@@ -133,8 +133,10 @@ def scale_by_ademamix(
     Args:
         b1: $\beta_1$, in [0, 1): decay of the fast average.
         b2: $\beta_2$, in [0, 1): decay of the second moment.
-        b3: $\beta_3$, in [0, 1), or a schedule $\beta_{3,t}$ of the step count (the paper warms
-            it up from $\beta_1$ over $T_{\beta_3}$ steps).
+        b3: $\beta_3$, in [0, 1), or a schedule $\beta_{3,t}$ of the step count. The paper warms
+            it up from $\beta_1$ to $\beta_3$ over $T$ steps so that the half-life grows
+            linearly: $\beta_{3,t} = \min(\exp(\frac{\ln\beta_1 \ln\beta_3}
+            {(1-t/T)\ln\beta_3 + (t/T)\ln\beta_1}), \beta_3)$.
         alpha: $\alpha \ge 0$, the weight of the slow average, or a schedule $\alpha_t$ (the paper
             warms it up linearly over $T_\alpha$ steps, e.g. `gradtx.linear_schedule(0, 5, T)`).
         eps: $\epsilon$, outside the root.
