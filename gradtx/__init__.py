@@ -167,11 +167,17 @@ from gradtx._transforms.schedule_free import ScheduleFreeState as ScheduleFreeSt
 from gradtx._transforms.schedule_free import schedule_free as schedule_free
 # [issue 13: lr-free]
 from gradtx._aliases.lr_free import dadapt_adamw as dadapt_adamw
+from gradtx._aliases.lr_free import muon as muon
 from gradtx._aliases.lr_free import prodigy as prodigy
 from gradtx._transforms.lr_free import ScaleByDadaptAdamwState as ScaleByDadaptAdamwState
 from gradtx._transforms.lr_free import ScaleByProdigyState as ScaleByProdigyState
 from gradtx._transforms.lr_free import scale_by_dadapt_adamw as scale_by_dadapt_adamw
 from gradtx._transforms.lr_free import scale_by_prodigy as scale_by_prodigy
+from gradtx._transforms.muon import MuonDimensionNumbers as MuonDimensionNumbers
+from gradtx._transforms.muon import ScaleByMuonState as ScaleByMuonState
+from gradtx._transforms.muon import scale_by_muon as scale_by_muon
+from gradtx._transforms.muon import scale_by_shape as scale_by_shape
+
 # [issue 13: loop]
 from gradtx._wrappers.sam import SAMState as SAMState
 from gradtx._wrappers.sam import normalize as normalize

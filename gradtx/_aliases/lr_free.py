@@ -1,14 +1,29 @@
-"""No learning rate, the line Adadelta began: D-Adaptation (2023) and Prodigy (2024)."""
+"""No learning rate, the line Adadelta began: D-Adaptation (2023) and Prodigy (2024); and Muon
+(2024), whose orthogonalised step takes its size from the matrix's shape."""
 
 from __future__ import annotations
 
-from jax.typing import ArrayLike
+from typing import Any
 
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike, DTypeLike
+
+from gradtx import _validate
 from gradtx._base import GradientTransformation, ScalarOrSchedule
-from gradtx._combine import chain
+from gradtx._combine import chain, multi_transform
 from gradtx._registry import compiles, register_alias
+from gradtx._transforms.adam import scale_by_adam
+from gradtx._transforms.decay import add_decayed_weights
 from gradtx._transforms.lr_free import scale_by_dadapt_adamw, scale_by_prodigy
-from gradtx._transforms.scaling import scale
+from gradtx._transforms.muon import (
+    DEFAULT_NS_COEFFS,
+    NS_COEFFS_PRESETS,
+    MuonDimensionNumbers,
+    scale_by_muon,
+    scale_by_shape,
+)
+from gradtx._transforms.scaling import scale, scale_by_learning_rate
 
 
 @register_alias
@@ -74,4 +89,94 @@ def prodigy(
             safeguard_warmup=safeguard_warmup,
         ),
         scale(-1.0),
+    )
+
+
+def _muon_labels(dims):
+    """A function of the params: "muon" for each matrix leaf, "adam" for the others."""
+
+    def labels(params):
+        if dims is None:
+            return jax.tree.map(lambda x: "muon" if jnp.ndim(x) == 2 else "adam", params)
+        resolved = dims(params) if callable(dims) else dims
+        return jax.tree.map(
+            lambda d, sub: jax.tree.map(lambda _: "adam" if d is None else "muon", sub),
+            resolved,
+            params,
+            is_leaf=lambda x: x is None or isinstance(x, MuonDimensionNumbers),
+        )
+
+    return labels
+
+
+@register_alias(static=("weight_decay_mask", "mu_dtype", "muon_weight_dimension_numbers"))
+@compiles
+def muon(
+    learning_rate: ScalarOrSchedule,
+    ns_coeffs: Any = DEFAULT_NS_COEFFS,
+    ns_steps: int = 5,
+    beta: ArrayLike = 0.95,
+    eps: ArrayLike = 1e-8,
+    weight_decay: ArrayLike = 0.0,
+    weight_decay_mask: Any = None,
+    mu_dtype: DTypeLike | None = None,
+    *,
+    nesterov: bool = True,
+    adaptive: bool = False,
+    preconditioning: str = "frobenius",
+    adam_b1: ArrayLike = 0.9,
+    adam_b2: ArrayLike = 0.999,
+    adam_eps_root: ArrayLike = 0.0,
+    adam_weight_decay: ArrayLike = 0.0,
+    adam_learning_rate: ScalarOrSchedule | None = None,
+    muon_weight_dimension_numbers: Any = None,
+    consistent_rms: ArrayLike | None = None,
+) -> GradientTransformation:
+    r"""Muon: orthogonalised momentum for the matrices, AdamW for every other leaf.
+
+    The chain, per parameter group (`multi_transform`): matrices (2-D leaves, or those with
+    `muon_weight_dimension_numbers`) get `scale_by_muon`, `scale_by_shape`,
+    `add_decayed_weights(weight_decay, weight_decay_mask)` and `scale_by_learning_rate`; the
+    others get AdamW (`scale_by_adam` with `adam_b1`, `adam_b2`, `eps`, `adam_eps_root`,
+    `nesterov`; `add_decayed_weights(adam_weight_decay)`; `adam_learning_rate`, by default
+    `learning_rate`). `ns_coeffs` may name a preset: "standard" or "dion" (one row per step).
+    Optax: `optax.contrib.muon`.
+
+    References: Jordan et al., "Muon: An optimizer for hidden layers in neural networks", 2024.
+
+    Example:
+        >>> import gradtx
+        >>> tx = gradtx.muon(0.02)
+    """
+    if isinstance(ns_coeffs, str):
+        if ns_coeffs not in NS_COEFFS_PRESETS:
+            _validate._fail("muon", "ns_coeffs", ns_coeffs, f"one of {sorted(NS_COEFFS_PRESETS)}")
+        ns_coeffs = NS_COEFFS_PRESETS[ns_coeffs]
+    adam_learning_rate = learning_rate if adam_learning_rate is None else adam_learning_rate
+    dims = muon_weight_dimension_numbers
+    return multi_transform(
+        {
+            "muon": chain(
+                scale_by_muon(
+                    ns_coeffs,
+                    ns_steps,
+                    beta,
+                    eps,
+                    mu_dtype,
+                    nesterov=nesterov,
+                    adaptive=adaptive,
+                    preconditioning=preconditioning,
+                    weight_dimension_numbers=dims,
+                ),
+                scale_by_shape(dims, consistent_rms),
+                add_decayed_weights(weight_decay, weight_decay_mask),
+                scale_by_learning_rate(learning_rate),
+            ),
+            "adam": chain(
+                scale_by_adam(adam_b1, adam_b2, eps, adam_eps_root, mu_dtype, nesterov=nesterov),
+                add_decayed_weights(adam_weight_decay),
+                scale_by_learning_rate(adam_learning_rate),
+            ),
+        },
+        _muon_labels(dims),
     )
