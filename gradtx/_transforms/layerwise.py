@@ -90,7 +90,8 @@ def scale_by_novograd(
         dtype = _tree.compute_dtype(g, nu)
         squared_norm = jnp.sum(jnp.real(_tree.abs_sq(jnp.asarray(g).astype(dtype))))
         nu_ = nu.astype(squared_norm.dtype)  # real, also for a complex leaf
-        return jnp.where(first, squared_norm, _tree.ema(squared_norm, nu_, b2)).astype(nu.dtype)
+        b2_ = jnp.asarray(b2, squared_norm.dtype)
+        return jnp.where(first, squared_norm, _tree.ema(squared_norm, nu_, b2_)).astype(nu.dtype)
 
     def moments(g, s, h):
         normalized = g / (jnp.sqrt(h.nu + h.eps_root) + h.eps)
@@ -106,6 +107,9 @@ def scale_by_novograd(
                 "scale_by_novograd: update needs the params for weight_decay; call "
                 "update(updates, state, params)"
             )
+        _tree.check_same_structure(
+            updates, state.nu, name_a="updates", name_b="nu", where="scale_by_novograd"
+        )
         count = _tree.safe_increment(state.count)
         first = count == 1
         nu = jax.tree.map(lambda g, v: layer_moment(g, v, first), updates, state.nu)
