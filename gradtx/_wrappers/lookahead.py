@@ -91,7 +91,7 @@ def lookahead(
         raise ValueError(f"{where}: slow_step_size must be in [0, 1], got {slow_step_size!r}")
 
     def init(params):
-        fast = params.fast if isinstance(params, LookaheadParams) else params
+        fast = getattr(params, "fast", params)  # plain params are the fast ones, as in Optax
         return LookaheadState(fast_optimizer.init(fast), _tree.zero_count())
 
     def step(u, f, s, sync):
@@ -105,7 +105,7 @@ def lookahead(
         return fast.astype(u.dtype), (alpha * sync * d).astype(u.dtype)
 
     def update(updates, state, params=None):
-        if not isinstance(params, LookaheadParams):
+        if not (hasattr(params, "fast") and hasattr(params, "slow")):
             raise ValueError(
                 f"{where}: update needs params=LookaheadParams(fast, slow), got "
                 f"{type(params).__name__}; start from gradtx.LookaheadParams.init_synced(params) "
@@ -127,6 +127,6 @@ def lookahead(
             reset = lambda s0, s: jnp.where(sync_next, s0, s)  # noqa: E731
             fast_state = jax.tree.map(reset, initial, fast_state)
         steps = (state.steps_since_sync + 1) % jnp.asarray(sync_period, jnp.int32)
-        return LookaheadParams(fast=fast, slow=slow), LookaheadState(fast_state, steps)
+        return type(params)(fast=fast, slow=slow), LookaheadState(fast_state, steps)
 
     return GradientTransformation(init, update)
