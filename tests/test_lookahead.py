@@ -139,3 +139,12 @@ def test_bfloat16_weights_keep_their_dtype_and_sync_rounds_once():
         params = gradtx.apply_updates(params, updates)
     assert params.slow.dtype == jnp.bfloat16
     np.testing.assert_allclose(params.slow.astype(jnp.float32), 0.9, rtol=1e-2)
+
+
+def test_a_step_without_synchronization_ignores_the_slow_weights_where_optax_blends_in_nan():
+    """An infinite slow weight (d = -inf) is multiplied by sigma = 0 in Optax: NaN."""
+    for lib, finite in ((gradtx, True), (optax, False)):
+        tx = lib.lookahead(lib.sgd(0.1), 2, 0.5)
+        params = lib.LookaheadParams(fast=jnp.ones(2), slow=jnp.asarray([1.0, jnp.inf]))
+        updates, _ = tx.update(jnp.ones(2), tx.init(params), params)
+        assert bool(jnp.all(jnp.isfinite(updates.fast))) == finite

@@ -68,9 +68,11 @@ def lookahead(
         2019, Algorithm 1.
 
     Note:
-        Optax resets the state as $(1 - \sigma)\,s + \sigma\, s_0$, which keeps a NaN or an
-        infinity of the old state through the reset ($0 \cdot \infty$ is NaN); gradtx selects
-        $s_0$. The update is computed in float32 or wider and rounded once per leaf.
+        Optax blends where gradtx selects: it resets the state as $(1 - \sigma)\,s + \sigma\,
+        s_0$, which keeps a NaN or an infinity of the old state through the reset
+        ($0 \cdot \infty$ is NaN), and adds $\sigma(\dots) d$ on every step, so an infinite
+        $d$ makes a step without synchronization NaN. The update is computed in float32 or wider
+        and rounded once per leaf.
 
     Example:
         >>> import gradtx, jax.numpy as jnp
@@ -99,10 +101,9 @@ def lookahead(
         u, f, s = jnp.asarray(u), jnp.asarray(f), jnp.asarray(s)
         wide = _tree.compute_dtype(u, f, s)
         alpha = jnp.asarray(slow_step_size, wide)
-        sync = sync.astype(wide)
         d = f.astype(wide) + u.astype(wide) - s.astype(wide)
-        fast = u.astype(wide) - sync * (1 - alpha) * d
-        return fast.astype(u.dtype), (alpha * sync * d).astype(u.dtype)
+        fast = jnp.where(sync, u.astype(wide) - (1 - alpha) * d, u.astype(wide))
+        return fast.astype(u.dtype), jnp.where(sync, alpha * d, 0).astype(u.dtype)
 
     def update(updates, state, params=None):
         if not (hasattr(params, "fast") and hasattr(params, "slow")):
