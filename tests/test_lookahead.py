@@ -2,6 +2,7 @@
 weights over replayed gradients and on Rosenbrock), a NumPy transcription of Algorithm 1, the
 reset, and the adapter the registry uses."""
 
+import inspect
 from typing import NamedTuple
 
 import jax
@@ -148,3 +149,10 @@ def test_a_step_without_synchronization_ignores_the_slow_weights_where_optax_ble
         params = lib.LookaheadParams(fast=jnp.ones(2), slow=jnp.asarray([1.0, jnp.inf]))
         updates, _ = tx.update(jnp.ones(2), tx.init(params), params)
         assert bool(jnp.all(jnp.isfinite(updates.fast))) == finite
+
+
+def test_lookahead_has_optax_argument_names_order_and_defaults():
+    def arguments(factory):
+        return [(p.name, p.default) for p in inspect.signature(factory).parameters.values()]
+
+    assert arguments(gradtx.lookahead) == arguments(optax.lookahead)

@@ -2,6 +2,8 @@
 float64 (replayed gradients and Rosenbrock), a NumPy transcription, schedules, and a bilinear game
 where plain descent spirals out and optimism converges."""
 
+import inspect
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -110,3 +112,15 @@ def test_first_step_is_alpha_times_the_gradient_and_state_keeps_low_precision():
     updates, state = tx.update(jnp.full(3, 2.0, jnp.bfloat16), state)
     assert updates.dtype == jnp.bfloat16 and state.previous_gradient.dtype == jnp.bfloat16
     np.testing.assert_array_equal(updates.astype(jnp.float32), 1.0)
+
+
+def test_optimistic_gradient_descent_has_optax_argument_names_order_and_defaults():
+    def arguments(factory):
+        return [(p.name, p.default) for p in inspect.signature(factory).parameters.values()]
+
+    assert arguments(gradtx.optimistic_gradient_descent) == arguments(
+        optax.optimistic_gradient_descent
+    )
+    assert arguments(gradtx.scale_by_optimistic_gradient) == arguments(
+        optax.scale_by_optimistic_gradient
+    )

@@ -2,6 +2,8 @@
 float64 (replayed gradients and losses, and Rosenbrock with its loss), a NumPy transcription of
 the rule, and where gradtx and Optax differ."""
 
+import inspect
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -179,3 +181,10 @@ def test_non_finite_loss_counts_as_no_improvement_and_non_finite_gradients_stay_
     updates, state = tx.update(jnp.asarray([jnp.nan, 1.0]), state, value=jnp.nan)
     assert np.isnan(updates[0]) and float(updates[1]) == pytest.approx(0.1)
     assert float(state.best_value) == 1.0
+
+
+def test_reduce_on_plateau_has_optax_argument_names_order_and_defaults():
+    def arguments(factory):
+        return [(p.name, p.default) for p in inspect.signature(factory).parameters.values()]
+
+    assert arguments(gradtx.reduce_on_plateau) == arguments(optax.contrib.reduce_on_plateau)

@@ -2,6 +2,8 @@
 (transparent mode over replayed gradients and on Rosenbrock, opaque mode on Rosenbrock), a NumPy
 transcription of the paper's step, and where gradtx and Optax differ."""
 
+import inspect
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -133,3 +135,10 @@ def test_opaque_mode_needs_grad_fn():
     tx = gradtx.sam(gradtx.sgd(0.1), gradtx.sgd(0.1), opaque_mode=True)
     with pytest.raises(ValueError, match="sam: with opaque_mode=True, update needs grad_fn="):
         tx.update(jnp.ones(2), tx.init(jnp.ones(2)), jnp.ones(2))
+
+
+def test_sam_has_optax_argument_names_order_and_defaults():
+    def arguments(factory):
+        return [(p.name, p.default) for p in inspect.signature(factory).parameters.values()]
+
+    assert arguments(gradtx.sam) == arguments(optax.contrib.sam)
