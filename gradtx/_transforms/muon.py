@@ -36,17 +36,20 @@ class MuonDimensionNumbers(NamedTuple):
     output_axis: Sequence[int] | int = 1
 
 
+_MATRIX = MuonDimensionNumbers()  # every leaf a matrix (weight_dimension_numbers=None)
+
+
 def _is_dims(x: Any) -> bool:
     return x is None or isinstance(x, MuonDimensionNumbers)
 
 
 def per_leaf_dims(where: str, dims: Any, updates: Any) -> list[MuonDimensionNumbers | None]:
     """The dimension numbers of each leaf of `updates`, in flattening order: `dims` is None (every
-    leaf a matrix), a tree of `MuonDimensionNumbers` or None over a prefix of `updates`, or a
-    function of the updates returning one."""
+    leaf a matrix), a tree of `MuonDimensionNumbers` or None (not a matrix: left unchanged) over a
+    prefix of `updates`, or a function of the updates returning one."""
     dims = dims(updates) if callable(dims) else dims
     if dims is None:
-        return [None] * len(jax.tree.leaves(updates))
+        return [_MATRIX] * len(jax.tree.leaves(updates))
     found: list[MuonDimensionNumbers | None] = []
     jax.tree.map(
         lambda d, sub: found.extend([d] * len(jax.tree.leaves(sub))),
@@ -61,9 +64,9 @@ def _axes(ndim: int, axis: Sequence[int] | int) -> tuple[int, ...]:
     return tuple(a % ndim for a in ((axis,) if isinstance(axis, int) else axis))
 
 
-def _matrix_axes(where: str, x: jax.Array, dims: MuonDimensionNumbers | None):
+def _matrix_axes(where: str, x: jax.Array, dims: MuonDimensionNumbers):
     """(batch, reduction, output) axes of `x`."""
-    if dims is None:
+    if dims is _MATRIX:
         if x.ndim != 2:
             raise ValueError(
                 f"{where}: a leaf of shape {x.shape} is not a matrix; give its "
@@ -164,8 +167,8 @@ def scale_by_muon(
             $\|\hat m_t\|_2$), "aol" (row sums of $|A_0|$) or "schatten" ($\|A_0\|_F$), the last
             two in the first step.
         weight_dimension_numbers: None (every leaf a matrix), a tree of `MuonDimensionNumbers`
-            over the params (None for a leaf that is not), or a function of the updates giving
-            one.
+            over the params (None for a leaf that is not: its update passes unchanged, and its
+            momentum is kept but unused), or a function of the updates giving one.
 
     Returns:
         A transformation with state `ScaleByMuonState(count, mu)`.
@@ -224,6 +227,9 @@ def scale_by_muon(
         dims = per_leaf_dims(where, weight_dimension_numbers, updates)
         out = []
         for m, d, g in zip(leaves, dims, jax.tree.leaves(updates), strict=True):
+            if d is None:
+                out.append(g)
+                continue
             coeffs, eps_ = jnp.asarray(table, m.dtype), jnp.asarray(eps, m.dtype)
             x = _orthogonalize_leaf(where, m, d, coeffs, preconditioning, eps_)
             if adaptive:
@@ -268,6 +274,9 @@ def scale_by_shape(
         dims = per_leaf_dims(where, weight_dimension_numbers, updates)
         out = []
         for g, d in zip(leaves, dims, strict=True):
+            if d is None:
+                out.append(g)
+                continue
             fan_in, fan_out = _fans(where, jnp.asarray(g), d)
             if consistent_rms is None:
                 factor = jnp.asarray(math.sqrt(max(1, fan_out / fan_in)) if fan_in else 1.0)
