@@ -94,6 +94,10 @@ OPTIMIZERS = {
     "prodigy": lambda: gradtx.prodigy(),
     "prodigy_safeguarded": lambda: gradtx.prodigy(0.5, safeguard_warmup=True, weight_decay=1e-3),
     "dadapt_adamw": lambda: gradtx.dadapt_adamw(),
+    "muon": lambda: gradtx.muon(0.05),
+    "muon_rms_nesterov_free": lambda: gradtx.muon(
+        0.1, nesterov=False, consistent_rms=0.2, preconditioning="aol", weight_decay=1e-3
+    ),
     # [issue 13: loop]
     "sam": lambda: gradtx.sam(gradtx.sgd(0.1), gradtx.chain(gradtx.normalize(), gradtx.sgd(0.05))),
     # lookahead updates LookaheadParams: the test module's adapter keeps the slow weights in the state.
@@ -193,6 +197,21 @@ TRANSFORMATIONS = {
     # [issue 13: lr-free]
     "scale_by_prodigy": lambda: gradtx.scale_by_prodigy(),
     "scale_by_dadapt_adamw": lambda: gradtx.scale_by_dadapt_adamw(),
+    # Matrices only: a vector or a scalar leaf passes through (its dimension numbers are None).
+    "scale_by_muon": lambda: gradtx.scale_by_muon(
+        weight_dimension_numbers=lambda updates: jax.tree.map(
+            lambda x: gradtx.MuonDimensionNumbers() if jnp.ndim(x) == 2 else None, updates
+        )
+    ),
+    "scale_by_shape": lambda: gradtx.chain(
+        gradtx.trace(0.9),
+        gradtx.scale_by_shape(
+            lambda updates: jax.tree.map(
+                lambda x: gradtx.MuonDimensionNumbers() if jnp.ndim(x) == 2 else None, updates
+            ),
+            consistent_rms=0.2,
+        ),
+    ),
     # [issue 13: loop]
     # normalize alone keeps no counter, and COUNT_FREE has no anchor: chained with a trace.
     "normalize_then_trace": lambda: gradtx.chain(gradtx.normalize(), gradtx.trace(0.9)),

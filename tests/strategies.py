@@ -505,6 +505,36 @@ HYPERPARAMETERS = {
     "scale_by_dadapt_adamw": st.fixed_dictionaries(
         {"learning_rate": LEARNING_RATES, "betas": st.tuples(DECAYS, DECAYS), "eps": EPS}
     ),
+    "muon": st.fixed_dictionaries(
+        {
+            "learning_rate": LEARNING_RATES,
+            "ns_coeffs": st.sampled_from(["standard", "dion"]),
+            "ns_steps": st.integers(1, 6),
+            "beta": DECAYS,
+            "eps": EPS,
+            "weight_decay": WEIGHT_DECAYS,
+            "nesterov": st.booleans(),
+            "preconditioning": st.sampled_from(["frobenius", "spectral", "aol", "schatten"]),
+            "adam_b1": DECAYS,
+            "adam_b2": DECAYS,
+            "consistent_rms": st.one_of(st.none(), st.floats(0.01, 1.0)),
+        }
+    ),
+    "scale_by_muon": st.fixed_dictionaries(
+        {
+            "ns_steps": st.integers(1, 6),
+            "beta": DECAYS,
+            "eps": EPS,
+            "nesterov": st.booleans(),
+            "preconditioning": st.sampled_from(["frobenius", "spectral", "aol", "schatten"]),
+            "weight_dimension_numbers": st.just(
+                lambda updates: jax.tree.map(
+                    lambda x: gradtx.MuonDimensionNumbers() if jnp.ndim(x) == 2 else None,
+                    updates,
+                )
+            ),
+        }
+    ),
     # [issue 13: loop]
     "optimistic_gradient_descent": st.fixed_dictionaries(
         {"learning_rate": LEARNING_RATES, "alpha": st.floats(0.0, 2.0), "beta": st.floats(0.0, 2.0)}
@@ -541,6 +571,7 @@ WITHOUT_STRATEGY = {
     "polyak_sgd": "its update needs the loss as value=, which only its registry entry supplies",
     "scale_by_polyak": "as polyak_sgd",
     # [issue 13: lr-free]
+    "scale_by_shape": "stateless: drawn as its registry entry's chain, after trace (a counter)",
     # [issue 13: loop]
     "sam": "wraps two transformations",
     "normalize": "no hyperparameters",

@@ -46,6 +46,7 @@ EXCLUDED = {
     # [issue 13: lr-free]
     "prodigy",  # not raced yet: issue 13's notebook decides
     "dadapt_adamw",  # not raced yet: issue 13's notebook decides
+    "muon",  # not raced yet: issue 13's notebook decides
     # [issue 13: loop]
     # not raced yet: issue 13's notebook decides
     "optimistic_gradient_descent",
