@@ -10,7 +10,7 @@ from gradtx import _validate
 from gradtx._base import GradientTransformation, ScalarOrSchedule
 from gradtx._combine import chain
 from gradtx._registry import compiles, register_alias
-from gradtx._schedules import constant_schedule, join_schedules, linear_schedule
+from gradtx._schedules import warmup_constant_schedule
 from gradtx._transforms.decay import add_decayed_weights
 from gradtx._transforms.moments import scale_by_rms
 from gradtx._transforms.polyak import scale_by_polyak
@@ -23,8 +23,7 @@ def _warmed_up(where: str, learning_rate: ArrayLike, warmup_steps: int | None) -
     if warmup_steps is None:
         return learning_rate
     _validate.check_int(where, low=1, warmup_steps=warmup_steps)
-    warmup = linear_schedule(0.0, learning_rate, transition_steps=warmup_steps)
-    return join_schedules([warmup, constant_schedule(learning_rate)], [warmup_steps])
+    return warmup_constant_schedule(0.0, learning_rate, warmup_steps)
 
 
 @register_alias(static=("warmup_steps", "state_dtype"))
@@ -108,7 +107,8 @@ def schedule_free_adamw(
     )
 
 
-@register_alias(static=("variant",))
+# Not under `register_alias` (so not in configs): `inject_hyperparams` passes no extra arguments
+# to `update`, and polyak_sgd's needs `value=`.
 @compiles
 def polyak_sgd(
     max_learning_rate: ArrayLike = 1.0,
@@ -140,7 +140,9 @@ def polyak_sgd(
         >>> f(gradtx.apply_updates(x, updates))
         Array(3.5, dtype=float32)
     """
-    return chain(
-        scale_by_polyak(f_min, max_learning_rate, eps, variant),
-        scale_by_learning_rate(scaling),
-    )
+    arguments = dict(max_learning_rate=max_learning_rate, scaling=scaling, f_min=f_min, eps=eps)
+    with _validate.calling("polyak_sgd", {**arguments, "variant": variant}):
+        return chain(
+            scale_by_polyak(f_min, max_learning_rate, eps, variant),
+            scale_by_learning_rate(scaling),
+        )

@@ -48,14 +48,15 @@ def _where_state(where: str, state: Any) -> ScheduleFreeState:
 
 
 def _x_from(y, z, b1):
-    """x = (y - (1 - beta) z) / beta: the averaged iterate, recovered from y and z."""
-    return (y - (1.0 - b1) * z) / b1
+    """x = z + (y - z) / beta, i.e. (y - (1 - beta) z) / beta: the averaged iterate, recovered
+    from y and z; exactly y where y = z."""
+    return z + (y - z) / b1
 
 
 def schedule_free_eval_params(state: OptState, params: Params) -> Params:
     r"""The averaged iterate $x_t$, where Schedule-Free's loss should be evaluated.
 
-    $$x_t = \big(y_t - (1-\beta) z_t\big) / \beta$$
+    $$x_t = \big(y_t - (1-\beta) z_t\big) / \beta = z_t + (y_t - z_t) / \beta$$
 
     Args:
         state: a state holding one `ScheduleFreeState` (that of `schedule_free`, or of a chain
@@ -104,8 +105,12 @@ def schedule_free(
     y_{t+1} = \beta x_{t+1} + (1-\beta) z_{t+1}, \qquad u_t = y_{t+1} - y_t$$
 
     where $\Delta_t$ is the base optimizer's update at the gradient $g_t = \nabla f(y_t)$, and
-    $x_t = (y_t - (1-\beta) z_t)/\beta$ is recovered from $y_t$ and $z_t$ (only z is stored);
-    $c_{t+1} = 0$ while every weight is 0. Evaluate at $x$: `schedule_free_eval_params`.
+    $c_{t+1} = 0$ while every weight is 0. Only z is stored: with
+    $x_t = z_t + (y_t - z_t)/\beta$ the step is, without forming $x$,
+
+    $$u_t = \big(1 - \beta (1 - c_{t+1})\big) \Delta_t - c_{t+1} (y_t - z_t)$$
+
+    Evaluate at $x$: `schedule_free_eval_params`.
 
     Args:
         base_optimizer: the optimizer that steps z, without momentum (e.g. `sgd(lr)`, or Adam's
@@ -130,9 +135,11 @@ def schedule_free(
         (t - 1), the value the base optimizer's own `scale_by_learning_rate` uses for the same
         step, so that each $z_{t+1}$ is weighted by the rate that made it, as in the paper.
         Optax 0.2.8 reads it one step ahead, `learning_rate(t)`: with a warm-up its weights lag
-        its steps by one (with a constant rate the two agree). The scalars are kept in float32
-        or wider (Optax: the params' lowest precision, where bfloat16 would round the sum of
-        weights).
+        its steps by one (with a constant rate the two agree). Optax also forms $x_t$, $x_{t+1}$
+        and $y_{t+1}$ and returns $y_{t+1} - y_t$, a difference of nearly equal numbers: a zero
+        gradient then moves $y$ by an ulp, differently under `jit`; the form above agrees with
+        it to rounding. The scalars are kept in float32 or wider (Optax: the params' lowest
+        precision, where bfloat16 would round the sum of weights).
 
     Example:
         >>> import gradtx
@@ -179,11 +186,9 @@ def schedule_free(
 
         def rule(g, y, z, delta):
             dt = _tree.compute_dtype(g, y, z, delta)
-            z_next = _tree.as_stored(z.astype(dt) + delta.astype(dt), z)  # z_{t+1}, as stored
-            y, beta, c_ = y.astype(dt), b1_.astype(dt), c.astype(dt)
-            x = (1.0 - c_) * _x_from(y, z.astype(dt), beta) + c_ * z_next
-            u = beta * x + (1.0 - beta) * z_next - y
-            return u.astype(g.dtype), _tree.cast_like(z_next, z)
+            y, z_, delta, beta, c_ = (x.astype(dt) for x in (y, z, delta, b1_, c))
+            u = (1.0 - beta * (1.0 - c_)) * delta - c_ * (y - z_)
+            return u.astype(g.dtype), _tree.cast_like(z_ + delta, z)
 
         updates, z = _tree.map_leaves(
             rule,
