@@ -477,28 +477,6 @@ HYPERPARAMETERS = {
             "state_dtype": STATE_DTYPES,
         }
     ),
-    "schedule_free_sgd": st.fixed_dictionaries(
-        {
-            "learning_rate": log_uniform(1e-5, 1.0),
-            "warmup_steps": st.one_of(st.none(), st.integers(1, 5)),
-            "b1": st.floats(0.05, 1.0),
-            "weight_decay": st.one_of(st.none(), WEIGHT_DECAYS),
-            "weight_lr_power": st.floats(0.0, 4.0),
-            "state_dtype": STATE_DTYPES,
-        }
-    ),
-    "schedule_free_adamw": st.fixed_dictionaries(
-        {
-            "learning_rate": log_uniform(1e-5, 1.0),
-            "warmup_steps": st.one_of(st.none(), st.integers(1, 5)),
-            "b1": st.floats(0.05, 1.0),
-            "b2": DECAYS,
-            "eps": EPS,
-            "weight_decay": WEIGHT_DECAYS,
-            "weight_lr_power": st.floats(0.0, 4.0),
-            "state_dtype": STATE_DTYPES,
-        }
-    ),
     # [issue 13: lr-free]
     "prodigy": st.fixed_dictionaries(
         {
@@ -589,9 +567,6 @@ WITHOUT_STRATEGY = {
     "scale_by_sign": "no hyperparameters",
     # [issue 13: memory]
     # [issue 13: schedule-free]
-    "schedule_free": "wraps a transformation",
-    "polyak_sgd": "its update needs the loss as value=, which only its registry entry supplies",
-    "scale_by_polyak": "as polyak_sgd",
     "schedule_free": "wraps a transformation",
     "polyak_sgd": "its update needs the loss as value=, which only its registry entry supplies",
     "scale_by_polyak": "as polyak_sgd",

@@ -42,10 +42,6 @@ EXCLUDED = {
     # not raced yet: issue 13's notebook decides
     "schedule_free_sgd",
     "schedule_free_adamw",
-    # not raced yet: issue 13's notebook decides
-    "schedule_free_sgd",
-    "schedule_free_adamw",
-    "polyak_sgd",
     # [issue 13: lr-free]
     "prodigy",  # not raced yet: issue 13's notebook decides
     "dadapt_adamw",  # not raced yet: issue 13's notebook decides
