@@ -73,6 +73,7 @@ OPTIMIZERS = {
     "swats": lambda: gradtx.swats(1e-2),
     "adafactor": lambda: gradtx.adafactor(1e-2, min_dim_size_to_factor=8, momentum=0.9),
     "sm3": lambda: gradtx.sm3(1e-2),
+    "muon": lambda: gradtx.muon(1e-2),  # Newton-Schulz on w1 and w2, AdamW on the biases
     "multi_transform": lambda: gradtx.multi_transform(
         {"weights": gradtx.adam(1e-2), "biases": gradtx.sgd(1e-2, momentum=0.9)},
         {r"w.": "weights", r"b.": "biases"},

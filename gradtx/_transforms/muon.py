@@ -114,7 +114,26 @@ def orthogonalize(x, coeffs, preconditioning, eps):
     return x.T if transposed else x
 
 
+def _explicit_sharding(x):
+    """The spec of `x` when it is sharded in its type (on an Explicit mesh axis), else None."""
+    sharding = getattr(jax.typeof(x), "sharding", None)
+    axis_types = getattr(getattr(sharding, "mesh", None), "axis_types", ())
+    explicit = any(t == jax.sharding.AxisType.Explicit for t in axis_types)
+    if explicit and any(axis is not None for axis in sharding.spec):
+        return sharding.spec
+    return None
+
+
 def _orthogonalize_leaf(where, x, dims, coeffs, preconditioning, eps):
+    """Each matrix of `x` orthogonalised. With the sharding in the types (Explicit axes), the
+    matrix is gathered first, since X X^H of a row-sharded X cannot be sharded on both axes,
+    and the result is sharded back like `x`."""
+    spec = _explicit_sharding(x)
+    if spec is not None:
+        replicated = jax.sharding.PartitionSpec()
+        x = jax.sharding.reshard(x, replicated)
+        out = _orthogonalize_leaf(where, x, dims, coeffs, preconditioning, eps)
+        return jax.sharding.reshard(out, spec)
     batch, reduction, output = _matrix_axes(where, x, dims)
     order = batch + reduction + output
     sizes = [tuple(x.shape[a] for a in axes) for axes in (batch, reduction, output)]
