@@ -109,7 +109,9 @@ def _muon_labels(dims):
     return labels
 
 
-@register_alias(static=("weight_decay_mask", "mu_dtype", "muon_weight_dimension_numbers"))
+@register_alias(
+    static=("ns_steps", "weight_decay_mask", "mu_dtype", "muon_weight_dimension_numbers")
+)
 @compiles
 def muon(
     learning_rate: ScalarOrSchedule,
