@@ -194,3 +194,16 @@ def test_non_finite_gradient_gives_nan():
     params = jnp.ones(2)
     updates, _ = tx.update(jnp.asarray([jnp.nan, 1.0]), tx.init(params), params)
     assert bool(jnp.isnan(updates[0]))
+
+
+def test_eval_params_read_through_inject_hyperparams_and_follow_an_injected_b1():
+    tx = gradtx.inject_hyperparams(gradtx.schedule_free_sgd)(learning_rate=0.1, b1=0.9)
+    params = {"w": jnp.asarray([1.0, 2.0])}
+    state = tx.init(params)
+    state.hyperparams["b1"] = jnp.asarray(0.5)
+    updates, state = tx.update({"w": jnp.asarray([0.5, -0.5])}, state, params)
+    y = gradtx.apply_updates(params, updates)
+    z = state.inner_state.z["w"]
+    np.testing.assert_allclose(
+        schedule_free_eval_params(state, y)["w"], (y["w"] - 0.5 * z) / 0.5, rtol=1e-15
+    )
