@@ -211,10 +211,11 @@ def scale_by_muon(
     _validate.check_int(where, 1, ns_steps=ns_steps)
     if preconditioning not in PRECONDITIONINGS:
         _validate._fail(where, "preconditioning", preconditioning, f"one of {PRECONDITIONINGS}")
-    table = [[float(c) for c in row] for row in jnp.atleast_2d(jnp.asarray(ns_coeffs)).tolist()]
-    if jnp.ndim(jnp.asarray(ns_coeffs)) > 2 or any(len(row) != 3 for row in table):
+    shape = jnp.shape(jnp.asarray(ns_coeffs))
+    if len(shape) not in (1, 2) or shape[-1] != 3:
         _validate._fail(where, "ns_coeffs", ns_coeffs, "(a, b, c) or one (a, b, c) per step")
-    if jnp.ndim(jnp.asarray(ns_coeffs)) == 1:
+    table = [[float(c) for c in row] for row in jnp.atleast_2d(jnp.asarray(ns_coeffs)).tolist()]
+    if len(shape) == 1:
         table = table * ns_steps
 
     def init(params):
