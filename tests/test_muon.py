@@ -199,3 +199,25 @@ def test_muon_sends_matrices_to_muon_and_the_rest_to_adamw():
     inner = state.inner_states
     assert jax.tree.leaves(inner["muon"][0].mu) and len(jax.tree.leaves(inner["muon"][0].mu)) == 2
     assert len(jax.tree.leaves(inner["adam"][0].mu)) == 3
+
+
+@pytest.mark.parametrize("preconditioning", ["aol", "schatten"])
+def test_first_step_preconditioning_uses_eps_where_optax_fixes_1e_8(preconditioning):
+    """Optax 0.2.8 floors the first step's rescaling at 1e-8 whatever `eps` is; gradtx uses `eps`.
+    The floor acts on a small momentum: here |g| ~ 1e-3, so |A_0| ~ 1e-6 < eps = 1e-3."""
+    g = {"w": jnp.asarray(1e-3 * np.random.default_rng(6).normal(size=(3, 4)))}
+    dims = {"w": optax.contrib.MuonDimensionNumbers()}
+
+    def update(tx):
+        return tx.update(g, tx.init(g))[0]["w"]
+
+    def optax_muon(eps):
+        return optax.contrib.scale_by_muon(
+            eps=eps, preconditioning=preconditioning, weight_dimension_numbers=dims
+        )
+
+    mine = update(gradtx.scale_by_muon(eps=1e-3, preconditioning=preconditioning))
+    assert replay.max_relative_difference(mine, update(optax_muon(1e-3))) > 1e-3
+    # Optax ignores eps there: its eps = 1e-3 is gradtx's eps = 1e-8.
+    ignored = update(gradtx.scale_by_muon(eps=1e-8, preconditioning=preconditioning))
+    assert replay.max_relative_difference(ignored, update(optax_muon(1e-3))) <= RTOL
