@@ -193,7 +193,11 @@ def scale_by_muon(
         A transformation with state `ScaleByMuonState(count, mu)`.
 
     References:
-        Jordan et al., "Muon: An optimizer for hidden layers in neural networks", 2024.
+        Jordan et al., "Muon: An optimizer for hidden layers in neural networks", blog post,
+        2024 (the quintic iteration and its coefficients). Bernstein & Newhouse, "Old Optimizer,
+        New Norm: An Anthology", arXiv:2409.20325, 2024 (`adaptive`). Boissin et al.,
+        arXiv:2512.04632, 2025 ("aol"); Grishina et al., arXiv:2506.10935, 2025 ("schatten");
+        Ahn et al., "Dion", arXiv:2504.05295, 2025 (the "dion" table of `muon`).
 
     Note:
         Arithmetic is in float32 or wider. With one row of coefficients per step, gradtx runs
