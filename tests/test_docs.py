@@ -30,3 +30,30 @@ def test_readme_example_trains_to_a_small_loss():
     result = _run("-c", example)
     assert result.returncode == 0, result.stderr[-2000:]
     assert float(result.stdout.strip().splitlines()[-1]) < 1e-6
+
+
+def _short_title(chapter: str) -> str:
+    """A chapter title's leading words: up to its first ':', '(', ',', ';' or '.'."""
+    return re.split(r"[:(,;.]", chapter, maxsplit=1)[0].strip()
+
+
+def test_readme_catalog_has_every_alias_under_its_chapter():
+    import gradtx
+
+    readme = (ROOT / "README.md").read_text()
+    section = re.search(r"^## Catalog\n(.*?)(?=^## )", readme, re.S | re.M).group(1)
+    headings = [m for m in re.finditer(r"^### (.+)$", section, re.M)]
+    titles = [h.group(1).strip().casefold() for h in headings]
+    found = []
+    for chapter, names in gradtx.catalog().items():
+        short = _short_title(chapter).casefold()
+        where = [i for i, title in enumerate(titles) if title == short]
+        where = where or [i for i, title in enumerate(titles) if title.startswith(short)]
+        assert where, f"README's Catalog has no '### {_short_title(chapter)}' heading"
+        i = where[0]
+        found.append(i)
+        end = headings[i + 1].start() if i + 1 < len(headings) else len(section)
+        table = section[headings[i].end() : end]
+        missing = [n for n in names if not re.search(rf"^\| `{re.escape(n)}\(", table, re.M)]
+        assert not missing, f"no '| `name(' row under '### {headings[i].group(1)}': {missing}"
+    assert found == sorted(found), "the Catalog's chapters are not in gradtx.catalog()'s order"
