@@ -43,7 +43,7 @@ def _unserializable(where: str, value: Any, why: str) -> ValueError:
     )
 
 
-def _encode(where: str, value: Any, *, inside_schedule: bool = False) -> Any:
+def _encode(where: str, value: Any) -> Any:
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, numbers.Integral):
@@ -56,7 +56,7 @@ def _encode(where: str, value: Any, *, inside_schedule: bool = False) -> Any:
         return {
             "schedule": _SCHEDULE_NAMES[type(value)],
             "args": {
-                f.name: _encode(f"{where}.{f.name}", getattr(value, f.name), inside_schedule=True)
+                f.name: _encode(f"{where}.{f.name}", getattr(value, f.name))
                 for f in dataclasses.fields(value)
             },
         }
@@ -66,8 +66,8 @@ def _encode(where: str, value: Any, *, inside_schedule: bool = False) -> Any:
         if np.ndim(value) == 0:
             return np.asarray(value).item()
         raise _unserializable(where, value, "an array that is not a scalar")
-    if inside_schedule and isinstance(value, (tuple, list)):
-        return [_encode(f"{where}[{i}]", v, inside_schedule=True) for i, v in enumerate(value)]
+    if isinstance(value, (tuple, list)):  # a schedule's boundaries, or a pair such as betas
+        return [_encode(f"{where}[{i}]", v) for i, v in enumerate(value)]
     if callable(value):
         raise _unserializable(
             where,
@@ -184,9 +184,11 @@ def _decode(where: str, value: Any) -> Any:
         return _decode_schedule(where, value)
     if value is None or isinstance(value, (bool, str, int, float)):
         return value
+    if isinstance(value, list):  # a tuple of hyperparameters, such as betas
+        return tuple(_decode(f"{where}[{i}]", v) for i, v in enumerate(value))
     raise ValueError(
-        f"from_config: {where} is {value!r}; expected a number, boolean, string, null or a "
-        'schedule {"schedule": name, "args": {...}}'
+        f"from_config: {where} is {value!r}; expected a number, boolean, string, null, a list "
+        'of those or a schedule {"schedule": name, "args": {...}}'
     )
 
 

@@ -97,7 +97,9 @@ def _check_type(where: str, values: Mapping[str, Any]) -> None:
     """A bool or a string is not a number (arrays, traced values and the schedules that
     `inject_hyperparams` passes through are left alone)."""
     for name, value in values.items():
-        if isinstance(value, (bool, str)):
+        if isinstance(value, (bool, str)) or not (
+            value is None or is_number(value) or hasattr(value, "dtype") or callable(value)
+        ):
             fail_type(where, name, value, "a number or an array")
 
 

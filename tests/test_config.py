@@ -259,12 +259,13 @@ def test_config_to_config_rejects_traced_values():
 @pytest.mark.parametrize(
     "config, message",
     [
-        ({"name": "adamm"}, r"unknown optimizer 'adamm'; valid names: \['adabound', .*'inj"),
+        ({"name": "adamm"}, r"unknown optimizer 'adamm'; valid names: \[.*'adabound', .*'inj"),
         (["adam"], r"a config is a dict"),
         ({"name": "adam", "hyperparameters": {"lr": 1e-3}}, r"unknown keys \['lr'\] and lacks"),
         ({"name": "adam", "hyperparameters": {"lr": 1e-3}}, r"valid keys: \['b1', 'b2', 'eps'"),
         ({"name": "adam", "learning_rate": 1e-3}, r"unknown keys \['learning_rate'\]"),
-        ({"name": "adam", "hyperparameters": {"learning_rate": [1e-3]}}, r"expected a number"),
+        ({"name": "adam", "hyperparameters": {"learning_rate": {"lr": 1e-3}}}, r"lacks the req"),
+        ({"name": "adam", "hyperparameters": {"learning_rate": {1e-3}}}, r"expected a number"),
         (
             {"name": "sgd", "hyperparameters": {"learning_rate": {"schedule": "cosine"}}},
             r"unknown schedule 'cosine'; valid schedules: \['constant_schedule'",
@@ -289,6 +290,18 @@ def test_config_to_config_rejects_traced_values():
 def test_config_from_config_errors_list_the_valid_choices(config, message):
     with pytest.raises(ValueError, match=message):
         from_config(config)
+
+
+def test_config_from_config_refuses_a_list_where_a_number_is_expected():
+    for hyperparameters, message in [
+        ({"learning_rate": [1e-3]}, r"^adam: learning_rate must be a number, an array or a sch"),
+        (
+            {"learning_rate": 1e-3, "b1": [0.9]},
+            r"^adam: b1 must be a number or an array, got tuple",
+        ),
+    ]:
+        with pytest.raises(TypeError, match=message):
+            from_config({"name": "adam", "hyperparameters": hyperparameters})
 
 
 def test_config_from_config_accepts_a_json_string():
