@@ -36,6 +36,22 @@ SCHEDULES = {
         ],
         [3],
     ),
+    # issue 13, loop
+    "piecewise_interpolate_schedule": gradtx.piecewise_interpolate_schedule(
+        "cosine", 0.01, {2: 2.0, 6: 0.1}
+    ),
+    "linear_onecycle_schedule": gradtx.linear_onecycle_schedule(10, 0.02, 0.2, 0.7, 10.0, 100.0),
+    "cosine_onecycle_schedule": gradtx.cosine_onecycle_schedule(10, 0.02, 0.4, 5.0, 50.0),
+    "warmup_constant_schedule": gradtx.warmup_constant_schedule(0.0, 0.02, 3),
+    "warmup_exponential_decay_schedule": gradtx.warmup_exponential_decay_schedule(
+        0.0, 0.02, 2, 3, 0.5, 1, True, 1e-3
+    ),
+    "sgdr_schedule": gradtx.sgdr_schedule(
+        [
+            dict(init_value=0.0, peak_value=0.02, warmup_steps=1, decay_steps=4),
+            dict(init_value=0.01, peak_value=0.01, warmup_steps=0, decay_steps=5, end_value=1e-3),
+        ]
+    ),
 }
 
 # Every alias with non-default values, a schedule learning rate among them.
@@ -88,6 +104,36 @@ SETTINGS = {
     "swats": dict(
         learning_rate=SCHEDULES["inverse_time_decay"], b1=0.8, b2=0.99, eps=1e-8, eps_switch=1e-2
     ),
+    # issue 13, loop
+    "optimistic_gradient_descent": dict(
+        learning_rate=SCHEDULES["sgdr_schedule"],
+        alpha=SCHEDULES["linear_onecycle_schedule"],
+        beta=SCHEDULES["warmup_exponential_decay_schedule"],
+    ),
+    # issue 13, adaptive-1.
+    "radam": dict(
+        learning_rate=SCHEDULES["exponential_decay"],
+        b2=0.99,
+        eps_root=1e-12,
+        threshold=6.0,
+        nesterov=True,
+    ),
+    "adabelief": dict(learning_rate=SCHEDULES["cosine_decay_schedule"], b1=0.8, nesterov=True),
+    "yogi": dict(learning_rate=1e-2, b2=0.99, eps=1e-4, initial_mu=1e-6),
+    "adopt": dict(
+        learning_rate=SCHEDULES["linear_schedule"],
+        b2=0.99,
+        mu_dtype=jnp.bfloat16,
+        nesterov=True,
+        use_clipping=False,
+    ),
+    "nadamw": dict(
+        learning_rate=SCHEDULES["warmup_cosine_decay_schedule"],
+        eps_root=1e-10,
+        mu_dtype="float32",
+        weight_decay=SCHEDULES["constant_schedule"],
+    ),
+    "adamaxw": dict(learning_rate=2e-3, b1=0.8, eps=1e-6, weight_decay=1e-2),
 }
 
 

@@ -424,6 +424,88 @@ BAD_INPUTS = [
         TypeError,
         "apply_updates: params leaf ['n'] has dtype int32; " + INT_FIX,
     ),
+    # issue 13, loop
+    (
+        lambda: gradtx.lookahead(gradtx.sgd(0.1), 0, 0.5),
+        ValueError,
+        "lookahead: sync_period must be an int >= 1, got 0",
+    ),
+    (
+        lambda: gradtx.lookahead(gradtx.sgd(0.1), 2, 1.5),
+        ValueError,
+        "lookahead: slow_step_size must be in [0, 1], got 1.5",
+    ),
+    (
+        lambda: gradtx.optimistic_gradient_descent(0.1, alpha=-1.0),
+        ValueError,
+        "optimistic_gradient_descent: alpha must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.scale_by_optimistic_gradient(beta=float("nan")),
+        ValueError,
+        "scale_by_optimistic_gradient: beta must be >= 0 and finite, got nan",
+    ),
+    (
+        lambda: gradtx.reduce_on_plateau(factor=1.0),
+        ValueError,
+        "reduce_on_plateau: factor must be in (0, 1), got 1.0",
+    ),
+    (
+        lambda: gradtx.reduce_on_plateau(rtol=0.0),
+        ValueError,
+        "reduce_on_plateau: rtol and atol are both 0, so no loss would count as an improvement; "
+        "make one positive, e.g. rtol=1e-4",
+    ),
+    (
+        lambda: gradtx.sam(gradtx.sgd(0.1), gradtx.sgd(0.1), sync_period=0),
+        ValueError,
+        "sam: sync_period must be an int >= 1, got 0",
+    ),
+    (
+        lambda: gradtx.sam(gradtx.sgd(0.1), gradtx.sgd),
+        TypeError,
+        "sam: adv_optimizer must be a gradient transformation (an object with `init` and "
+        "`update`), got function sgd; call it first, e.g. sgd(...)",
+    ),
+    # issue 13, adaptive-1: RAdam, AdaBelief, Yogi, ADOPT, NadamW, AdaMaxW and their scalers.
+    (
+        lambda: gradtx.scale_by_radam(threshold=3.0),
+        ValueError,
+        "scale_by_radam: threshold must be in [4, inf), got 3.0",
+    ),
+    (
+        lambda: gradtx.scale_by_belief(eps_root=-1.0),
+        ValueError,
+        "scale_by_belief: eps_root must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.scale_by_yogi(initial_accumulator_value=-1.0),
+        ValueError,
+        "scale_by_yogi: initial_accumulator_value must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.scale_by_adopt(clip_value_fn=0.25),
+        TypeError,
+        "scale_by_adopt: clip_value_fn must be None or a function of the step, got float 0.25",
+    ),
+    (lambda: gradtx.radam(0.1, b2=1.0), ValueError, "radam: b2 must be in [0, 1), got 1.0"),
+    (
+        lambda: gradtx.adabelief(0.1, eps=-1.0),
+        ValueError,
+        "adabelief: eps must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.yogi(0.1, initial_mu=float("inf")),
+        ValueError,
+        "yogi: initial_mu must be finite, got inf",
+    ),
+    (lambda: gradtx.adopt(0.1, b1=1.0), ValueError, "adopt: b1 must be in [0, 1), got 1.0"),
+    (
+        lambda: gradtx.nadamw(0.1, weight_decay=-1.0),
+        ValueError,
+        "nadamw: weight_decay must be >= 0 and finite, got -1.0",
+    ),
+    (lambda: gradtx.adamaxw(0.1, b2=1.5), ValueError, "adamaxw: b2 must be in [0, 1), got 1.5"),
 ]
 
 
