@@ -506,6 +506,211 @@ BAD_INPUTS = [
         "nadamw: weight_decay must be >= 0 and finite, got -1.0",
     ),
     (lambda: gradtx.adamaxw(0.1, b2=1.5), ValueError, "adamaxw: b2 must be in [0, 1), got 1.5"),
+    # lr-free (issue 13): Prodigy, D-Adapt AdamW, Muon.
+    (
+        lambda: gradtx.prodigy(betas=(0.9, 1.0)),
+        ValueError,
+        "prodigy: betas must be a pair (b1, b2) in [0, 1), got (0.9, 1.0)",
+    ),
+    (
+        lambda: gradtx.dadapt_adamw(estim_lr0=0.0),
+        ValueError,
+        "dadapt_adamw: estim_lr0 must be > 0 and finite, got 0.0",
+    ),
+    (
+        lambda: gradtx.scale_by_prodigy(beta3=1.0),
+        ValueError,
+        "scale_by_prodigy: beta3 must be in [0, 1), got 1.0",
+    ),
+    (
+        lambda: update_once(gradtx.scale_by_prodigy(), params=None),
+        ValueError,
+        "scale_by_prodigy: update needs the params (it measures the distance travelled and "
+        "decays the weights); call update(updates, state, params)",
+    ),
+    (
+        lambda: gradtx.scale_by_dadapt_adamw(weight_decay=-1.0),
+        ValueError,
+        "scale_by_dadapt_adamw: weight_decay must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.muon(0.1, ns_coeffs="polar"),
+        ValueError,
+        "muon: ns_coeffs must be one of ['dion', 'standard'], got 'polar'",
+    ),
+    (lambda: gradtx.muon(0.1, beta=1.0), ValueError, "muon: beta must be in [0, 1), got 1.0"),
+    (
+        lambda: gradtx.scale_by_muon(preconditioning="newton"),
+        ValueError,
+        "scale_by_muon: preconditioning must be one of ('frobenius', 'spectral', 'aol', "
+        "'schatten'), got 'newton'",
+    ),
+    (
+        lambda: gradtx.scale_by_muon(ns_coeffs=(1.0, 2.0)),
+        ValueError,
+        "scale_by_muon: ns_coeffs must be (a, b, c) or one (a, b, c) per step, got (1.0, 2.0)",
+    ),
+    (
+        lambda: update_once(gradtx.scale_by_muon(), {"b": jnp.ones(3)}, {"b": jnp.ones(3)}),
+        ValueError,
+        "scale_by_muon: a leaf of shape (3,) is not a matrix; give its weight_dimension_numbers, "
+        "or leave it to another transformation",
+    ),
+    (
+        lambda: gradtx.scale_by_shape(consistent_rms=-0.2),
+        ValueError,
+        "scale_by_shape: consistent_rms must be >= 0 and finite, got -0.2",
+    ),
+    # issue 13, schedule-free
+    (
+        lambda: gradtx.schedule_free(gradtx.sgd(0.1), 0.1, b1=0.0),
+        ValueError,
+        "schedule_free: b1 must be in (0, 1], got 0.0",
+    ),
+    (
+        lambda: gradtx.schedule_free(gradtx.sgd, 0.1),
+        TypeError,
+        "schedule_free: base_optimizer must be a gradient transformation (an object with `init` "
+        "and `update`), got function sgd; call it first, e.g. sgd(...)",
+    ),
+    (
+        lambda: gradtx.schedule_free_sgd(warmup_steps=0),
+        ValueError,
+        "schedule_free_sgd: warmup_steps must be an int >= 1, got 0",
+    ),
+    (
+        lambda: gradtx.schedule_free_adamw(b1=1.5),
+        ValueError,
+        "schedule_free_adamw: b1 must be in (0, 1], got 1.5",
+    ),
+    (
+        lambda: gradtx.polyak_sgd(eps=-1.0),
+        ValueError,
+        "polyak_sgd: eps must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.scale_by_polyak(variant="sps*"),
+        ValueError,
+        "scale_by_polyak: variant must be 'sps' or 'sps+', got 'sps*'",
+    ),
+    # issue 13, sign-trust
+    (lambda: gradtx.lion(1e-3, b1=1.0), ValueError, "lion: b1 must be in [0, 1), got 1.0"),
+    (lambda: gradtx.signum(1e-3, beta=1.5), ValueError, "signum: beta must be in [0, 1), got 1.5"),
+    (
+        lambda: gradtx.sign_sgd(-1.0),
+        ValueError,
+        "sign_sgd: learning_rate must be >= 0 and finite, got -1.0",
+    ),
+    (lambda: gradtx.rprop(0.0), ValueError, "rprop: learning_rate must be > 0 and finite, got 0.0"),
+    (
+        lambda: gradtx.lamb(1e-3, eps=-1.0),
+        ValueError,
+        "lamb: eps must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.lars(0.1, trust_coefficient=-1.0),
+        ValueError,
+        "lars: trust_coefficient must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.fromage(-0.1),
+        ValueError,
+        "fromage: learning_rate must be >= 0 and finite, got -0.1",
+    ),
+    (
+        lambda: gradtx.scale_by_lion(mode="soft"),
+        ValueError,
+        "scale_by_lion: mode must be one of ('hard', 'smooth', 'refined'), got 'soft'",
+    ),
+    (
+        lambda: gradtx.scale_by_rprop(0.1, max_step_size=0.0),
+        ValueError,
+        "scale_by_rprop: max_step_size must be > 0 and finite, got 0.0",
+    ),
+    (
+        lambda: gradtx.scale_by_trust_ratio(min_norm=-1.0),
+        ValueError,
+        "scale_by_trust_ratio: min_norm must be >= 0 and finite, got -1.0",
+    ),
+    # Issue 13, memory: Adafactor, SM3 and their links.
+    (
+        lambda: gradtx.adafactor(clipping_threshold=0.0),
+        ValueError,
+        "adafactor: clipping_threshold must be > 0 and finite, got 0.0",
+    ),
+    (
+        lambda: gradtx.adafactor(min_dim_size_to_factor=1.5),
+        ValueError,
+        "adafactor: min_dim_size_to_factor must be an int >= 0, got 1.5",
+    ),
+    (lambda: gradtx.sm3(0.1, momentum=1.0), ValueError, "sm3: momentum must be in [0, 1), got 1.0"),
+    (
+        lambda: gradtx.scale_by_factored_rms(epsilon=-1.0),
+        ValueError,
+        "scale_by_factored_rms: epsilon must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.clip_by_block_rms(0.0),
+        ValueError,
+        "clip_by_block_rms: threshold must be > 0 and finite, got 0.0",
+    ),
+    (
+        lambda: gradtx.scale_by_param_block_rms(-1.0),
+        ValueError,
+        "scale_by_param_block_rms: min_scale must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: update_once(gradtx.scale_by_param_block_rms(), params=None),
+        ValueError,
+        "scale_by_param_block_rms: needs params; call update(updates, state, params)",
+    ),
+    (lambda: gradtx.ema(1.0), ValueError, "ema: decay must be in [0, 1), got 1.0"),
+    (lambda: gradtx.scale_by_sm3(b2=1.5), ValueError, "scale_by_sm3: b2 must be in [0, 1], got 1.5"),
+    # adaptive-2 (issue 13): Adan, AdEMAMix, NovoGrad, MADGRAD.
+    (lambda: gradtx.adan(1e-3, b3=1.0), ValueError, "adan: b3 must be in [0, 1), got 1.0"),
+    (
+        lambda: gradtx.ademamix(1e-3, alpha=-1.0),
+        ValueError,
+        "ademamix: alpha must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.novograd(1e-3, weight_decay=-1.0),
+        ValueError,
+        "novograd: weight_decay must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.madgrad(1e-3, momentum=1.0),
+        ValueError,
+        "madgrad: momentum must be in [0, 1), got 1.0",
+    ),
+    (
+        lambda: gradtx.scale_by_adan(eps_root=-1.0),
+        ValueError,
+        "scale_by_adan: eps_root must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.scale_by_ademamix(b3=1.5),
+        ValueError,
+        "scale_by_ademamix: b3 must be in [0, 1), got 1.5",
+    ),
+    (
+        lambda: update_once(gradtx.scale_by_novograd(weight_decay=0.1), params=None),
+        ValueError,
+        "scale_by_novograd: update needs the params for weight_decay; call "
+        "update(updates, state, params)",
+    ),
+    (
+        lambda: gradtx.scale_by_madgrad("fast"),
+        TypeError,
+        "scale_by_madgrad: learning_rate must be a number, an array or a schedule (a callable of "
+        "the step count), got str 'fast'",
+    ),
+    (
+        lambda: update_once(gradtx.scale_by_madgrad(0.1), params=None),
+        ValueError,
+        "scale_by_madgrad: update needs the params (it steps from x_0 to them); call "
+        "update(updates, state, params)",
+    ),
 ]
 
 
