@@ -665,7 +665,11 @@ BAD_INPUTS = [
         "scale_by_param_block_rms: needs params; call update(updates, state, params)",
     ),
     (lambda: gradtx.ema(1.0), ValueError, "ema: decay must be in [0, 1), got 1.0"),
-    (lambda: gradtx.scale_by_sm3(b2=1.5), ValueError, "scale_by_sm3: b2 must be in [0, 1], got 1.5"),
+    (
+        lambda: gradtx.scale_by_sm3(b2=1.5),
+        ValueError,
+        "scale_by_sm3: b2 must be in [0, 1], got 1.5",
+    ),
     # adaptive-2 (issue 13): Adan, AdEMAMix, NovoGrad, MADGRAD.
     (lambda: gradtx.adan(1e-3, b3=1.0), ValueError, "adan: b3 must be in [0, 1), got 1.0"),
     (
