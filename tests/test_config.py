@@ -271,42 +271,6 @@ SETTINGS = {
         weight_decay=1e-3,
         eps=1e-8,
     ),
-    # lr-free (issue 13). betas and a table of ns_coeffs are tuples: see gradtx/_config.py.
-    "prodigy": dict(
-        learning_rate=SCHEDULES["linear_schedule"],
-        betas=(0.8, 0.99),
-        beta3=0.9,
-        eps=1e-6,
-        estim_lr0=1e-4,
-        estim_lr_coef=2.0,
-        weight_decay=1e-3,
-        safeguard_warmup=True,
-    ),
-    "dadapt_adamw": dict(
-        learning_rate=SCHEDULES["cosine_decay_schedule"],
-        betas=(0.8, 0.99),
-        eps=1e-6,
-        estim_lr0=1e-4,
-        weight_decay=1e-3,
-    ),
-    "muon": dict(
-        learning_rate=SCHEDULES["exponential_decay"],
-        ns_coeffs="dion",
-        ns_steps=4,
-        beta=0.9,
-        eps=1e-7,
-        weight_decay=1e-3,
-        mu_dtype=jnp.float32,
-        nesterov=False,
-        adaptive=True,
-        preconditioning="aol",
-        adam_b1=0.8,
-        adam_b2=0.99,
-        adam_eps_root=1e-12,
-        adam_weight_decay=1e-3,
-        adam_learning_rate=1e-3,
-        consistent_rms=0.2,
-    ),
 }
 
 

@@ -715,61 +715,6 @@ BAD_INPUTS = [
         "scale_by_madgrad: update needs the params (it steps from x_0 to them); call "
         "update(updates, state, params)",
     ),
-    # lr-free (issue 13): Prodigy, D-Adapt AdamW, Muon.
-    (
-        lambda: gradtx.prodigy(betas=(0.9, 1.0)),
-        ValueError,
-        "prodigy: betas must be a pair (b1, b2) in [0, 1), got (0.9, 1.0)",
-    ),
-    (
-        lambda: gradtx.dadapt_adamw(estim_lr0=0.0),
-        ValueError,
-        "dadapt_adamw: estim_lr0 must be > 0 and finite, got 0.0",
-    ),
-    (
-        lambda: gradtx.scale_by_prodigy(beta3=1.0),
-        ValueError,
-        "scale_by_prodigy: beta3 must be in [0, 1), got 1.0",
-    ),
-    (
-        lambda: update_once(gradtx.scale_by_prodigy(), params=None),
-        ValueError,
-        "scale_by_prodigy: update needs the params (it measures the distance travelled and "
-        "decays the weights); call update(updates, state, params)",
-    ),
-    (
-        lambda: gradtx.scale_by_dadapt_adamw(weight_decay=-1.0),
-        ValueError,
-        "scale_by_dadapt_adamw: weight_decay must be >= 0 and finite, got -1.0",
-    ),
-    (
-        lambda: gradtx.muon(0.1, ns_coeffs="polar"),
-        ValueError,
-        "muon: ns_coeffs must be one of ['dion', 'standard'], got 'polar'",
-    ),
-    (lambda: gradtx.muon(0.1, beta=1.0), ValueError, "muon: beta must be in [0, 1), got 1.0"),
-    (
-        lambda: gradtx.scale_by_muon(preconditioning="newton"),
-        ValueError,
-        "scale_by_muon: preconditioning must be one of ('frobenius', 'spectral', 'aol', "
-        "'schatten'), got 'newton'",
-    ),
-    (
-        lambda: gradtx.scale_by_muon(ns_coeffs=(1.0, 2.0)),
-        ValueError,
-        "scale_by_muon: ns_coeffs must be (a, b, c) or one (a, b, c) per step, got (1.0, 2.0)",
-    ),
-    (
-        lambda: update_once(gradtx.scale_by_muon(), {"b": jnp.ones(3)}, {"b": jnp.ones(3)}),
-        ValueError,
-        "scale_by_muon: a leaf of shape (3,) is not a matrix; give its weight_dimension_numbers, "
-        "or leave it to another transformation",
-    ),
-    (
-        lambda: gradtx.scale_by_shape(consistent_rms=-0.2),
-        ValueError,
-        "scale_by_shape: consistent_rms must be >= 0 and finite, got -0.2",
-    ),
 ]
 
 
