@@ -102,7 +102,6 @@ from gradtx._transforms.swats import ScaleBySwatsState as ScaleBySwatsState
 from gradtx._transforms.swats import scale_by_swats as scale_by_swats
 
 # After AdaBound (2018-2024): the next chapter.
-# [issue 13: adaptive-1]
 from gradtx._aliases.adam import nadamw as nadamw
 from gradtx._aliases.adam import adamaxw as adamaxw
 from gradtx._aliases.adaptive_continued import radam as radam
@@ -114,7 +113,6 @@ from gradtx._transforms.adaptive import scale_by_radam as scale_by_radam
 from gradtx._transforms.adaptive import scale_by_belief as scale_by_belief
 from gradtx._transforms.adaptive import scale_by_yogi as scale_by_yogi
 from gradtx._transforms.adaptive import scale_by_adopt as scale_by_adopt
-# [issue 13: adaptive-2]
 from gradtx._aliases.adam_descendants import adan as adan
 from gradtx._aliases.adam_descendants import ademamix as ademamix
 from gradtx._aliases.adam_descendants import madgrad as madgrad
@@ -128,7 +126,6 @@ from gradtx._transforms.layerwise import ScaleByNovogradState as ScaleByNovograd
 from gradtx._transforms.layerwise import scale_by_madgrad as scale_by_madgrad
 from gradtx._transforms.layerwise import scale_by_novograd as scale_by_novograd
 
-# [issue 13: sign-trust]
 from gradtx._aliases.sign_and_trust import fromage as fromage
 from gradtx._aliases.sign_and_trust import lamb as lamb
 from gradtx._aliases.sign_and_trust import lars as lars
@@ -143,7 +140,6 @@ from gradtx._transforms.sign import scale_by_rprop as scale_by_rprop
 from gradtx._transforms.sign import scale_by_sign as scale_by_sign
 from gradtx._transforms.trust_ratio import scale_by_trust_ratio as scale_by_trust_ratio
 
-# [issue 13: memory]
 from gradtx._aliases.memory import adafactor as adafactor
 from gradtx._aliases.memory import sm3 as sm3
 from gradtx._transforms.factored import EmaState as EmaState
@@ -155,7 +151,6 @@ from gradtx._transforms.factored import scale_by_param_block_rms as scale_by_par
 from gradtx._transforms.sm3 import ScaleBySm3State as ScaleBySm3State
 from gradtx._transforms.sm3 import scale_by_sm3 as scale_by_sm3
 
-# [issue 13: schedule-free]
 from gradtx._transforms.schedule_free import (
     schedule_free_eval_params as schedule_free_eval_params,
 )
@@ -165,7 +160,6 @@ from gradtx._aliases.lr_role import schedule_free_sgd as schedule_free_sgd
 from gradtx._transforms.polyak import scale_by_polyak as scale_by_polyak
 from gradtx._transforms.schedule_free import ScheduleFreeState as ScheduleFreeState
 from gradtx._transforms.schedule_free import schedule_free as schedule_free
-# [issue 13: lr-free]
 from gradtx._aliases.lr_free import dadapt_adamw as dadapt_adamw
 from gradtx._aliases.lr_free import muon as muon
 from gradtx._aliases.lr_free import prodigy as prodigy
@@ -178,7 +172,6 @@ from gradtx._transforms.muon import ScaleByMuonState as ScaleByMuonState
 from gradtx._transforms.muon import scale_by_muon as scale_by_muon
 from gradtx._transforms.muon import scale_by_shape as scale_by_shape
 
-# [issue 13: loop]
 from gradtx._wrappers.sam import SAMState as SAMState
 from gradtx._wrappers.sam import normalize as normalize
 from gradtx._wrappers.sam import sam as sam

@@ -61,10 +61,13 @@ def run_rosenbrock(tx, steps: int = 150, apply=gradtx.apply_updates):
 
 
 def max_relative_difference(a, b) -> float:
-    """max over elements of |a - b| / max(|a|, |b|), with 0 where both are 0."""
+    """max over elements of |a - b| / max(|a|, |b|), with 0 where both are 0; inf when either
+    run holds a NaN or an infinity, so that two diverged runs never pass as equal."""
     worst = 0.0
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+            return float("inf")
         scale = np.maximum(np.abs(x), np.abs(y))
         diff = np.abs(x - y)
         rel = np.where(scale > 0, diff / np.where(scale > 0, scale, 1), 0.0)

@@ -253,7 +253,6 @@ HYPERPARAMETERS = {
     "max_rms_step_size": st.fixed_dictionaries({"b2": DECAYS, "eps": EPS}),
     "clip": st.fixed_dictionaries({"max_delta": log_uniform(1e-3, 1e3)}),
     "clip_by_global_norm": st.fixed_dictionaries({"max_norm": log_uniform(1e-3, 1e3)}),
-    # [issue 13: adaptive-1]
     "radam": _adam_like(
         eps_root=st.floats(0.0, 1e-3), threshold=st.floats(4.0, 10.0), nesterov=st.booleans()
     ),
@@ -303,7 +302,6 @@ HYPERPARAMETERS = {
             "use_clipping": st.booleans(),
         }
     ),
-    # [issue 13: adaptive-2]
     "adan": _adam_like(
         b3=st.floats(0.9, 0.999),
         eps_root=st.floats(0.0, 1e-3),
@@ -360,7 +358,6 @@ HYPERPARAMETERS = {
     "scale_by_madgrad": st.fixed_dictionaries(
         {"learning_rate": LEARNING_RATES, "momentum": DECAYS, "eps": EPS}
     ),
-    # [issue 13: sign-trust]
     "lion": st.fixed_dictionaries(
         {
             "learning_rate": LEARNING_RATES,
@@ -422,7 +419,6 @@ HYPERPARAMETERS = {
             "eps": st.one_of(st.just(0.0), EPS),
         }
     ),
-    # [issue 13: memory]
     "adafactor": st.fixed_dictionaries(
         {
             "learning_rate": st.one_of(st.none(), LEARNING_RATES),
@@ -454,7 +450,6 @@ HYPERPARAMETERS = {
         {"decay": DECAYS, "debias": st.booleans(), "accumulator_dtype": STATE_DTYPES}
     ),
     "scale_by_sm3": st.fixed_dictionaries({"b1": DECAYS, "b2": st.floats(0.0, 1.0), "eps": EPS}),
-    # [issue 13: schedule-free]
     "schedule_free_sgd": st.fixed_dictionaries(
         {
             "learning_rate": log_uniform(1e-5, 1.0),
@@ -477,7 +472,6 @@ HYPERPARAMETERS = {
             "state_dtype": STATE_DTYPES,
         }
     ),
-    # [issue 13: lr-free]
     "prodigy": st.fixed_dictionaries(
         {
             "learning_rate": LEARNING_RATES,
@@ -535,7 +529,6 @@ HYPERPARAMETERS = {
             ),
         }
     ),
-    # [issue 13: loop]
     "optimistic_gradient_descent": st.fixed_dictionaries(
         {"learning_rate": LEARNING_RATES, "alpha": st.floats(0.0, 2.0), "beta": st.floats(0.0, 2.0)}
     ),
@@ -561,23 +554,16 @@ WITHOUT_STRATEGY = {
     "swats": "not drawn yet: a random eps_switch switches at an arbitrary step; the registry "
     "has a switching entry and one that does not switch",
     "scale_by_swats": "not drawn yet, as swats",
-    # [issue 13: adaptive-1]
-    # [issue 13: adaptive-2]
-    # [issue 13: sign-trust]
     "scale_by_sign": "no hyperparameters",
-    # [issue 13: memory]
-    # [issue 13: schedule-free]
     "schedule_free": "wraps a transformation",
     "polyak_sgd": "its update needs the loss as value=, which only its registry entry supplies",
     "scale_by_polyak": "as polyak_sgd",
-    # [issue 13: lr-free]
     "scale_by_shape": "stateless: drawn as its registry entry's chain, after trace (a counter)",
-    # [issue 13: loop]
     "sam": "wraps two transformations",
     "normalize": "no hyperparameters",
     "lookahead": "wraps a transformation",
-    "reduce_on_plateau": "its update needs value=, the loss; the registry entry feeds it the squared "
-    "gradient norm, and tests/test_plateau.py draws its settings against Optax",
+    "reduce_on_plateau": "its update needs value=, the loss; the registry entry feeds it the "
+    "squared gradient norm, and tests/test_plateau.py draws its settings against Optax",
 }
 
 

@@ -118,8 +118,13 @@ SETTINGS = {
         threshold=6.0,
         nesterov=True,
     ),
-    "adabelief": dict(learning_rate=SCHEDULES["cosine_decay_schedule"], b1=0.8, nesterov=True),
-    "yogi": dict(learning_rate=1e-2, b2=0.99, eps=1e-4, initial_mu=1e-6),
+    "adabelief": dict(learning_rate=SCHEDULES["cosine_onecycle_schedule"], b1=0.8, nesterov=True),
+    "yogi": dict(
+        learning_rate=SCHEDULES["piecewise_interpolate_schedule"],
+        b2=0.99,
+        eps=1e-4,
+        initial_mu=1e-6,
+    ),
     "adopt": dict(
         learning_rate=SCHEDULES["linear_schedule"],
         b2=0.99,
@@ -191,7 +196,7 @@ SETTINGS = {
     ),
     # issue 13, sign-trust
     "lion": dict(
-        learning_rate=SCHEDULES["exponential_decay"],
+        learning_rate=SCHEDULES["warmup_constant_schedule"],
         b1=0.8,
         b2=0.95,
         mu_dtype=jnp.float32,

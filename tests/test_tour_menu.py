@@ -11,7 +11,6 @@ EXCLUDED = {
     # Adam plus decoupled weight decay: the challenges have no regulariser to decouple, so it
     # would race as Adam pulled towards zero.
     "adamw",
-    # [issue 13: adaptive-1]
     # not raced yet: issue 13's notebook decides
     "radam",
     "adabelief",
@@ -19,13 +18,11 @@ EXCLUDED = {
     "adopt",
     "nadamw",
     "adamaxw",
-    # [issue 13: adaptive-2]
     # not raced yet: issue 13's notebook decides
     "adan",
     "ademamix",
     "novograd",
     "madgrad",
-    # [issue 13: sign-trust]
     # not raced yet: issue 13's notebook decides
     "lion",
     "sign_sgd",
@@ -34,19 +31,15 @@ EXCLUDED = {
     "lamb",
     "lars",
     "fromage",
-    # [issue 13: memory]
     # not raced yet: issue 13's notebook decides
     "adafactor",
     "sm3",
-    # [issue 13: schedule-free]
     # not raced yet: issue 13's notebook decides
     "schedule_free_sgd",
     "schedule_free_adamw",
-    # [issue 13: lr-free]
     "prodigy",  # not raced yet: issue 13's notebook decides
     "dadapt_adamw",  # not raced yet: issue 13's notebook decides
     "muon",  # not raced yet: issue 13's notebook decides
-    # [issue 13: loop]
     # not raced yet: issue 13's notebook decides
     "optimistic_gradient_descent",
 }
