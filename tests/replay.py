@@ -7,6 +7,7 @@ implementations can be compared element by element.
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 import gradtx
 from tests import helpers
@@ -58,6 +59,25 @@ def run_rosenbrock(tx, steps: int = 150, apply=gradtx.apply_updates):
     params = {"xy": jnp.asarray([-1.2, 1.0])}
     grads = jax.grad(rosenbrock)
     return [s.params for s in helpers.steps(tx, params, grads, count=steps, apply=apply, jit=True)]
+
+
+def replay_difference(mine, theirs, params=None, grads=None) -> float:
+    """`max_relative_difference` of `mine` and an Optax transformation over the replayed
+    gradients (by default `replay_gradients(replay_params())`)."""
+    params = replay_params() if params is None else params
+    grads = replay_gradients(params) if grads is None else grads
+    got = run_replay(mine, params, grads)
+    return max_relative_difference(
+        got, run_replay(theirs, params, grads, apply=optax.apply_updates)
+    )
+
+
+def rosenbrock_difference(mine, theirs, steps: int = 150) -> float:
+    """`max_relative_difference` of `mine` and an Optax transformation on the closed loop, which
+    must move from its start (a loop that stands still would match anything)."""
+    got = run_rosenbrock(mine, steps)
+    assert not np.allclose(got[-1]["xy"], [-1.2, 1.0]), "the closed loop must move"
+    return max_relative_difference(got, run_rosenbrock(theirs, steps, apply=optax.apply_updates))
 
 
 def max_relative_difference(a, b) -> float:
