@@ -58,7 +58,7 @@ OPTIMIZERS = {
     # sign_sgd and rprop have no step counter of their own (registry.COUNT_FREE has no anchor yet):
     # sign_sgd takes a schedule, rprop is wrapped by apply_if_finite.
     "sign_sgd": lambda: gradtx.sign_sgd(gradtx.exponential_decay(0.1, 50, 0.5)),
-    "rprop": lambda: gradtx.apply_if_finite(gradtx.rprop(0.1), 3),
+    "rprop": lambda: gradtx.rprop(0.1),
     "lamb": lambda: gradtx.lamb(0.1),
     "lars": lambda: gradtx.lars(0.05, trust_coefficient=1.0),
     "fromage": lambda: gradtx.fromage(0.1),
@@ -154,17 +154,13 @@ TRANSFORMATIONS = {
     "scale_by_madgrad": lambda: gradtx.scale_by_madgrad(0.1),
     "scale_by_lion": lambda: gradtx.scale_by_lion(),
     # Count-free scalers, beside a link with a counter (registry.COUNT_FREE has no anchor yet).
-    "scale_by_sign": lambda: gradtx.chain(gradtx.trace(0.9), gradtx.scale_by_sign()),
-    "scale_by_rprop": lambda: gradtx.apply_if_finite(gradtx.scale_by_rprop(0.1), 3),
-    "scale_by_trust_ratio": lambda: gradtx.chain(
-        gradtx.scale_by_adam(), gradtx.scale_by_trust_ratio()
-    ),
+    "scale_by_sign": lambda: gradtx.scale_by_sign(),
+    "scale_by_rprop": lambda: gradtx.scale_by_rprop(0.1),
+    "scale_by_trust_ratio": lambda: gradtx.scale_by_trust_ratio(),
     "scale_by_factored_rms": lambda: gradtx.scale_by_factored_rms(min_dim_size_to_factor=2),
     "scale_by_factored_rms_unfactored": lambda: gradtx.scale_by_factored_rms(factored=False),
-    "clip_by_block_rms": lambda: gradtx.chain(gradtx.clip_by_block_rms(1.0), gradtx.ema(0.9)),
-    "scale_by_param_block_rms": lambda: gradtx.chain(
-        gradtx.scale_by_param_block_rms(), gradtx.ema(0.5, False)
-    ),
+    "clip_by_block_rms": lambda: gradtx.clip_by_block_rms(1.0),
+    "scale_by_param_block_rms": lambda: gradtx.scale_by_param_block_rms(),
     "ema": lambda: gradtx.ema(0.9),
     "scale_by_sm3": lambda: gradtx.scale_by_sm3(),
     "scale_by_sm3_decayed": lambda: gradtx.scale_by_sm3(0.5, 0.9),
@@ -218,6 +214,12 @@ COUNT_FREE = {
     "clip_by_global_norm",
     "set_to_zero",
     "freeze",
+    "rprop",
+    "scale_by_sign",
+    "scale_by_rprop",
+    "scale_by_trust_ratio",
+    "clip_by_block_rms",
+    "scale_by_param_block_rms",
 }
 
 # Public factories of gradtx that return a GradientTransformation but have no entry above, and
