@@ -115,12 +115,17 @@ from gradtx._transforms.adaptive import scale_by_yogi as scale_by_yogi
 from gradtx._transforms.adaptive import scale_by_adopt as scale_by_adopt
 from gradtx._aliases.adam_descendants import adan as adan
 from gradtx._aliases.adam_descendants import ademamix as ademamix
+from gradtx._aliases.adam_descendants import simplified_ademamix as simplified_ademamix
 from gradtx._aliases.adam_descendants import madgrad as madgrad
 from gradtx._aliases.adam_descendants import novograd as novograd
 from gradtx._transforms.adan import ScaleByAdanState as ScaleByAdanState
 from gradtx._transforms.adan import ScaleByAdemamixState as ScaleByAdemamixState
 from gradtx._transforms.adan import scale_by_adan as scale_by_adan
 from gradtx._transforms.adan import scale_by_ademamix as scale_by_ademamix
+from gradtx._transforms.adan import (
+    ScaleBySimplifiedAdemamixState as ScaleBySimplifiedAdemamixState,
+)
+from gradtx._transforms.adan import scale_by_simplified_ademamix as scale_by_simplified_ademamix
 from gradtx._transforms.layerwise import ScaleByMadgradState as ScaleByMadgradState
 from gradtx._transforms.layerwise import ScaleByNovogradState as ScaleByNovogradState
 from gradtx._transforms.layerwise import scale_by_madgrad as scale_by_madgrad

@@ -78,6 +78,12 @@ def steps(
         yield Step(g, updates, params, state)
 
 
+def loss_argument(tx, value):
+    """`{"value": value}` for a transformation whose update takes the loss (`polyak_sgd`), else
+    nothing: the keyword arguments a generic test passes to `tx.update`."""
+    return {"value": value} if gradtx._base.takes_extra_args(tx) else {}
+
+
 def run(tx, grad_steps, params=None):
     """The updates of `tx` over `grad_steps` at fixed params (all ones unless given), and its
     last state: a transformation's unit test."""

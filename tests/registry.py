@@ -50,6 +50,7 @@ OPTIMIZERS = {
     "ademamix_warmup": lambda: gradtx.ademamix(
         0.1, b3=gradtx.linear_schedule(0.9, 0.999, 50), alpha=gradtx.linear_schedule(0.0, 5.0, 50)
     ),
+    "simplified_ademamix": lambda: gradtx.simplified_ademamix(1e-3, b1=0.9, alpha=5.0),
     "novograd": lambda: gradtx.novograd(0.1),
     "novograd_decayed": lambda: gradtx.novograd(0.1, weight_decay=1e-3),
     "madgrad": lambda: gradtx.madgrad(0.1),
@@ -150,6 +151,7 @@ TRANSFORMATIONS = {
     "scale_by_adopt_nesterov": lambda: gradtx.scale_by_adopt(nesterov=True, use_clipping=False),
     "scale_by_adan": lambda: gradtx.scale_by_adan(),
     "scale_by_ademamix": lambda: gradtx.scale_by_ademamix(),
+    "scale_by_simplified_ademamix": lambda: gradtx.scale_by_simplified_ademamix(),
     "scale_by_novograd": lambda: gradtx.scale_by_novograd(),
     "scale_by_madgrad": lambda: gradtx.scale_by_madgrad(0.1),
     "scale_by_lion": lambda: gradtx.scale_by_lion(),

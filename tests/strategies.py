@@ -314,6 +314,9 @@ HYPERPARAMETERS = {
         mu_dtype=STATE_DTYPES,
         weight_decay=WEIGHT_DECAYS,
     ),
+    "simplified_ademamix": _adam_like(
+        alpha=st.floats(0.0, 10.0), eps_root=st.floats(0.0, 1e-3), weight_decay=WEIGHT_DECAYS
+    ),
     "novograd": _adam_like(eps_root=st.floats(0.0, 1e-3), weight_decay=WEIGHT_DECAYS),
     "madgrad": st.fixed_dictionaries(
         {
@@ -343,6 +346,15 @@ HYPERPARAMETERS = {
             "eps": EPS,
             "eps_root": st.floats(0.0, 1e-3),
             "mu_dtype": STATE_DTYPES,
+        }
+    ),
+    "scale_by_simplified_ademamix": st.fixed_dictionaries(
+        {
+            "b1": DECAYS,
+            "b2": DECAYS,
+            "alpha": st.floats(0.0, 10.0),
+            "eps": EPS,
+            "eps_root": st.floats(0.0, 1e-3),
         }
     ),
     "scale_by_novograd": st.fixed_dictionaries(

@@ -1,7 +1,8 @@
-"""Tests of gradtx/_transforms/adan.py (scale_by_adan, scale_by_ademamix) and their aliases
-`adan` and `ademamix`: NumPy transcriptions of the docstring equations, and conformance with
-Optax 0.2.8 in float64 (max elementwise relative difference <= 1e-10 over 120 replayed random
-gradients and 150 closed-loop steps on Rosenbrock) for the defaults and other settings.
+"""Tests of gradtx/_transforms/adan.py (scale_by_adan, scale_by_ademamix,
+scale_by_simplified_ademamix) and their aliases `adan`, `ademamix` and `simplified_ademamix`:
+NumPy transcriptions of the docstring equations, and conformance with Optax 0.2.8 in float64
+(max elementwise relative difference <= 1e-10 over 120 replayed random gradients and 150
+closed-loop steps on Rosenbrock) for the defaults and other settings.
 """
 
 import jax
@@ -124,6 +125,26 @@ def test_ademamix_alpha_defaults_follow_optax_five_for_the_alias_six_for_the_sca
     assert inspect.signature(gradtx.scale_by_ademamix).parameters["alpha"].default == 6.0
 
 
+def _simplified_reference(grads, b1=0.99, b2=0.95, alpha=0.0, eps=1e-8, eps_root=0.0):
+    m = n = np.zeros_like(grads[0])
+    for t, g in enumerate(grads, 1):
+        alpha_t = alpha(t - 1) if callable(alpha) else alpha
+        m = b1 * m + g
+        n = b2 * n + (1 - b2) * g**2
+        yield (m + alpha_t * g) / (np.sqrt(n / (1 - b2**t) + eps_root) + eps)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [dict(), dict(b1=0.5, b2=0.9, alpha=2.0, eps=1e-4, eps_root=1e-6)]
+)
+def test_scale_by_simplified_ademamix_follows_the_numpy_transcription(kwargs):
+    grads = _grads()
+    got, state = _run(gradtx.scale_by_simplified_ademamix(**kwargs), grads)
+    for u, want in zip(got, _simplified_reference(grads, **kwargs), strict=True):
+        np.testing.assert_allclose(u, want, rtol=1e-12)
+    assert int(state.count) == len(grads)
+
+
 # --- Conformance with Optax 0.2.8.
 
 SETTINGS = {
@@ -142,8 +163,17 @@ SETTINGS = {
             alpha=gradtx.linear_schedule(0.0, 8.0, 100),
         ),
     ],
+    "simplified_ademamix": [
+        dict(learning_rate=1e-4),
+        dict(learning_rate=1e-3, b1=0.9, b2=0.99, alpha=3.0, weight_decay=0.01),
+        dict(learning_rate=1e-3, alpha=gradtx.linear_schedule(0.0, 5.0, 50), eps_root=1e-12),
+    ],
 }
-OPTAX = {"adan": optax.adan, "ademamix": optax.contrib.ademamix}
+OPTAX = {
+    "adan": optax.adan,
+    "ademamix": optax.contrib.ademamix,
+    "simplified_ademamix": optax.contrib.simplified_ademamix,
+}
 CASES = [(name, i) for name, settings in SETTINGS.items() for i in range(len(settings))]
 
 

@@ -13,6 +13,7 @@ import gradtx
 from gradtx import _config, _registry, _schedules
 from gradtx._config import ALIASES, from_config, register_alias, to_config
 from gradtx._wrappers.hyperparams import inject_hyperparams
+from tests import helpers
 
 # One of each schedule type, with non-default arguments; join_schedules nests another join.
 SCHEDULES = {
@@ -140,6 +141,9 @@ SETTINGS = {
     ),
     "adamaxw": dict(learning_rate=2e-3, b1=0.8, eps=1e-6, weight_decay=1e-2),
     # lr-free (issue 13). betas and a table of ns_coeffs are tuples: see gradtx/_config.py.
+    "polyak_sgd": dict(
+        max_learning_rate=0.5, scaling=SCHEDULES["cosine_decay_schedule"], f_min=-1.0, eps=1e-8
+    ),
     "prodigy": dict(
         learning_rate=SCHEDULES["linear_schedule"],
         betas=(0.8, 0.99),
@@ -262,6 +266,14 @@ SETTINGS = {
         mu_dtype=jnp.bfloat16,
         weight_decay=1e-3,
     ),
+    "simplified_ademamix": dict(
+        learning_rate=1e-4,
+        b1=0.9,
+        b2=0.99,
+        alpha=SCHEDULES["linear_schedule"],
+        eps_root=1e-10,
+        weight_decay=1e-3,
+    ),
     "novograd": dict(
         learning_rate=SCHEDULES["exponential_decay"],
         b1=0.8,
@@ -288,7 +300,8 @@ def _trajectory(tx, steps=10):
     loss = lambda p: sum(jnp.sum(x * x + jnp.sin(3 * x)) for x in jax.tree.leaves(p))
     params, state, path = _params(), tx.init(_params()), []
     for _ in range(steps):
-        updates, state = tx.update(jax.grad(loss)(params), state, params)
+        value, grads = jax.value_and_grad(loss)(params)
+        updates, state = tx.update(grads, state, params, **helpers.loss_argument(tx, value))
         params = gradtx.apply_updates(params, updates)
         path.append(params)
     return path

@@ -678,6 +678,16 @@ BAD_INPUTS = [
         "ademamix: alpha must be >= 0 and finite, got -1.0",
     ),
     (
+        lambda: gradtx.simplified_ademamix(1e-3, alpha=-1.0),
+        ValueError,
+        "simplified_ademamix: alpha must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.scale_by_simplified_ademamix(b1=1.0),
+        ValueError,
+        "scale_by_simplified_ademamix: b1 must be in [0, 1), got 1.0",
+    ),
+    (
         lambda: gradtx.novograd(1e-3, weight_decay=-1.0),
         ValueError,
         "novograd: weight_decay must be >= 0 and finite, got -1.0",

@@ -12,6 +12,7 @@ import gradtx
 from gradtx import _registry
 from gradtx._config import ALIASES as REGISTERED
 from gradtx._wrappers.hyperparams import InjectHyperparamsState, inject_hyperparams
+from tests import helpers
 
 DTYPES = [jnp.float32, jnp.bfloat16, jnp.float64]
 
@@ -43,7 +44,9 @@ def _trajectory(tx, params, steps=4, jit=True):
     update = jax.jit(tx.update) if jit else tx.update
     state, path = tx.init(params), []
     for step in range(steps):
-        updates, state = update(_grads(params, step), state, params)
+        value = jnp.asarray(1.0 + step, jnp.float32)  # a loss, for the aliases that take one
+        kwargs = helpers.loss_argument(tx, value)
+        updates, state = update(_grads(params, step), state, params, **kwargs)
         params = gradtx.apply_updates(params, updates)
         path.append(params)
     return path

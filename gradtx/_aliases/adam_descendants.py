@@ -7,7 +7,11 @@ from jax.typing import ArrayLike, DTypeLike
 from gradtx._base import GradientTransformation, Mask, ScalarOrSchedule
 from gradtx._combine import chain
 from gradtx._registry import compiles, register_alias
-from gradtx._transforms.adan import scale_by_adan, scale_by_ademamix
+from gradtx._transforms.adan import (
+    scale_by_adan,
+    scale_by_ademamix,
+    scale_by_simplified_ademamix,
+)
 from gradtx._transforms.decay import add_decayed_weights
 from gradtx._transforms.layerwise import scale_by_madgrad, scale_by_novograd
 from gradtx._transforms.scaling import scale_by_learning_rate
@@ -78,6 +82,39 @@ def ademamix(
     """
     return chain(
         scale_by_ademamix(b1, b2, b3, alpha, eps, eps_root, mu_dtype),
+        add_decayed_weights(weight_decay, mask),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+@register_alias(static=("mask",))
+@compiles
+def simplified_ademamix(
+    learning_rate: ScalarOrSchedule,
+    b1: ArrayLike = 0.99,
+    b2: ArrayLike = 0.95,
+    alpha: ScalarOrSchedule = 0.0,
+    eps: ArrayLike = 1e-8,
+    eps_root: ArrayLike = 0.0,
+    weight_decay: ScalarOrSchedule = 0.0,
+    mask: Mask = None,
+) -> GradientTransformation:
+    r"""Simplified AdEMAMix: one undamped momentum buffer plus $\alpha$ times the gradient.
+
+    The chain: `scale_by_simplified_ademamix`, `add_decayed_weights`, then
+    `scale_by_learning_rate`. Its momentum is a sum, not an average (steady size
+    $1/(1-\beta_1)$, 100 at the default $\beta_1 = 0.99$), so its learning rates are about that
+    much smaller than Adam's.
+
+    References: Morwani et al., "Connections between Schedule-Free Optimizers, AdEMAMix, and
+    Accelerated SGD Variants", arXiv:2502.02431, 2025.
+
+    Example:
+        >>> import gradtx
+        >>> tx = gradtx.simplified_ademamix(1e-5, alpha=2.0, weight_decay=1e-2)
+    """
+    return chain(
+        scale_by_simplified_ademamix(b1, b2, alpha, eps, eps_root),
         add_decayed_weights(weight_decay, mask),
         scale_by_learning_rate(learning_rate),
     )

@@ -107,8 +107,7 @@ def schedule_free_adamw(
     )
 
 
-# Not under `register_alias` (so not in configs): `inject_hyperparams` passes no extra arguments
-# to `update`, and polyak_sgd's needs `value=`.
+@register_alias(static=("variant",))
 @compiles
 def polyak_sgd(
     max_learning_rate: ArrayLike = 1.0,
@@ -140,9 +139,6 @@ def polyak_sgd(
         >>> f(gradtx.apply_updates(x, updates))
         Array(3.5, dtype=float32)
     """
-    arguments = dict(max_learning_rate=max_learning_rate, scaling=scaling, f_min=f_min, eps=eps)
-    with _validate.calling("polyak_sgd", {**arguments, "variant": variant}):
-        return chain(
-            scale_by_polyak(f_min, max_learning_rate, eps, variant),
-            scale_by_learning_rate(scaling),
-        )
+    return chain(
+        scale_by_polyak(f_min, max_learning_rate, eps, variant), scale_by_learning_rate(scaling)
+    )

@@ -201,3 +201,78 @@ def scale_by_ademamix(
         return updates, state._replace(count=count)
 
     return GradientTransformation(init, update)
+
+
+class ScaleBySimplifiedAdemamixState(NamedTuple):
+    """State of `scale_by_simplified_ademamix`."""
+
+    count: jax.Array  # shape (), int32: the step t
+    m: Updates  # m_t, the undamped sum of past gradients
+    n: Updates  # n_t, the second moment
+
+
+def scale_by_simplified_ademamix(
+    b1: ArrayLike = 0.99,
+    b2: ArrayLike = 0.95,
+    alpha: ScalarOrSchedule = 0.0,
+    eps: ArrayLike = 1e-8,
+    eps_root: ArrayLike = 0.0,
+) -> GradientTransformation:
+    r"""Scale by one undamped gradient average plus $\alpha$ times the gradient, over Adam's root.
+
+    $$m_t = \beta_1 m_{t-1} + g_t, \qquad n_t = \beta_2 n_{t-1} + (1-\beta_2) g_t^2,
+    \\ u_t = \frac{m_t + \alpha_t g_t}
+    {\sqrt{n_t / (1-\beta_2^t) + \epsilon_{root}} + \epsilon}$$
+
+    AdEMAMix with its fast average replaced by the current gradient and its slow average left
+    undamped (no $1-\beta_1$ factor, no bias correction): one buffer instead of two. With
+    $\alpha = 0$ it is Adam's rule on an accumulated (heavy-ball) momentum, whose steady size is
+    $1/(1-\beta_1)$ times Adam's: scale the learning rate down accordingly.
+
+    Args:
+        b1: $\beta_1$, in [0, 1): decay of the gradient sum.
+        b2: $\beta_2$, in [0, 1): decay of the second moment.
+        alpha: $\alpha \ge 0$, the weight of the current gradient, or a schedule $\alpha_t$
+            evaluated at the number of earlier updates, $t - 1$.
+        eps: $\epsilon$, outside the root.
+        eps_root: $\epsilon_{root}$, inside the root.
+
+    Returns:
+        A transformation with state `ScaleBySimplifiedAdemamixState(count, m, n)`.
+
+    References:
+        Morwani, Vyas, Kakade et al., "Connections between Schedule-Free Optimizers, AdEMAMix,
+        and Accelerated SGD Variants", arXiv:2502.02431, 2025 (Simplified-AdEMAMix).
+
+    Example:
+        >>> import gradtx
+        >>> tx = gradtx.chain(
+        ...     gradtx.scale_by_simplified_ademamix(alpha=2.0), gradtx.scale_by_learning_rate(1e-4)
+        ... )
+    """
+    where = "scale_by_simplified_ademamix"
+    _validate.check_interval(where, b1=b1, b2=b2)
+    _validate.check_scalar_or_schedule(where, "alpha", alpha)
+    _validate.check_non_negative(where, eps=eps, eps_root=eps_root)
+
+    def init(params):
+        m, n = _tree.zeros_like(params), _tree.zeros_like(params)
+        return ScaleBySimplifiedAdemamixState(_tree.zero_count(), m, n)
+
+    def moments(g, s, h):
+        return s._replace(m=h.b1 * s.m + g, n=_tree.ema(_tree.abs_sq(g), s.n, h.b2))
+
+    def direction(g, s, h):
+        n_hat = s.n / _tree.bias_correction(h.b2, h.count, g.dtype)
+        return (s.m + h.alpha * g) / (jnp.sqrt(n_hat + h.eps_root) + h.eps)
+
+    def update(updates, state, params=None):
+        del params
+        count = _tree.safe_increment(state.count)
+        alpha_t = learning_rate_at(alpha, state.count)
+        hyperparams = dict(count=count, b1=b1, b2=b2, alpha=alpha_t, eps=eps, eps_root=eps_root)
+        phases = (moments, direction)
+        updates, state = _tree.lift(where, phases, updates, state, **hyperparams)
+        return updates, state._replace(count=count)
+
+    return GradientTransformation(init, update)

@@ -19,7 +19,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradtx import _registry, _tree
-from gradtx._base import GradientTransformation, OptState
+from gradtx._base import (
+    GradientTransformation,
+    GradientTransformationExtraArgs,
+    OptState,
+    takes_extra_args,
+)
 
 
 class InjectHyperparamsState(NamedTuple):
@@ -163,16 +168,21 @@ def inject_hyperparams(
             hyperparams.update({k: _as_hyperparam(s(count), dtype) for k, s in schedules.items()})
             return InjectHyperparamsState(count, hyperparams, first_transform.init(params))
 
-        def update(updates, state, params=None):
+        def update(updates, state, params=None, **extra_args):
             hyperparams = dict(state.hyperparams)
             for name, schedule in schedules.items():
                 dtype = jnp.result_type(state.hyperparams[name])
                 hyperparams[name] = jnp.asarray(schedule(state.count), dtype)
-            updates, inner_state = build(hyperparams).update(updates, state.inner_state, params)
+            inner = build(hyperparams).update
+            updates, inner_state = inner(updates, state.inner_state, params, **extra_args)
             count = _tree.safe_increment(state.count)
             return updates, InjectHyperparamsState(count, hyperparams, inner_state)
 
-        transform = GradientTransformation(init, update)
+        # The inner transformation's extra arguments (a loss as `value=`) pass through.
+        extra = takes_extra_args(first_transform)
+        transform = (GradientTransformationExtraArgs if extra else GradientTransformation)(
+            init, update
+        )
         _registry.record(transform, _registry.Recipe(factory, arguments, injection))
         return transform
 
