@@ -117,9 +117,15 @@ def compiled(transform: GradientTransformation) -> GradientTransformation:
 
     Called eagerly, as in a notebook, the update then runs as one compiled program instead of
     one dispatch per operation; inside a caller's `jax.jit`, `vmap` or `scan` it is inlined and
-    costs nothing. Every ready-made optimizer comes compiled.
+    costs nothing. Every ready-made optimizer comes compiled. Its `init` refuses integer and
+    boolean leaves with their tree path, as `apply_updates` does.
     """
-    return type(transform)(transform.init, jax.jit(transform.update, inline=True))
+
+    def init(params: Params) -> OptState:
+        _tree.check_inexact(jax.tree.leaves(params), tree=params, name="params", where="init")
+        return transform.init(params)
+
+    return type(transform)(init, jax.jit(transform.update, inline=True))
 
 
 @functools.partial(jax.jit, inline=True)

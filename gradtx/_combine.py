@@ -44,11 +44,15 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
 
     def update(updates, state, params=None, **extra_args):
         if not isinstance(state, tuple) or len(state) != len(transforms):
+            got = (
+                f"a tuple of {len(state)}. Was it made by this chain's `init`?"
+                if isinstance(state, tuple)
+                else f"a {type(state).__name__}: the arguments are update(updates, state, params), "
+                "in that order"
+            )
             raise ValueError(
                 f"chain: the state must be a tuple of {len(transforms)} states, one per link, "
-                f"got {type(state).__name__} of length "
-                f"{len(state) if isinstance(state, tuple) else '-'}. "
-                "Was it made by this chain's `init`?"
+                f"got {got}"
             )
         if extra_args and not any(extra):
             raise TypeError(

@@ -82,23 +82,76 @@ def named_signature(where: str, factory: Callable) -> inspect.Signature:
     return signature
 
 
-def bind(signature: inspect.Signature, args: Any, kwargs: Any) -> dict[str, Any]:
-    """Every argument of a call by name, defaults filled in."""
-    bound = signature.bind(*args, **kwargs)
+def bind(signature: inspect.Signature, args: Any, kwargs: Any, where: str) -> dict[str, Any]:
+    """Every argument of a call by name, defaults filled in; an unknown name is named first
+    (Python would report a missing argument instead when `lr=` stands for `learning_rate=`)."""
+    unknown = sorted(set(kwargs) - set(signature.parameters))
+    if unknown:
+        raise TypeError(
+            f"{where}: unknown argument {', '.join(map(repr, unknown))}; its arguments are "
+            f"{list(signature.parameters)}"
+        )
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError as error:
+        raise TypeError(f"{where}: {error}") from None
     bound.apply_defaults()
     return dict(bound.arguments)
+
+
+_PROGRAMS_PER_FACTORY = 256
 
 
 def compiles(factory: AliasFactory) -> AliasFactory:
     """Decorate a factory so that the transformation it returns comes `compiled`: its update
     jitted once, so eager calls are fast. Every ready-made alias is written
-    `@register_alias(...)` over `@compiles`; recording and compiling are separate steps."""
+    `@register_alias(...)` over `@compiles`; recording and compiling are separate steps.
+
+    Two calls with identical arguments (same types and values, the same schedule or mask
+    objects) share one compiled program, so a second `gradtx.adam(1e-3)` compiles nothing; each
+    call still returns its own transformation. Arguments that cannot be compared by value
+    (arrays, trees) get a program of their own.
+    """
+    programs: dict[Any, Callable] = {}
 
     @functools.wraps(factory)
     def compiled_factory(*args: Any, **kwargs: Any) -> GradientTransformation:
-        return compiled(factory(*args, **kwargs))
+        transform = compiled(factory(*args, **kwargs))
+        key = _program_key(args, kwargs)
+        if key is None:
+            return transform
+        program = programs.setdefault(key, transform.update)
+        if program is transform.update:
+            if len(programs) > _PROGRAMS_PER_FACTORY:
+                del programs[next(iter(programs))]
+            return transform
+
+        def update(updates: Any, state: Any, params: Any = None, **extra_args: Any) -> Any:
+            return program(updates, state, params, **extra_args)
+
+        return type(transform)(transform.init, update)
 
     return compiled_factory
+
+
+def _program_key(args: tuple, kwargs: dict[str, Any]) -> Any:
+    """A key equal for calls that build the same program, or None when an argument has no
+    value equality (an array, a dict). Floats are keyed by their bits (-0.0 is not 0.0), every
+    value by its type too (1 is not 1.0)."""
+
+    def value(v: Any) -> Any:
+        if isinstance(v, float):
+            return float, v.hex()
+        if isinstance(v, (tuple, list)):
+            return type(v), tuple(value(x) for x in v)
+        hash(v)
+        return type(v), v
+
+    try:
+        named = tuple(sorted((k, value(v)) for k, v in kwargs.items()))
+        return tuple(value(a) for a in args), named
+    except TypeError:
+        return None
 
 
 def register_alias(
@@ -141,7 +194,7 @@ def register_alias(
 
     @functools.wraps(factory)
     def alias(*args: Any, **kwargs: Any) -> GradientTransformation:
-        arguments = bind(signature, args, kwargs)
+        arguments = bind(signature, args, kwargs, name)
         with _validate.calling(name, arguments):
             transform = factory(**arguments)
         record(transform, Recipe(alias, arguments))

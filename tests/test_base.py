@@ -218,3 +218,58 @@ def test_stateless_applies_its_function_to_updates_and_params_and_keeps_the_stat
     updates, new_state = jax.jit(tx.update)({"w": jnp.ones(2)}, state, params)
     np.testing.assert_array_equal(updates["w"], np.arange(2.0) + 1)
     assert new_state == state
+
+
+class _CompileCounter:
+    """XLA compilations seen while the context is open."""
+
+    def __enter__(self):
+        self.count = 0
+        jax.monitoring.register_event_duration_secs_listener(self._seen)
+        return self
+
+    def _seen(self, event, duration, **kwargs):
+        self.count += event == "/jax/core/compile/backend_compile_duration"
+
+    def __exit__(self, *exc):
+        jax.monitoring.unregister_event_duration_listener(self._seen)
+
+
+def test_identical_aliases_share_one_compiled_update():
+    params = {f"w{i}": jnp.full(3, float(i)) for i in range(5)}
+    grads = jax.tree.map(jnp.ones_like, params)
+    first, second = gradtx.adam(3e-3, b2=0.95), gradtx.adam(3e-3, b2=0.95)
+    states = first.init(params), second.init(params)
+    with _CompileCounter() as compiles:
+        want, _ = first.update(grads, states[0], params)
+    with _CompileCounter() as again:
+        got, _ = second.update(grads, states[1], params)
+    assert compiles.count >= 1 and again.count == 0, "an identical optimizer compiled again"
+    jax.tree.map(np.testing.assert_array_equal, got, want)
+    # Each call still returns its own transformation, with its own config record.
+    assert second.update is not first.update
+    assert gradtx.to_config(second) == gradtx.to_config(first)
+
+
+@pytest.mark.parametrize(
+    "first,second",
+    [
+        (dict(b2=0.95), dict(b2=0.96)),
+        (dict(weight_decay=0.0), dict(weight_decay=-0.0)),
+        (dict(weight_decay=0.0), dict(weight_decay=0)),
+    ],
+    ids=["value", "sign-of-zero", "type"],
+)
+def test_aliases_that_differ_in_an_argument_compile_their_own_update(first, second):
+    params = jnp.ones(3)
+    first, second = gradtx.adamw(1e-3, **first), gradtx.adamw(1e-3, **second)
+    states = first.init(params), second.init(params)
+    first.update(params, states[0], params)
+    with _CompileCounter() as compiles:
+        second.update(params, states[1], params)
+    assert compiles.count >= 1
+
+
+def test_compiled_init_refuses_integer_params_with_their_path():
+    with pytest.raises(TypeError, match=r"init: params leaf \['n'\] has dtype int32"):
+        gradtx.adam(1e-3).init({"w": jnp.zeros(2), "n": jnp.zeros(2, jnp.int32)})

@@ -24,6 +24,25 @@ def test_docstring_examples_run():
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
+def test_readme_python_blocks_run_in_order(tmp_path):
+    """A reader pastes the README's blocks one after the other into one session."""
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert len(blocks) >= 2
+    script = tmp_path / "readme.py"
+    script.write_text("\n".join(blocks))
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert (tmp_path / "opt_state.npz").exists()
+
+
+def test_license_is_the_apache_license_pyproject_names():
+    license_text = (ROOT / "LICENSE").read_text().split()
+    assert license_text[:4] == ["Apache", "License", "Version", "2.0,"]
+    assert 'license = { text = "Apache-2.0" }' in (ROOT / "pyproject.toml").read_text()
+
+
 def test_readme_example_trains_to_a_small_loss():
     readme = (ROOT / "README.md").read_text()
     example = re.search(r"## Adam from its parts\n\n```python\n(.*?)```", readme, re.S).group(1)

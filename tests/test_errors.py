@@ -367,17 +367,38 @@ BAD_INPUTS = [
         lambda: gradtx.adam(1e-3).update(PARAMS, None),
         ValueError,
         (
-            "chain: the state must be a tuple of 2 states, one per link, got NoneType of length -. "
-            "Was it made by this chain's `init`?"
+            "chain: the state must be a tuple of 2 states, one per link, got a NoneType: the "
+            "arguments are update(updates, state, params), in that order"
         ),
     ),
     (
         lambda: gradtx.adam(1e-3).update(PARAMS, PARAMS),
         ValueError,
         (
-            "chain: the state must be a tuple of 2 states, one per link, got dict of length -. Was "
-            "it made by this chain's `init`?"
+            "chain: the state must be a tuple of 2 states, one per link, got a dict: the "
+            "arguments are update(updates, state, params), in that order"
         ),
+    ),
+    (
+        lambda: gradtx.adam(1e-3).update(PARAMS, ((), (), ())),
+        ValueError,
+        (
+            "chain: the state must be a tuple of 2 states, one per link, got a tuple of 3. Was it "
+            "made by this chain's `init`?"
+        ),
+    ),
+    (
+        lambda: gradtx.inject_hyperparams(gradtx.adam)(lr=1e-3),
+        TypeError,
+        (
+            "inject_hyperparams(adam): unknown argument 'lr'; its arguments are ['learning_rate', "
+            "'b1', 'b2', 'eps', 'eps_root', 'mu_dtype', 'nesterov']"
+        ),
+    ),
+    (
+        lambda: gradtx.adam(),
+        TypeError,
+        "adam: missing a required argument: 'learning_rate'",
     ),
     (
         lambda: gradtx.adamw(1e-3).update(PARAMS, gradtx.adamw(1e-3).init(PARAMS)),
@@ -398,7 +419,7 @@ BAD_INPUTS = [
     # Integer and boolean leaves.
     (
         lambda: update_once(
-            gradtx.adam(1e-3),
+            gradtx.scale_by_adam(),  # a building block: an alias's init refuses them first
             {"w": jnp.ones(2), "step": jnp.asarray(3, jnp.int32)},
             {"w": jnp.ones(2), "step": jnp.asarray(3, jnp.int32)},
         ),
@@ -412,12 +433,12 @@ BAD_INPUTS = [
             [jnp.ones(2), {"on": jnp.asarray(True)}],
         ),
         TypeError,
-        "trace: updates leaf [1]['on'] has dtype bool; " + INT_FIX,
+        "init: params leaf [1]['on'] has dtype bool; " + INT_FIX,  # an alias's init refuses it
     ),
     (
         lambda: update_once(gradtx.adagrad(0.1), jnp.arange(3), jnp.arange(3)),
         TypeError,
-        "scale_by_rss: updates leaf <root> has dtype int64; " + INT_FIX,
+        "init: params leaf <root> has dtype int64; " + INT_FIX,
     ),
     (
         lambda: gradtx.apply_updates({"n": jnp.asarray(1, jnp.int32)}, {"n": jnp.asarray(0.5)}),

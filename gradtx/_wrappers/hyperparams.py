@@ -153,7 +153,9 @@ def inject_hyperparams(
 
     @functools.wraps(factory)
     def injected(*args: Any, **kwargs: Any) -> GradientTransformation:
-        arguments = _registry.bind(signature, args, kwargs)
+        arguments = _registry.bind(
+            signature, args, kwargs, f"inject_hyperparams({factory.__name__})"
+        )
         fixed, numeric, schedules = _sort(arguments, static)
         first = {k: s(jnp.zeros([], jnp.int32)) for k, s in schedules.items()}
         first_transform = factory(**fixed, **numeric, **first)  # checks numbers, gives the state
