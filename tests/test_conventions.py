@@ -125,3 +125,44 @@ def test_torch_asgd_fixtures_average_within_the_run_except_at_default_t0():
             prefix = f"{protocol}/torch/ASGD/{case}"
             averaging = not np.array_equal(DATA[prefix + "/ax"], DATA[prefix + "/params"])
             assert averaging == (not case.startswith("default")), prefix
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (
+            lambda: conventions.torch.RAdam(betas=(0.9, 1.0)),
+            "torch.RAdam: betas[1] must be in [0, 1), got 1.0",
+        ),
+        (
+            lambda: conventions.torch.RAdam(eps=-1.0),
+            "torch.RAdam: eps must be >= 0 and finite, got -1.0",
+        ),
+        (
+            lambda: conventions.torch.Rprop(etas=(1.2, 0.5)),
+            "torch.Rprop: etas must satisfy 0 < etas[0] < 1 < etas[1], got (1.2, 0.5)",
+        ),
+        (
+            lambda: conventions.torch.Rprop(step_sizes=(-1.0, 50.0)),
+            "torch.Rprop: step_sizes[0] must be >= 0 and finite, got -1.0",
+        ),
+        (
+            lambda: conventions.torch.ASGD(lambd=-1.0),
+            "torch.ASGD: lambd must be >= 0 and finite, got -1.0",
+        ),
+        (
+            lambda: conventions.torch.ASGD(t0=float("inf")),
+            "torch.ASGD: t0 must be >= 0 and finite, got inf",
+        ),
+    ],
+)
+def test_torch_radam_rprop_asgd_reject_bad_arguments_naming_them(make, message):
+    with pytest.raises(ValueError) as error:
+        make()
+    assert str(error.value) == message
+
+
+def test_torch_rprop_clamps_its_initial_step_size_to_step_sizes_as_torch_does():
+    tx = conventions.torch.Rprop(lr=0.5, step_sizes=(1e-3, 0.1))
+    updates, _ = tx.update(jnp.asarray([2.0, -3.0]), tx.init(jnp.zeros(2)), jnp.zeros(2))
+    np.testing.assert_array_equal(updates, [-0.1, 0.1])

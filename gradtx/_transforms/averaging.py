@@ -70,9 +70,9 @@ def average_params(start: ArrayLike = 1) -> GradientTransformation:
     & \text{otherwise} \end{cases}$$
 
     For an integer $s$, $\bar\theta_t = \theta_t$ up to step $s$, and then the mean of
-    $\theta_s, \dots, \theta_t$. The averaged parameters converge at the optimal rate where the
-    iterates themselves, under a slowly decaying step size, only oscillate near the optimum. Read
-    them with `averaged_params(state)`.
+    $\theta_s, \dots, \theta_t$. The average damps the noise of stochastic iterates: with a step
+    size that decays more slowly than $1/t$, it converges at the optimal rate (Polyak & Juditsky).
+    Read it with `averaged_params(state)`.
 
     The link must come last in its chain, after the learning rate: it needs the params and the
     final updates, and computes $\theta_t$ as `apply_updates` does (rounded to the params' dtype).
@@ -87,7 +87,7 @@ def average_params(start: ArrayLike = 1) -> GradientTransformation:
     References:
         Polyak & Juditsky, "Acceleration of Stochastic Approximation by Averaging", SIAM Journal
         on Control and Optimization 30(4), 1992. Bottou, "Stochastic Gradient Descent Tricks",
-        Neural Networks: Tricks of the Trade, 2012, Section 5.3 (averaged SGD).
+        Neural Networks: Tricks of the Trade, 2012 (averaged SGD).
 
     Example:
         >>> import gradtx

@@ -140,8 +140,7 @@ def RAdam(  # noqa: N802
     weight_decay: float = 0.0,
     decoupled_weight_decay: bool = False,
 ) -> GradientTransformation:
-    r"""torch.optim.RAdam: `scale_by_radam` rectified where $\rho_t > 5$, eps before bias
-    correction.
+    """torch.optim.RAdam: `scale_by_radam` rectified where rho_t > 5, eps before bias correction.
 
     u = -lr r_t m_hat sqrt(1 - b2^t) / (sqrt(v_t) + eps) where rho_t > 5, else -lr m_hat:
     gradtx's `radam` rectifies where rho_t >= 5 and adds eps to sqrt(v_hat)
@@ -186,8 +185,9 @@ def ASGD(  # noqa: N802
     t0: float = 1e6,
     weight_decay: float = 0.0,
 ) -> GradientTransformation:
-    r"""torch.optim.ASGD: SGD with L2 terms wd and lambd, the step size
-    lr / (1 + lambd lr (t - 1))^alpha, and the average of the iterates from step t0 + 2 on.
+    """torch.optim.ASGD: SGD with L2 terms wd and lambd, the step size
+    lr / (1 + lambd lr (t - 1))^alpha, and the average of the iterates from step t0 + 2 on
+    (gradtx has no ASGD alias of its own).
 
     theta_t = theta_{t-1} (1 - lambd eta_t) - eta_t (g_t + wd theta_{t-1}) is
     `add_decayed_weights(weight_decay)`, `add_decayed_weights(lambd)` and
