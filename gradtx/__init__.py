@@ -200,6 +200,9 @@ from gradtx._schedules import warmup_constant_schedule as warmup_constant_schedu
 from gradtx._schedules import (
     warmup_exponential_decay_schedule as warmup_exponential_decay_schedule,
 )
+from gradtx._transforms.averaging import AverageParamsState as AverageParamsState
+from gradtx._transforms.averaging import average_params as average_params
+from gradtx._transforms.averaging import averaged_params as averaged_params
 
 # Hyperparameters as state, and optimizers as JSON-serializable configs.
 from gradtx._wrappers.hyperparams import InjectHyperparamsState as InjectHyperparamsState

@@ -198,6 +198,7 @@ TRANSFORMATIONS = {
     # normalize alone keeps no counter, and COUNT_FREE has no anchor: chained with a trace.
     "normalize_then_trace": lambda: gradtx.chain(gradtx.normalize(), gradtx.trace(0.9)),
     "scale_by_optimistic_gradient": lambda: gradtx.scale_by_optimistic_gradient(),
+    "average_params": lambda: gradtx.average_params(start=3),
 }
 
 ALL = {**OPTIMIZERS, **TRANSFORMATIONS}

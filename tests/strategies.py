@@ -271,6 +271,8 @@ HYPERPARAMETERS = {
             "eps_root": st.floats(0.0, 1e-3),
             "threshold": st.floats(4.0, 10.0),
             "nesterov": st.booleans(),
+            "eps_uncorrected": st.booleans(),
+            "strict_threshold": st.booleans(),
         }
     ),
     "scale_by_belief": st.fixed_dictionaries(
@@ -547,6 +549,7 @@ HYPERPARAMETERS = {
     "scale_by_optimistic_gradient": st.fixed_dictionaries(
         {"alpha": st.floats(0.0, 2.0), "beta": st.floats(0.0, 2.0)}
     ),
+    "average_params": st.fixed_dictionaries({"start": st.floats(1.0, 20.0)}),
 }
 
 # Public factories built only by their registry entries, and why: `tests/test_registries.py`

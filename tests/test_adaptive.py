@@ -114,7 +114,15 @@ def _m_hat(m, g, b1, t, nesterov):
 
 
 def _radam_reference(
-    grads, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, threshold=5.0, nesterov=False
+    grads,
+    b1=0.9,
+    b2=0.999,
+    eps=1e-8,
+    eps_root=0.0,
+    threshold=5.0,
+    nesterov=False,
+    eps_uncorrected=False,
+    strict_threshold=False,
 ):
     m, v, out = np.zeros_like(grads[0]), np.zeros_like(grads[0]), []
     rho_inf = 2 / (1 - b2) - 1
@@ -123,9 +131,10 @@ def _radam_reference(
         v = b2 * v + (1 - b2) * g**2
         m_hat, v_hat = _m_hat(m, g, b1, t, nesterov), v / (1 - b2**t)
         rho = rho_inf - 2 * t * b2**t / (1 - b2**t)
-        if rho >= threshold:
+        eps_t = eps / np.sqrt(1 - b2**t) if eps_uncorrected else eps
+        if rho > threshold or (rho == threshold and not strict_threshold):
             r = np.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho))
-            out.append(r * m_hat / (np.sqrt(v_hat + eps_root) + eps))
+            out.append(r * m_hat / (np.sqrt(v_hat + eps_root) + eps_t))
         else:
             out.append(m_hat)
     return out
@@ -165,6 +174,8 @@ TRANSCRIPTIONS = [
     (gradtx.scale_by_radam, _radam_reference, {}),
     (gradtx.scale_by_radam, _radam_reference, dict(b1=0.5, b2=0.8, threshold=4.0)),
     (gradtx.scale_by_radam, _radam_reference, dict(b2=0.7, nesterov=True, eps_root=1e-6)),
+    (gradtx.scale_by_radam, _radam_reference, dict(b2=0.9, eps=0.1, eps_uncorrected=True)),
+    (gradtx.scale_by_radam, _radam_reference, dict(b2=0.9, threshold=6.0, strict_threshold=True)),
     (gradtx.scale_by_belief, _belief_reference, {}),
     (gradtx.scale_by_belief, _belief_reference, dict(b1=0.5, eps=1e-6, nesterov=True)),
     (gradtx.scale_by_yogi, _yogi_reference, {}),
@@ -206,6 +217,27 @@ def test_scale_by_radam_is_momentum_sgd_until_rho_reaches_the_threshold():
         if t <= 5:
             np.testing.assert_allclose(u, m / (1 - 0.9**t), rtol=1e-12)
     assert not np.allclose(got[5], m / (1 - 0.9**6))
+
+
+# A b2 for which rho_6 is exactly 5.0 in float64 (as tests/golden/make_porting_golden.py finds it).
+RHO_6_IS_5_B2 = 0.8397685748659791
+
+
+def test_scale_by_radam_strict_threshold_decides_a_step_where_rho_equals_the_threshold():
+    """rho_6 = 5 exactly: `strict_threshold` (torch's rho_t > 5) keeps step 6 momentum SGD, the
+    default (rho_t >= 5) rectifies it; every other step is the same."""
+    grads = _grads(steps=8)
+    strict = _run(gradtx.scale_by_radam(b2=RHO_6_IS_5_B2, strict_threshold=True), grads)
+    inclusive = _run(gradtx.scale_by_radam(b2=RHO_6_IS_5_B2), grads)
+    m = np.zeros_like(grads[0])
+    for g in grads[:6]:
+        m = 0.9 * m + 0.1 * g
+    np.testing.assert_allclose(strict[5], m / (1 - 0.9**6), rtol=1e-12)
+    assert not np.allclose(inclusive[5], strict[5])
+    for t in (0, 1, 2, 3, 4, 6, 7):
+        np.testing.assert_array_equal(strict[t], inclusive[t])
+    want = _radam_reference(grads, b2=RHO_6_IS_5_B2, strict_threshold=True)
+    np.testing.assert_allclose(strict, want, rtol=NUMPY_RTOL, atol=0)
 
 
 def test_scale_by_adopt_first_step_only_measures_and_clip_value_fn_sets_c_t():

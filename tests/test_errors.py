@@ -746,6 +746,22 @@ BAD_INPUTS = [
         "scale_by_madgrad: update needs the params (it steps from x_0 to them); call "
         "update(updates, state, params)",
     ),
+    (
+        lambda: gradtx.average_params(start=0.5),
+        ValueError,
+        "average_params: start must be in [1, inf), got 0.5",
+    ),
+    (
+        lambda: update_once(gradtx.average_params(), params=None),
+        ValueError,
+        "average_params: update needs the params to average; call update(updates, state, params)",
+    ),
+    (
+        lambda: gradtx.averaged_params(gradtx.sgd(0.1).init(jnp.zeros(2))),
+        ValueError,
+        "averaged_params: the state must hold exactly one AverageParamsState, found 0. Pass the "
+        "state of a chain that ends in `average_params`.",
+    ),
 ]
 
 

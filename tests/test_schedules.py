@@ -181,12 +181,14 @@ def test_join_schedules_accepts_optax_schedules():
         dict(init_value=0.1, decay_steps=7, decay_rate=2.0, staircase=True),
         dict(init_value=0.1, decay_steps=49, decay_rate=2.0, staircase=True),
         dict(init_value=-3.0, decay_steps=100, decay_rate=0.01),
+        dict(init_value=0.1, decay_steps=1, decay_rate=0.5, power=0.75),
+        dict(init_value=0.1, decay_steps=7, decay_rate=2.0, staircase=True, power=2.5),
     ],
 )
 def test_inverse_time_decay_matches_numpy(kwargs):
     i, steps, r = kwargs["init_value"], kwargs["decay_steps"], kwargs["decay_rate"]
     p = np.floor(T / steps) if kwargs.get("staircase") else T / steps
-    _assert_values(gs.inverse_time_decay(**kwargs), i / (1 + r * p))
+    _assert_values(gs.inverse_time_decay(**kwargs), i / (1 + r * p) ** kwargs.get("power", 1.0))
 
 
 @pytest.mark.parametrize(
@@ -377,6 +379,7 @@ INV = dict(init_value=1.0, decay_steps=10, decay_rate=0.5)
         (dict(INV, decay_rate=0), "decay_rate must be > 0 and finite, got 0"),
         (dict(INV, decay_rate=-1.0), "decay_rate must be > 0 and finite, got -1.0"),
         (dict(INV, init_value=float("nan")), "init_value must be finite, got nan"),
+        (dict(INV, power=0.0), "power must be > 0 and finite, got 0.0"),
     ],
 )
 def test_inverse_time_decay_rejects_bad_arguments(kwargs, message):

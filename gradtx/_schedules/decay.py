@@ -79,22 +79,24 @@ class exponential_decay:
 
 @dataclasses.dataclass(frozen=True)
 class inverse_time_decay:
-    r"""Decay a value as the inverse of time.
+    r"""Decay a value as the inverse of time, or of a power of it.
 
-    $$v(t) = \frac{I}{1 + r\, t/T},$$
+    $$v(t) = \frac{I}{(1 + r\, t/T)^p},$$
 
-    with $t/T$ replaced by $\lfloor t/T \rfloor$ when `staircase`. Optax has no such schedule; the
-    semantics are those of Keras's `InverseTimeDecay`.
+    with $t/T$ replaced by $\lfloor t/T \rfloor$ when `staircase`. Optax has no such schedule; with
+    $p = 1$ the semantics are those of Keras's `InverseTimeDecay`.
 
     Args:
         init_value: $I$, the value at $t = 0$.
         decay_steps: $T > 0$, the unit of time.
-        decay_rate: $r > 0$; the value has halved when $r t/T = 1$.
+        decay_rate: $r > 0$; the value has halved when $r t/T = 1$ (for $p = 1$).
         staircase: if True, decay in jumps every $T$ steps instead of continuously.
+        power: $p > 0$; averaged SGD uses $p = 3/4$ (torch.optim.ASGD's `alpha`).
 
     References:
         Bottou, "Stochastic Gradient Descent Tricks", Neural Networks: Tricks of the Trade, 2012
-        ($\gamma_t = \gamma_0 / (1 + \gamma_0 \lambda t)$).
+        ($\gamma_t = \gamma_0 / (1 + \gamma_0 \lambda t)$, and $\gamma_0 / (1 + \gamma_0 \lambda
+        t)^{3/4}$ for averaged SGD).
 
     Example:
         >>> import gradtx
@@ -106,15 +108,18 @@ class inverse_time_decay:
     decay_steps: ArrayLike
     decay_rate: ArrayLike
     staircase: bool = False
+    power: ArrayLike = 1.0
 
     def __post_init__(self) -> None:
         where = "inverse_time_decay"
         check_finite(where, init_value=self.init_value)
-        check_positive(where, decay_steps=self.decay_steps, decay_rate=self.decay_rate)
+        check_positive(
+            where, decay_steps=self.decay_steps, decay_rate=self.decay_rate, power=self.power
+        )
 
     def __call__(self, count: ArrayLike) -> jax.Array:
         p = _steps_done(as_float(count), self.decay_steps, self.staircase)
-        return self.init_value / (1 + self.decay_rate * p)
+        return self.init_value / (1 + self.decay_rate * p) ** self.power
 
 
 @dataclasses.dataclass(frozen=True)

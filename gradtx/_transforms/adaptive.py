@@ -18,7 +18,7 @@ from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
 from gradtx._base import GradientTransformation, Updates
-from gradtx._transforms.adam import ScaleByAdamState, _moments, _nesterov_mean
+from gradtx._transforms.adam import ScaleByAdamState, _epsilon, _moments, _nesterov_mean
 
 
 def _mean_hat(g, m, b1, count, nesterov):
@@ -36,6 +36,8 @@ def scale_by_radam(
     threshold: ArrayLike = 5.0,
     *,
     nesterov: bool = False,
+    eps_uncorrected: bool = False,
+    strict_threshold: bool = False,
 ) -> GradientTransformation:
     r"""Scale by Adam's step rectified for the variance of its adaptive rate (RAdam).
 
@@ -56,6 +58,12 @@ def scale_by_radam(
         eps_root: $\epsilon_{root}$, inside the root.
         threshold: $\rho_{min}$, at least 4 (where $r_t$ becomes real); the authors' code uses 5.
         nesterov: use Nadam's look-ahead $\hat m_t$ (see `scale_by_adam`).
+        eps_uncorrected: use $\epsilon / \sqrt{1-\beta_2^t}$ in place of $\epsilon$, i.e. add
+            $\epsilon$ to $\sqrt{v_t}$ before bias correction (torch.optim.RAdam; see
+            `scale_by_adam`).
+        strict_threshold: rectify only where $\rho_t > \rho_{min}$, not where
+            $\rho_t \ge \rho_{min}$ (torch.optim.RAdam's $\rho_t > 5$; the paper's $\rho_t > 4$
+            is `threshold=4.0, strict_threshold=True`).
 
     Returns:
         A transformation with state `ScaleByAdamState(count, mu, nu)`.
@@ -66,7 +74,9 @@ def scale_by_radam(
 
     Note:
         The paper rectifies where $\rho_t > 4$; Optax and the authors' code where
-        $\rho_t \ge 5$, the default here. Optax accepts a threshold below 4, where
+        $\rho_t \ge 5$, the default here; torch.optim.RAdam where $\rho_t > 5$, with
+        $\epsilon$ added before bias correction (`strict_threshold=True, eps_uncorrected=True`,
+        as `gradtx.conventions.torch.RAdam` does). Optax accepts a threshold below 4, where
         $(\rho_t - 4)(\rho_t - 2) < 0$ for $\rho_t$ in $(2, 4)$ and its step is NaN; gradtx raises
         a ValueError instead.
 
@@ -77,6 +87,7 @@ def scale_by_radam(
     _validate.check_interval("scale_by_radam", b1=b1, b2=b2)
     _validate.check_non_negative("scale_by_radam", eps=eps, eps_root=eps_root)
     _validate.check_interval("scale_by_radam", low=4.0, high=math.inf, threshold=threshold)
+    _eps = _epsilon(eps_uncorrected)
 
     def init(params):
         return ScaleByAdamState(
@@ -86,17 +97,18 @@ def scale_by_radam(
     def direction(g, s, h):
         dt = g.dtype
         m_hat = _mean_hat(g, s.mu, h.b1, h.count, nesterov)
-        v_hat = s.nu / _tree.bias_correction(h.b2, h.count, dt)
+        correction2 = _tree.bias_correction(h.b2, h.count, dt)
         t = h.count.astype(dt)
         rho_inf = 2 / (1 - h.b2) - 1
         b2_t = h.b2**t
         rho = rho_inf - 2 * t * b2_t / (1 - b2_t)
-        tractable = rho >= h.threshold
+        tractable = rho > h.threshold if strict_threshold else rho >= h.threshold
         safe_rho = jnp.where(tractable, rho, rho_inf)  # r_t = 1: no NaN in the branch not taken
         r = jnp.sqrt(
             (safe_rho - 4) * (safe_rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * safe_rho)
         )
-        return jnp.where(tractable, r * m_hat / (jnp.sqrt(v_hat + h.eps_root) + h.eps), m_hat)
+        denominator = jnp.sqrt(s.nu / correction2 + h.eps_root) + _eps(h.eps, correction2)
+        return jnp.where(tractable, r * m_hat / denominator, m_hat)
 
     def update(updates, state, params=None):
         del params

@@ -7,11 +7,15 @@ fixtures). Weight decay is torch's: added to the gradient (L2) unless the optimi
 
 from __future__ import annotations
 
+from gradtx import _validate
 from gradtx._aliases.adaptive import adadelta, rmsprop
+from gradtx._aliases.sign_and_trust import rprop
 from gradtx._base import GradientTransformation, ScalarOrSchedule, identity
 from gradtx._combine import chain
 from gradtx._schedules import inverse_time_decay
 from gradtx._transforms.adam import scale_by_adam, scale_by_adamax, scale_by_amsgrad, scale_by_nadam
+from gradtx._transforms.adaptive import scale_by_radam
+from gradtx._transforms.averaging import average_params
 from gradtx._transforms.decay import add_decayed_weights
 from gradtx._transforms.moments import scale_by_rss
 from gradtx._transforms.momentum import trace
@@ -127,3 +131,77 @@ def _adam(betas: Betas, eps: float, amsgrad: bool) -> GradientTransformation:
     if amsgrad:
         return scale_by_amsgrad(*betas, eps, raw_max=True)
     return scale_by_adam(*betas, eps)
+
+
+def RAdam(  # noqa: N802
+    lr: ScalarOrSchedule = 1e-3,
+    betas: Betas = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    decoupled_weight_decay: bool = False,
+) -> GradientTransformation:
+    """torch.optim.RAdam: `scale_by_radam` rectified where rho_t > 5, eps before bias correction.
+
+    u = -lr r_t m_hat sqrt(1 - b2^t) / (sqrt(v_t) + eps) where rho_t > 5, else -lr m_hat:
+    gradtx's `radam` rectifies where rho_t >= 5 and adds eps to sqrt(v_hat)
+    (`strict_threshold=True, eps_uncorrected=True` here). Weight decay is L2, or decoupled
+    (theta (1 - lr wd) before the step) with `decoupled_weight_decay`.
+    """
+    b1, b2 = betas
+    arguments = {"lr": lr, "betas[0]": b1, "betas[1]": b2, "eps": eps, "weight_decay": weight_decay}
+    with _validate.calling("torch.RAdam", arguments):
+        scaler = scale_by_radam(b1, b2, eps, eps_uncorrected=True, strict_threshold=True)
+        return with_weight_decay(scaler, lr, weight_decay, decoupled=decoupled_weight_decay)
+
+
+def Rprop(  # noqa: N802
+    lr: float = 1e-2,
+    etas: Betas = (0.5, 1.2),
+    step_sizes: Betas = (1e-6, 50.0),
+) -> GradientTransformation:
+    """torch.optim.Rprop: gradtx's `rprop` (Rprop without weight backtracking), whose initial
+    step size is lr clamped to step_sizes, as torch clamps it at its first step.
+
+    torch tests the sign of g_t g_{t-1}, gradtx sign(g_t) sign(u_{t-1}): the same unless the
+    product underflows to 0 (|g_t g_{t-1}| below the smallest subnormal), where torch neither
+    adapts nor skips the step.
+    """
+    eta_minus, eta_plus = etas
+    if all(map(_validate.is_number, etas)) and not 0.0 < eta_minus < 1.0 < eta_plus:
+        raise ValueError(f"torch.Rprop: etas must satisfy 0 < etas[0] < 1 < etas[1], got {etas!r}")
+    low, high = step_sizes
+    arguments = {"lr": lr, "etas[0]": eta_minus, "etas[1]": eta_plus}
+    arguments |= {"step_sizes[0]": low, "step_sizes[1]": high}
+    with _validate.calling("torch.Rprop", arguments):
+        _validate.check_non_negative("torch.Rprop", lr=lr)
+        initial = min(max(lr, low), high)
+        return rprop(initial, eta_minus, eta_plus, low, high)
+
+
+def ASGD(  # noqa: N802
+    lr: float = 1e-2,
+    lambd: float = 1e-4,
+    alpha: float = 0.75,
+    t0: float = 1e6,
+    weight_decay: float = 0.0,
+) -> GradientTransformation:
+    """torch.optim.ASGD: SGD with L2 terms wd and lambd, the step size
+    lr / (1 + lambd lr (t - 1))^alpha, and the average of the iterates from step t0 + 2 on
+    (gradtx has no ASGD alias of its own).
+
+    theta_t = theta_{t-1} (1 - lambd eta_t) - eta_t (g_t + wd theta_{t-1}) is
+    `add_decayed_weights(weight_decay)`, `add_decayed_weights(lambd)` and
+    `scale_by_learning_rate(inverse_time_decay(lr, 1, lambd lr, power=alpha))`; torch's `ax` is
+    `average_params(start=t0 + 2)`, read with `gradtx.averaged_params(state)`. The chain must be
+    the whole optimizer: the average is of the params after each step.
+    """
+    arguments = {"lr": lr, "lambd": lambd, "alpha": alpha, "t0": t0, "weight_decay": weight_decay}
+    with _validate.calling("torch.ASGD", arguments):
+        _validate.check_non_negative("torch.ASGD", **arguments)
+        rate = inverse_time_decay(lr, 1, lambd * lr, power=alpha) if lambd * lr and alpha else lr
+        return chain(
+            add_decayed_weights(weight_decay),
+            add_decayed_weights(lambd),
+            scale_by_learning_rate(rate),
+            average_params(start=t0 + 2),
+        )

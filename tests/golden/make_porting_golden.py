@@ -64,14 +64,18 @@ Key layout of porting.npz
 ``rosenbrock/{framework}/{Optimizer}/{case}/grads``   [150, 2] gradient the
                                                         reference used at
                                                         each step (before it)
+``{protocol}/torch/ASGD/{case}/ax``             [steps, n] torch's averaged
+                                                        params (state "ax")
+                                                        after each step
 ``cases``  0-d string array: json.dumps of
     {framework: {Optimizer: {case: {<exact constructor kwargs>,
                                     "protocols": [...]}}}}
 
 framework is "torch" or "keras"; Optimizer is the class name
 (``torch.optim.<Optimizer>`` / ``keras.optimizers.<Optimizer>``). Tuples
-(torch ``betas``) appear as JSON lists. A {protocol}/{framework}/{Optimizer}/
-{case} entry exists only if protocol is in that case's "protocols".
+(torch ``betas``, ``etas``, ``step_sizes``) appear as JSON lists. A
+{protocol}/{framework}/{Optimizer}/{case} entry exists only if protocol is in
+that case's "protocols".
 """
 
 import hashlib
@@ -113,6 +117,19 @@ ROSEN = ("rosenbrock",)
 def case(protocols=BOTH, **kwargs):
     return {"kwargs": kwargs, "protocols": tuple(protocols)}
 
+
+# A beta_2 for which torch.optim.RAdam's rho_t is exactly 5.0 at step 6 (found by bisection and
+# a scan over neighbouring floats): the rectification test rho_t > 5 decides that step.
+RHO_6_IS_5_B2 = 0.8397685748659791
+
+
+def radam_rho(beta2, step):
+    """rho_t as torch.optim.RAdam computes it (Python floats)."""
+    rho_inf = 2 / (1 - beta2) - 1
+    return rho_inf - 2 * step * (beta2**step) / (1 - beta2**step)
+
+
+assert radam_rho(RHO_6_IS_5_B2, 6.0) == 5.0
 
 # torch.optim: every case also gets foreach=False (added in make_torch_opt and
 # recorded in "cases").
@@ -175,6 +192,28 @@ TORCH = {
         ),
         # Same schedule as keras.optimizers.Nadam's defaults (psi = 1).
         "keras_like": case(lr=1e-3, eps=1e-7, momentum_decay=1.0),
+    },
+    "RAdam": {
+        "default": case(),
+        "l2": case(lr=2e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=1e-2),
+        # A large eps: where it is added (before bias correction) shows.
+        "decoupled": case(
+            lr=5e-3, betas=(0.9, 0.99), eps=1e-3, weight_decay=0.1, decoupled_weight_decay=True
+        ),
+        # rho_6 == 5.0 exactly for this b2 (asserted below): torch's step 6 is not rectified.
+        "rho_equals_5": case(lr=1e-3, betas=(0.9, RHO_6_IS_5_B2), eps=1e-6),
+    },
+    "Rprop": {
+        "default": case(),
+        "etas": case(lr=1e-3, etas=(0.3, 1.5), step_sizes=(1e-5, 1.0)),
+        # lr above step_sizes[1]: torch clamps the initial step size at its first step.
+        "clamped": case(lr=0.5, etas=(0.6, 1.1), step_sizes=(1e-3, 0.1)),
+    },
+    "ASGD": {
+        "default": case(REPLAY),
+        "default_rb": case(ROSEN, lr=1e-3),
+        "averaged": case(lr=1e-3, lambd=1e-3, alpha=0.75, t0=20.0),
+        "l2": case(lr=2e-3, lambd=0.05, alpha=0.5, t0=50.5, weight_decay=1e-2),
     },
 }
 
@@ -269,7 +308,12 @@ def make_torch_opt(name, kwargs, p, foreach):
     return getattr(torch.optim, name)([p], foreach=foreach, **kwargs)
 
 
-def run_torch(name, kwargs, protocol, x0, grads, foreach=False):
+# Optimizer state recorded after every step (besides the params), stored as
+# {protocol}/torch/{Optimizer}/{case}/{key}: ASGD's averaged params.
+TORCH_STATE_RECORDED = {"ASGD": ("ax",)}
+
+
+def run_torch(name, kwargs, protocol, x0, grads, foreach=False, recorded_state=None):
     p = torch.nn.Parameter(torch.tensor(x0, dtype=torch.float64))
     opt = make_torch_opt(name, kwargs, p, foreach)
     n_steps = N_REPLAY_STEPS if protocol == "replay" else N_ROSEN_STEPS
@@ -285,6 +329,11 @@ def run_torch(name, kwargs, protocol, x0, grads, foreach=False):
         opt.step()
         assert p.dtype == torch.float64
         params.append(p.detach().clone().numpy())
+        if recorded_state is not None:
+            for key in TORCH_STATE_RECORDED.get(name, ()):
+                value = opt.state[p][key]
+                assert value.dtype == torch.float64, (name, key, value.dtype)
+                recorded_state.setdefault(key, []).append(value.detach().clone().numpy())
     for v in opt.state[p].values():
         if torch.is_tensor(v):
             assert v.dtype == torch.float64, (name, v.dtype)
@@ -385,8 +434,11 @@ def main():
                     if protocol not in c["protocols"] and protocol == "replay":
                         continue  # *_rb cases: Rosenbrock only
                     x0 = x0_replay if protocol == "replay" else ROSEN_X0
+                    recorded_state = {}
                     if framework == "torch":
-                        params, seen = run_torch(opt_name, kwargs, protocol, x0, g_replay)
+                        params, seen = run_torch(
+                            opt_name, kwargs, protocol, x0, g_replay, recorded_state=recorded_state
+                        )
                         fe, _ = run_torch(opt_name, kwargs, protocol, x0, g_replay, foreach=True)
                         if is_ok(params, protocol):
                             rel = np.abs(fe - params) / np.maximum(np.abs(params), 1e-300)
@@ -402,6 +454,8 @@ def main():
                         continue
                     assert is_ok(params, protocol), key
                     out[key + "/params"] = params
+                    for state_key, values in recorded_state.items():
+                        out[f"{key}/{state_key}"] = np.asarray(values, np.float64)
                     if protocol == "replay":
                         assert np.array_equal(seen, g_replay), key
                         amp = float("nan")
