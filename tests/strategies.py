@@ -535,6 +535,18 @@ HYPERPARAMETERS = {
     "scale_by_optimistic_gradient": st.fixed_dictionaries(
         {"alpha": st.floats(0.0, 2.0), "beta": st.floats(0.0, 2.0)}
     ),
+    # n_0 > 0: with n_0 = beta = l2 = 0, a coordinate whose gradients are all 0 divides 0 by 0.
+    "ftrl": st.fixed_dictionaries(
+        {
+            "learning_rate": log_uniform(1e-5, 1.0),
+            "learning_rate_power": st.floats(-1.0, 0.0),
+            "initial_accumulator_value": log_uniform(1e-3, 1.0),
+            "l1": st.one_of(st.just(0.0), log_uniform(1e-6, 1.0)),
+            "l2": st.one_of(st.just(0.0), log_uniform(1e-6, 1.0)),
+            "l2_shrinkage": st.one_of(st.just(0.0), log_uniform(1e-6, 1.0)),
+            "beta": st.one_of(st.just(0.0), log_uniform(1e-3, 10.0)),
+        }
+    ),
 }
 
 # Public factories built only by their registry entries, and why: `tests/test_registries.py`

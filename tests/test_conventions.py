@@ -8,6 +8,7 @@ defaults and at least two other settings. Tolerance: 1e-10 relative, every eleme
 
 import json
 import pathlib
+import re
 
 import jax
 import jax.numpy as jnp
@@ -161,3 +162,41 @@ def test_schedule_free_keeps_keras_z_and_evaluates_at_its_x(name, case, protocol
     assert isinstance(steps[0].state, gradtx.ScheduleFreeState)
     assert replay.max_relative_difference(z, DATA[f"{key}/z"]) <= RTOL
     assert replay.max_relative_difference(x, DATA[f"{key}/x"]) <= RTOL
+
+
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (
+            lambda: conventions.keras.Lion(beta_1=0.0),
+            "keras.Lion: beta_1 must be in (0, 1) (0 makes Lion SignSGD), got 0.0",
+        ),
+        (
+            lambda: conventions.keras.Lion(beta_2=1.5),
+            "keras.Lion: beta_2 must be in [0, 1), got 1.5",
+        ),
+        (
+            lambda: conventions.keras.Lamb(epsilon=-1.0),
+            "keras.Lamb: epsilon must be >= 0 and finite, got -1.0",
+        ),
+        (
+            lambda: conventions.keras.Ftrl(learning_rate_power=0.5),
+            "keras.Ftrl: learning_rate_power must be <= 0, got 0.5",
+        ),
+        (
+            lambda: conventions.keras.Ftrl(l1_regularization_strength=-0.1),
+            "keras.Ftrl: l1_regularization_strength must be >= 0 and finite, got -0.1",
+        ),
+        (
+            lambda: conventions.keras.ScheduleFreeAdamW(warmup_steps=-1),
+            "keras.ScheduleFreeAdamW: warmup_steps must be an int >= 0, got -1",
+        ),
+        (
+            lambda: conventions.keras.ScheduleFreeAdamW(beta_1=0.0),
+            "keras.ScheduleFreeAdamW: beta_1 must be in (0, 1], got 0.0",
+        ),
+    ],
+)
+def test_keras_adapters_reject_bad_arguments_in_keras_words(make, message):
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        make()

@@ -715,6 +715,33 @@ BAD_INPUTS = [
         "scale_by_madgrad: update needs the params (it steps from x_0 to them); call "
         "update(updates, state, params)",
     ),
+    # FTRL-Proximal (the keras.Ftrl adapter's building block).
+    (
+        lambda: gradtx.ftrl(0.0),
+        ValueError,
+        "ftrl: learning_rate must be > 0 (it divides n_t^-p), got 0.0",
+    ),
+    (
+        lambda: gradtx.ftrl(0.1, learning_rate_power=0.5),
+        ValueError,
+        "ftrl: learning_rate_power must be <= 0, got 0.5",
+    ),
+    (
+        lambda: gradtx.ftrl(0.1, initial_accumulator_value=-1.0),
+        ValueError,
+        "ftrl: initial_accumulator_value must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.ftrl(0.1, l2_shrinkage=float("nan")),
+        ValueError,
+        "ftrl: l2_shrinkage must be >= 0 and finite, got nan",
+    ),
+    (
+        lambda: update_once(gradtx.ftrl(0.1), params=None),
+        ValueError,
+        "ftrl: update needs the params (it returns the step to the new weights); call "
+        "update(updates, state, params)",
+    ),
 ]
 
 

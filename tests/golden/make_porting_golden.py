@@ -257,9 +257,7 @@ KERAS = {
     },
     "ScheduleFreeAdamW": {
         "default": case(),
-        "warmup": case(
-            learning_rate=1e-2, beta_1=0.8, beta_2=0.99, epsilon=1e-6, warmup_steps=10
-        ),
+        "warmup": case(learning_rate=1e-2, beta_1=0.8, beta_2=0.99, epsilon=1e-6, warmup_steps=10),
         "betas": case(learning_rate=5e-3, beta_1=0.95, beta_2=0.9999, epsilon=1e-10),
         "long_warmup": case(learning_rate=5e-2, warmup_steps=200),
     },
