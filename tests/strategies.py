@@ -536,10 +536,12 @@ HYPERPARAMETERS = {
         {"alpha": st.floats(0.0, 2.0), "beta": st.floats(0.0, 2.0)}
     ),
     # n_0 > 0: with n_0 = beta = l2 = 0, a coordinate whose gradients are all 0 divides 0 by 0.
+    # z_t ~ -q_t theta, of order |theta| n^-p / lr, is stored in the params' dtype: in float16
+    # (max 65504) it overflows for lr 1e-4 and p = -1 (a nightly find); drawn where it fits.
     "ftrl": st.fixed_dictionaries(
         {
-            "learning_rate": log_uniform(1e-5, 1.0),
-            "learning_rate_power": st.floats(-1.0, 0.0),
+            "learning_rate": log_uniform(1e-2, 1.0),
+            "learning_rate_power": st.floats(-0.5, 0.0),
             "initial_accumulator_value": log_uniform(1e-3, 1.0),
             "l1": st.one_of(st.just(0.0), log_uniform(1e-6, 1.0)),
             "l2": st.one_of(st.just(0.0), log_uniform(1e-6, 1.0)),

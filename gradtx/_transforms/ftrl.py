@@ -77,6 +77,8 @@ def ftrl(
         state alone. $z_0 = 0$ even when $n_0 > 0$, so the first steps pull the weights towards
         0: a coordinate whose gradients are all 0 is set to 0 at once. With $n_0 = \beta =
         \lambda_2 = 0$ and $p < 0$ such a coordinate has $q_t = 0$ and becomes NaN, as in Keras.
+        $z_t \approx -q_t \theta_t$, of order $|\theta| n_t^{-p} / \eta$, is stored in the
+        params' dtype: with float16 params and a small $\eta$ it can overflow.
         `gradtx.conventions.keras.Ftrl` reproduces `keras.optimizers.Ftrl`.
 
     Example:

@@ -64,6 +64,12 @@ Key layout of porting.npz
 ``rosenbrock/{framework}/{Optimizer}/{case}/grads``   [150, 2] gradient the
                                                         reference used at
                                                         each step (before it)
+``{protocol}/keras/ScheduleFreeAdamW/{case}/z``       [steps, n] its "momentum"
+                                                        variable z after each
+                                                        step (KERAS_STATE)
+``{protocol}/keras/ScheduleFreeAdamW/{case}/x``       [steps, n] the x its
+                                                        update_step recovers,
+                                                        (y - (1 - b1) z) / b1
 ``cases``  0-d string array: json.dumps of
     {framework: {Optimizer: {case: {<exact constructor kwargs>,
                                     "protocols": [...]}}}}
