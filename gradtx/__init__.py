@@ -155,6 +155,8 @@ from gradtx._transforms.factored import scale_by_factored_rms as scale_by_factor
 from gradtx._transforms.factored import scale_by_param_block_rms as scale_by_param_block_rms
 from gradtx._transforms.sm3 import ScaleBySm3State as ScaleBySm3State
 from gradtx._transforms.sm3 import scale_by_sm3 as scale_by_sm3
+from gradtx._transforms.ftrl import FtrlState as FtrlState
+from gradtx._transforms.ftrl import ftrl as ftrl
 
 from gradtx._transforms.schedule_free import (
     schedule_free_eval_params as schedule_free_eval_params,

@@ -104,6 +104,10 @@ OPTIMIZERS = {
         gradtx.chain(gradtx.sgd(0.1), gradtx.reduce_on_plateau(patience=2, cooldown=1))
     ),
     "optimistic_gradient_descent": lambda: gradtx.optimistic_gradient_descent(0.05),
+    "ftrl": lambda: gradtx.ftrl(1.0),
+    "ftrl_regularized": lambda: gradtx.ftrl(
+        0.5, -0.6, l1=1e-3, l2=1e-3, l2_shrinkage=1e-3, beta=1.0
+    ),
 }
 
 # Every transformation, built with settings valid for any params. Updates in, updates out.

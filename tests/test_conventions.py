@@ -8,6 +8,7 @@ defaults and at least two other settings. Tolerance: 1e-10 relative, every eleme
 
 import json
 import pathlib
+import re
 
 import jax
 import jax.numpy as jnp
@@ -24,6 +25,10 @@ DATA = np.load(GOLDEN)
 CASES = json.loads(str(DATA["cases"]))
 # Constructor arguments that only concern the framework's implementation, not the numbers.
 NOT_NUMERICAL = {"foreach", "protocols"}
+# Optimizers that assign new weights theta_t, where gradtx returns u_t = theta_t - theta_(t-1):
+# `apply_updates` rounds theta_(t-1) + u_t once, up to an ulp of theta_(t-1), so their params are
+# compared relative to the step's largest weight (test_assigning_convention_... below).
+ASSIGNING = {("keras", "Ftrl")}
 
 
 def _build(framework, name, case):
@@ -40,7 +45,7 @@ def _cases(protocol):
         for framework, optimizers in CASES.items()
         for name, cases in optimizers.items()
         for case, spec in cases.items()
-        if protocol in spec["protocols"]
+        if protocol in spec["protocols"] and (framework, name) not in ASSIGNING
     ]
 
 
@@ -59,7 +64,19 @@ def test_every_reference_optimizer_has_three_settings_per_protocol():
             "Rprop",
             "ASGD",
         },
-        "keras": {"SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "Adamax", "Nadam"},
+        "keras": {
+            "SGD",
+            "Adagrad",
+            "Adadelta",
+            "RMSprop",
+            "Adam",
+            "Adamax",
+            "Nadam",
+            "Lion",
+            "Lamb",
+            "Ftrl",
+            "ScheduleFreeAdamW",
+        },
     }
     assert {fw: set(optimizers) for fw, optimizers in CASES.items()} == wanted
     for protocol in ("replay", "rosenbrock"):
@@ -166,3 +183,109 @@ def test_torch_rprop_clamps_its_initial_step_size_to_step_sizes_as_torch_does():
     tx = conventions.torch.Rprop(lr=0.5, step_sizes=(1e-3, 0.1))
     updates, _ = tx.update(jnp.asarray([2.0, -3.0]), tx.init(jnp.zeros(2)), jnp.zeros(2))
     np.testing.assert_array_equal(updates, [-0.1, 0.1])
+
+
+def _assigning_cases():
+    return [
+        pytest.param(framework, name, case, protocol, id=f"{framework}-{name}-{case}-{protocol}")
+        for framework, name in sorted(ASSIGNING)
+        for case, spec in CASES[framework][name].items()
+        for protocol in spec["protocols"]
+    ]
+
+
+def _step_relative_difference(got, want, x0):
+    """max over steps and elements of |got_t - want_t| / max(|got_t|, |want_t|, |want_(t-1)|),
+    want_(-1) = x0: the difference relative to the weights of the step that produced it."""
+    before = np.concatenate([x0[None], want[:-1]])
+    scale = np.maximum(np.maximum(np.abs(got), np.abs(want)), np.abs(before))
+    assert np.all(np.isfinite(got)) and np.all(np.isfinite(want))
+    return float(np.max(np.abs(got - want) / np.where(scale > 0, scale, 1)))
+
+
+@pytest.mark.parametrize("framework,name,case,protocol", _assigning_cases())
+def test_assigning_convention_matches_framework_relative_to_the_step(
+    framework, name, case, protocol
+):
+    """Keras' Ftrl sets theta_t = (clip(z_t) - z_t) / q_t; gradtx's `ftrl` returns theta_t -
+    theta_(t-1). A weight that falls from O(1) to 1e-7 (Keras' first step drops x0, z_0 being 0)
+    then differs by an ulp of the old weight: 3.6e-10 of the new one in `fixed_power`."""
+    tx = _build(framework, name, case)
+    want = DATA[f"{protocol}/{framework}/{name}/{case}/params"]
+    x0 = DATA[f"{protocol}/x0"]
+    if protocol == "replay":
+        grads = [{"x": jnp.asarray(g)} for g in DATA["replay/grads"]]
+        got = np.stack([p["x"] for p in replay.run_replay(tx, {"x": jnp.asarray(x0)}, grads)])
+    else:
+        got = np.stack([p["xy"] for p in replay.run_rosenbrock(tx, steps=len(want))])
+    assert not np.allclose(got[-1], x0), "the run must move"
+    assert _step_relative_difference(got, want, x0) <= RTOL
+
+
+def _schedule_free_cases():
+    return [
+        pytest.param(name, case, protocol, id=f"keras-{name}-{case}-{protocol}")
+        for name in ("ScheduleFreeAdamW",)
+        for case, spec in CASES["keras"][name].items()
+        for protocol in spec["protocols"]
+    ]
+
+
+@pytest.mark.parametrize("name,case,protocol", _schedule_free_cases())
+def test_schedule_free_keeps_keras_z_and_evaluates_at_its_x(name, case, protocol):
+    """Keras' variable is y (checked above); it stores z as "momentum" and recovers
+    x = (y - (1 - beta_1) z) / beta_1 in each step: gradtx's state z and
+    `schedule_free_eval_params` must give the same sequences."""
+    tx = _build("keras", name, case)
+    key = f"{protocol}/keras/{name}/{case}"
+    if protocol == "replay":
+        params = {"p": jnp.asarray(DATA["replay/x0"])}
+        grads = [{"p": jnp.asarray(g)} for g in DATA["replay/grads"]]
+        steps = list(helpers.steps(tx, params, grads, apply=True, jit=True))
+    else:
+        grads = jax.grad(lambda p: replay.rosenbrock({"xy": p["p"]}))
+        params = {"p": jnp.asarray(DATA["rosenbrock/x0"])}
+        steps = list(helpers.steps(tx, params, grads, count=150, apply=True, jit=True))
+    z = np.stack([step.state.z["p"] for step in steps])
+    x = np.stack([gradtx.schedule_free_eval_params(s.state, s.params)["p"] for s in steps])
+    assert isinstance(steps[0].state, gradtx.ScheduleFreeState)
+    assert replay.max_relative_difference(z, DATA[f"{key}/z"]) <= RTOL
+    assert replay.max_relative_difference(x, DATA[f"{key}/x"]) <= RTOL
+
+
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (
+            lambda: conventions.keras.Lion(beta_1=0.0),
+            "keras.Lion: beta_1 must be in (0, 1) (0 makes Lion SignSGD), got 0.0",
+        ),
+        (
+            lambda: conventions.keras.Lion(beta_2=1.5),
+            "keras.Lion: beta_2 must be in [0, 1), got 1.5",
+        ),
+        (
+            lambda: conventions.keras.Lamb(epsilon=-1.0),
+            "keras.Lamb: epsilon must be >= 0 and finite, got -1.0",
+        ),
+        (
+            lambda: conventions.keras.Ftrl(learning_rate_power=0.5),
+            "keras.Ftrl: learning_rate_power must be <= 0, got 0.5",
+        ),
+        (
+            lambda: conventions.keras.Ftrl(l1_regularization_strength=-0.1),
+            "keras.Ftrl: l1_regularization_strength must be >= 0 and finite, got -0.1",
+        ),
+        (
+            lambda: conventions.keras.ScheduleFreeAdamW(warmup_steps=-1),
+            "keras.ScheduleFreeAdamW: warmup_steps must be an int >= 0, got -1",
+        ),
+        (
+            lambda: conventions.keras.ScheduleFreeAdamW(beta_1=0.0),
+            "keras.ScheduleFreeAdamW: beta_1 must be in (0, 1], got 0.0",
+        ),
+    ],
+)
+def test_keras_adapters_reject_bad_arguments_in_keras_words(make, message):
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        make()

@@ -441,6 +441,11 @@ BAD_INPUTS = [
         "init: params leaf <root> has dtype int64; " + INT_FIX,
     ),
     (
+        lambda: update_once(gradtx.scale_by_rss(), jnp.arange(3), jnp.arange(3)),
+        TypeError,
+        "scale_by_rss: updates leaf <root> has dtype int64; " + INT_FIX,
+    ),
+    (
         lambda: gradtx.apply_updates({"n": jnp.asarray(1, jnp.int32)}, {"n": jnp.asarray(0.5)}),
         TypeError,
         "apply_updates: params leaf ['n'] has dtype int32; " + INT_FIX,
@@ -761,6 +766,33 @@ BAD_INPUTS = [
         ValueError,
         "averaged_params: the state must hold exactly one AverageParamsState, found 0. Pass the "
         "state of a chain that ends in `average_params`.",
+    ),
+    # FTRL-Proximal (the keras.Ftrl adapter's building block).
+    (
+        lambda: gradtx.ftrl(0.0),
+        ValueError,
+        "ftrl: learning_rate must be > 0 (it divides n_t^-p), got 0.0",
+    ),
+    (
+        lambda: gradtx.ftrl(0.1, learning_rate_power=0.5),
+        ValueError,
+        "ftrl: learning_rate_power must be <= 0, got 0.5",
+    ),
+    (
+        lambda: gradtx.ftrl(0.1, initial_accumulator_value=-1.0),
+        ValueError,
+        "ftrl: initial_accumulator_value must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.ftrl(0.1, l2_shrinkage=float("nan")),
+        ValueError,
+        "ftrl: l2_shrinkage must be >= 0 and finite, got nan",
+    ),
+    (
+        lambda: update_once(gradtx.ftrl(0.1), params=None),
+        ValueError,
+        "ftrl: update needs the params (it returns the step to the new weights); call "
+        "update(updates, state, params)",
     ),
 ]
 

@@ -67,6 +67,12 @@ Key layout of porting.npz
 ``{protocol}/torch/ASGD/{case}/ax``             [steps, n] torch's averaged
                                                         params (state "ax")
                                                         after each step
+``{protocol}/keras/ScheduleFreeAdamW/{case}/z``       [steps, n] its "momentum"
+                                                        variable z after each
+                                                        step (KERAS_STATE)
+``{protocol}/keras/ScheduleFreeAdamW/{case}/x``       [steps, n] the x its
+                                                        update_step recovers,
+                                                        (y - (1 - b1) z) / b1
 ``cases``  0-d string array: json.dumps of
     {framework: {Optimizer: {case: {<exact constructor kwargs>,
                                     "protocols": [...]}}}}
@@ -261,6 +267,45 @@ KERAS = {
         "b": case(learning_rate=1e-2, beta_1=0.8, beta_2=0.99, epsilon=1e-5),
         "c": case(learning_rate=3e-3, beta_1=0.95, beta_2=0.9999, epsilon=1e-10),
     },
+    "Lion": {
+        "default": case(),
+        "b": case(learning_rate=3e-3, beta_1=0.95, beta_2=0.98),
+        "c": case(learning_rate=1e-4, beta_1=0.5, beta_2=0.999),
+    },
+    "Lamb": {
+        "default": case(),
+        "b": case(learning_rate=1e-2, beta_1=0.8, beta_2=0.99, epsilon=1e-3),
+        "c": case(learning_rate=3e-3, beta_1=0.95, beta_2=0.9999, epsilon=1e-10),
+    },
+    "Ftrl": {
+        "default": case(),
+        "l1_l2": case(
+            learning_rate=0.1,
+            initial_accumulator_value=0.5,
+            l1_regularization_strength=0.05,
+            l2_regularization_strength=0.01,
+        ),
+        "shrinkage_beta": case(
+            learning_rate=0.05,
+            learning_rate_power=-0.7,
+            initial_accumulator_value=0.0,
+            l2_shrinkage_regularization_strength=0.02,
+            beta=0.5,
+        ),
+        "fixed_power": case(
+            learning_rate=1e-3,
+            learning_rate_power=0.0,
+            l1_regularization_strength=1e-3,
+            l2_regularization_strength=0.1,
+            beta=0.1,
+        ),
+    },
+    "ScheduleFreeAdamW": {
+        "default": case(),
+        "warmup": case(learning_rate=1e-2, beta_1=0.8, beta_2=0.99, epsilon=1e-6, warmup_steps=10),
+        "betas": case(learning_rate=5e-3, beta_1=0.95, beta_2=0.9999, epsilon=1e-10),
+        "long_warmup": case(learning_rate=5e-2, warmup_steps=200),
+    },
 }
 
 ZERO_STEPS = (2, 3, 17, 45, 46, 70, 98, 119)
@@ -357,7 +402,22 @@ def check_keras_float64(opt, var):
         assert u_product.value.dtype == jnp.float64
 
 
-def run_keras(name, kwargs, protocol, x0, grads):
+def schedule_free_sequences(opt, var):
+    """ScheduleFreeAdamW's variable holds y; it stores z (its "momentum") and no x. x is what
+    update_step recovers from them, (y - (1 - beta_1) z) / beta_1, computed the same way."""
+    z = np.array(opt._momentums[0].value, dtype=np.float64)
+    y = np.array(var.value, dtype=np.float64)
+    beta_1 = np.float64(opt.beta_1)
+    return {"z": z, "x": (y - (1 - beta_1) * z) / beta_1}
+
+
+# Keras optimizers whose state is recorded beside the params after each step:
+# name -> function (optimizer, variable) -> {key: array}.
+KERAS_STATE = {"ScheduleFreeAdamW": schedule_free_sequences}
+
+
+def run_keras(name, kwargs, protocol, x0, grads, state=None):
+    """Params after each step; `state`, a dict, also collects KERAS_STATE[name]'s arrays."""
     var = keras.Variable(np.array(x0, dtype=np.float64), dtype="float64")
     opt = getattr(keras.optimizers, name)(**kwargs)
     n_steps = N_REPLAY_STEPS if protocol == "replay" else N_ROSEN_STEPS
@@ -374,6 +434,9 @@ def run_keras(name, kwargs, protocol, x0, grads):
             check_keras_float64(opt, var)
         assert var.value.dtype == jnp.float64
         params.append(np.array(var.value, dtype=np.float64))
+        if state is not None and name in KERAS_STATE:
+            for k, v in KERAS_STATE[name](opt, var).items():
+                state.setdefault(k, []).append(v)
     assert int(opt.iterations) == n_steps
     check_keras_float64(opt, var)
     return np.asarray(params, np.float64), np.asarray(seen, np.float64)
@@ -446,7 +509,9 @@ def main():
                             foreach_same += int(np.array_equal(fe, params))
                             foreach_runs += 1
                     else:
-                        params, seen = run_keras(opt_name, kwargs, protocol, x0, g_replay)
+                        params, seen = run_keras(
+                            opt_name, kwargs, protocol, x0, g_replay, state=recorded_state
+                        )
                     if protocol not in c["protocols"]:
                         # Not stored; confirm the documented reason.
                         assert not is_ok(params, protocol), key
