@@ -44,6 +44,26 @@ rosenbrock
     port that computes the gradient itself (e.g. with jax.grad) can therefore
     be compared closed loop at 1e-10; the stored per-step gradients also
     allow an open-loop replay.
+matrix
+    Like replay on one 5 x 3 parameter (``matrix/x0``, ``matrix/grads``
+    [120, 5, 3], own seed): log-uniform magnitudes 1e-4..1e2, both signs,
+    all-zero steps, sparse steps (1-3 nonzero entries), three outliers ~1e4;
+    row 1 only sees magnitudes in [1e-4, 1e-3] and is zero for its first 5
+    steps. For the matrix optimizers (Adafactor, Muon).
+lstsq
+    Closed loop on f(W) = 0.5 ||A W - B||_F^2 (``lstsq/a`` [8, 5],
+    ``lstsq/b`` [8, 3]) from ``lstsq/x0`` [5, 3], 150 steps, gradient by
+    torch autograd / ``jax.grad``; conditioning checked as for rosenbrock.
+
+Precision of the references (matrix optimizers). torch's Muon casts its
+Newton-Schulz input to bfloat16; its stored ``params`` are torch's own code run
+with that cast returning a float64 copy (``newton_schulz_in_float64``), and
+the real bfloat16 run is stored as ``matrix/torch/Muon/{case}/params_bf16``.
+Keras 3.15 maps float64 to float32 in its dtype promotion on the JAX backend,
+so ``ops.mean`` / ``ops.norm`` of float64 tensors compute in float32; the
+stored Keras Adafactor / Muon ``params`` are Keras run with that mapping
+turned off (``keras_float64_reductions``), the real runs are stored as
+``{replay,matrix}/keras/{Adafactor,Muon}/{case}/params_f32``.
 
 Cases
 -----
@@ -64,6 +84,8 @@ Key layout of porting.npz
 ``rosenbrock/{framework}/{Optimizer}/{case}/grads``   [150, 2] gradient the
                                                         reference used at
                                                         each step (before it)
+``matrix/grads``, ``matrix/x0``, ``lstsq/{a,b,x0}``   matrix protocols
+``.../params_bf16``, ``.../params_f32``         real runs (see above)
 ``cases``  0-d string array: json.dumps of
     {framework: {Optimizer: {case: {<exact constructor kwargs>,
                                     "protocols": [...]}}}}
