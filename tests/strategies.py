@@ -456,6 +456,8 @@ HYPERPARAMETERS = {
             "step_offset": st.integers(0, 3),
             "min_dim_size_to_factor": st.integers(1, 4),
             "epsilon": log_uniform(1e-30, 1e-3),
+            "last_axes": st.booleans(),
+            "eps_floor": st.booleans(),
         }
     ),
     "clip_by_block_rms": st.fixed_dictionaries({"threshold": log_uniform(1e-3, 1e3)}),
@@ -541,6 +543,8 @@ HYPERPARAMETERS = {
                     updates,
                 )
             ),
+            "debias": st.booleans(),
+            "eps_floor": st.booleans(),
         }
     ),
     "optimistic_gradient_descent": st.fixed_dictionaries(

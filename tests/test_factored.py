@@ -331,3 +331,47 @@ def test_sm3_decides_its_coefficient_on_a_traced_b2():
         jax.jit(
             lambda b2: optax.scale_by_sm3(0.0, b2).update(g, optax.scale_by_sm3().init(params))
         )(1.0)
+
+
+def _numpy_torch_factored_rms(grads, decay_rate, eps):
+    """torch's convention (`last_axes`, `eps_floor`): the last two axes factored whatever their
+    sizes, statistics of g^2 alone, eps1 as a floor of the normaliser and of V-hat."""
+    state, out = {}, []
+    for t, g in enumerate(grads, start=1):
+        beta = 1 - t**-decay_rate
+        step = {}
+        for name, x in g.items():
+            x = np.asarray(x)
+            if x.ndim >= 2:
+                r0, c0 = state.get(name, (0.0, 0.0))
+                r = beta * r0 + (1 - beta) * np.mean(x * x, axis=-1)
+                c = beta * c0 + (1 - beta) * np.mean(x * x, axis=-2)
+                state[name] = (r, c)
+                norm = np.maximum(np.mean(r, axis=-1, keepdims=True), eps)
+                v_hat = (r / norm)[..., :, None] * c[..., None, :]
+            else:
+                v_hat = state[name] = beta * state.get(name, 0.0) + (1 - beta) * x * x
+            step[name] = x / np.sqrt(np.maximum(v_hat, eps * eps))
+        out.append(step)
+    return out
+
+
+@pytest.mark.parametrize("eps", [1e-3, None])
+def test_scale_by_factored_rms_torch_convention_follows_numpy_transcription(eps):
+    params = memory_params()  # (5, 4)-like leaves factor their last two axes, not the largest
+    params["t"] = jnp.asarray(np.random.default_rng(3).normal(size=(5, 2, 3)))
+    grads = replay.replay_gradients(params, steps=6)
+    tx = gradtx.scale_by_factored_rms(
+        decay_rate=0.65, min_dim_size_to_factor=0, epsilon=eps, last_axes=True, eps_floor=True
+    )
+    got = _updates(tx, params, grads)
+    want = _numpy_torch_factored_rms(grads, 0.65, np.finfo(np.float64).eps if eps is None else eps)
+    assert replay.max_relative_difference(got, want) <= 1e-12
+    assert tx.init(params).v_row["t"].shape == (5, 2)  # rows of the last two axes, not (2, 3)
+
+
+def test_factored_dims_last_axes_ignores_sizes():
+    from gradtx._transforms.factored import factored_dims
+
+    assert factored_dims((7, 2, 3), True, 0, last_axes=True) == (1, 2)  # torch, Keras
+    assert factored_dims((7, 2, 3), True, 0) == (2, 0)  # Optax: the two largest

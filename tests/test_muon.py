@@ -221,3 +221,40 @@ def test_first_step_preconditioning_uses_eps_where_optax_fixes_1e_8(precondition
     # Optax ignores eps there: its eps = 1e-3 is gradtx's eps = 1e-8.
     ignored = update(gradtx.scale_by_muon(eps=1e-8, preconditioning=preconditioning))
     assert replay.max_relative_difference(ignored, update(optax_muon(1e-3))) <= RTOL
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+@pytest.mark.parametrize("form", ["torch", "keras"])
+def test_scale_by_muon_framework_conventions_match_numpy_transcription(nesterov, form):
+    """torch: m_t = b m + (1-b) g, no bias correction, look-ahead b m_t + (1-b) g, normalised
+    by max(norm, eps); Keras: m_t = b m + g, look-ahead g + b m_t, norm + eps."""
+    rng = np.random.default_rng(8)
+    grads = [rng.normal(size=(5, 3)) * 1e-4 for _ in range(4)]
+    beta, eps, coeffs = 0.9, 1e-3, [(3.0, -3.2, 1.2)] * 3
+    torch_like = form == "torch"
+    tx = gradtx.scale_by_muon(
+        coeffs,
+        beta=beta,
+        eps=eps,
+        nesterov=nesterov,
+        debias=False,
+        heavy_ball=not torch_like,
+        eps_floor=torch_like,
+    )
+    state, m = tx.init(jnp.zeros((5, 3))), np.zeros((5, 3))
+    for g in grads:
+        updates, state = tx.update(jnp.asarray(g), state)
+        m = beta * m + ((1 - beta) * g if torch_like else g)
+        ahead = beta * m + (1 - beta) * g if torch_like else g + beta * m
+        m_hat = ahead if nesterov else m
+        x = m_hat.T
+        x = x / (max(np.linalg.norm(x), eps) if torch_like else np.linalg.norm(x) + eps)
+        for a, b, c in coeffs:
+            gram = x @ x.T
+            x = a * x + (b * gram + c * gram @ gram) @ x
+        np.testing.assert_allclose(updates, x.T, rtol=1e-12)
+
+
+def test_scale_by_muon_heavy_ball_needs_debias_off():
+    with pytest.raises(ValueError, match=r"^scale_by_muon: debias must be False with heavy_ball"):
+        gradtx.scale_by_muon(heavy_ball=True)

@@ -67,14 +67,19 @@ def _decay_rate_pow(i: ArrayLike, exponent: ArrayLike = 0.8) -> jax.Array:
     return 1 - t ** -jnp.asarray(exponent).astype(t.dtype)
 
 
-def factored_dims(shape: tuple[int, ...], factored: bool, min_dim_size_to_factor: int):
+def factored_dims(
+    shape: tuple[int, ...], factored: bool, min_dim_size_to_factor: int, last_axes: bool = False
+):
     """(second-largest axis, largest axis) of a leaf whose second-largest axis has at least
     `min_dim_size_to_factor` entries; None for vectors, scalars and smaller leaves (Optax's rule,
-    ties broken as `np.argsort` breaks them)."""
+    ties broken as `np.argsort` breaks them). With `last_axes`, the last two axes (rows, columns)
+    whatever their sizes, if the smaller has at least `min_dim_size_to_factor` entries."""
     if not factored or len(shape) < 2:
         return None
     order = np.argsort(shape)
-    if shape[order[-2]] < min_dim_size_to_factor:
+    if last_axes:
+        order = np.array([len(shape) - 2, len(shape) - 1])
+    if min(shape[order[-2]], shape[order[-1]]) < min_dim_size_to_factor:
         return None
     return int(order[-2]), int(order[-1])
 
@@ -94,8 +99,11 @@ def scale_by_factored_rms(
     decay_rate: ArrayLike = 0.8,
     step_offset: ArrayLike = 0,
     min_dim_size_to_factor: int = 128,
-    epsilon: ArrayLike = 1e-30,
+    epsilon: ArrayLike | None = 1e-30,
     decay_rate_fn: Callable[[ArrayLike, ArrayLike], ArrayLike] = _decay_rate_pow,
+    *,
+    last_axes: bool = False,
+    eps_floor: bool = False,
 ) -> GradientTransformation:
     r"""Scale by the root of a factored estimate of the second moment (Adafactor).
 
@@ -111,6 +119,14 @@ def scale_by_factored_rms(
     $V_t = \hat\beta_{2t} V_{t-1} + (1-\hat\beta_{2t})(g_t^2 + \epsilon_1)$ and
     $u_t = g_t / \sqrt{V_t}$. A matrix of $n \times m$ costs $n + m$ numbers instead of $nm$.
 
+    With `eps_floor` (torch's convention), $\epsilon_1$ is a floor instead of an addend: the
+    statistics average $g_t^2$ alone, and
+
+    $$\hat V_t = R_t C_t / \max(\operatorname{mean}_a(R_t), \epsilon_1), \qquad
+    u_t = g_t / \sqrt{\max(\hat V_t, \epsilon_1^2)}$$
+
+    (unfactored leaves: $u_t = g_t / \sqrt{\max(V_t, \epsilon_1^2)}$).
+
     Args:
         factored: factor matrices (and higher-rank leaves); with False every leaf keeps $V_t$.
         decay_rate: $c$, the exponent of the decay schedule.
@@ -118,9 +134,14 @@ def scale_by_factored_rms(
             steps before the offset count as the schedule's first.
         min_dim_size_to_factor: factor only leaves whose second-largest axis has at least this
             many entries.
-        epsilon: $\epsilon_1$, added to $g_t^2$.
+        epsilon: $\epsilon_1$, added to $g_t^2$ (or the floor, with `eps_floor`); None for the
+            machine epsilon of each leaf's dtype (torch's default).
         decay_rate_fn: $\hat\beta_{2t}$ as a function of (step - step_offset, decay_rate), the
             step counting from 0.
+        last_axes: factor the last two axes ($a$ the rows, $b$ the columns) whatever their
+            sizes, as torch and Keras do, instead of the two largest (Optax).
+        eps_floor: $\epsilon_1$ as a floor of the normaliser and of $\hat V_t$ (torch), not
+            added to $g_t^2$.
 
     Returns:
         A transformation with state `FactoredState(count, v_row, v_col, v)`; the statistics are
@@ -151,7 +172,10 @@ def scale_by_factored_rms(
     _validate.check_int(where, min_dim_size_to_factor=min_dim_size_to_factor)
     _validate.check_schedule(where, "decay_rate_fn", decay_rate_fn)
     dims_of = functools.partial(
-        factored_dims, factored=factored, min_dim_size_to_factor=min_dim_size_to_factor
+        factored_dims,
+        factored=factored,
+        min_dim_size_to_factor=min_dim_size_to_factor,
+        last_axes=last_axes,
     )
 
     def init_leaf(x):
@@ -170,18 +194,24 @@ def scale_by_factored_rms(
     def rule(g, v_row, v_col, v, decay, eps):
         dims = dims_of(g.shape)
         dtype = _tree.compute_dtype(g, *(x for x in (v_row, v_col, v) if x is not None))
+        eps = jnp.finfo(g.dtype).eps if eps is None else eps
         g_, decay, eps = g.astype(dtype), decay.astype(dtype), jnp.asarray(eps).astype(dtype)
-        squares = _tree.abs_sq(g_) + eps
+        squares = _tree.abs_sq(g_) + (0 if eps_floor else eps)
         if dims is None:
             v_new = _tree.as_stored(_tree.ema(squares, v.astype(dtype), decay), v)
-            return (g_ * v_new**-0.5).astype(g.dtype), None, None, _tree.cast_like(v_new, v)
+            v_hat = jnp.maximum(v_new, eps * eps) if eps_floor else v_new
+            return (g_ * v_hat**-0.5).astype(g.dtype), None, None, _tree.cast_like(v_new, v)
         a, b = dims
         row = _tree.ema(jnp.mean(squares, axis=b), v_row.astype(dtype), decay)
         col = _tree.ema(jnp.mean(squares, axis=a), v_col.astype(dtype), decay)
         row, col = _tree.as_stored(row, v_row), _tree.as_stored(col, v_col)
         row_mean = jnp.mean(row, axis=a - (a > b), keepdims=True)
-        row_factor = jnp.expand_dims((row / row_mean) ** -0.5, b)
-        u = g_ * row_factor * jnp.expand_dims(col**-0.5, a)
+        if eps_floor:
+            v_hat = jnp.expand_dims(row / jnp.maximum(row_mean, eps), b) * jnp.expand_dims(col, a)
+            u = g_ * jnp.maximum(v_hat, eps * eps) ** -0.5
+        else:
+            row_factor = jnp.expand_dims((row / row_mean) ** -0.5, b)
+            u = g_ * row_factor * jnp.expand_dims(col**-0.5, a)
         return u.astype(g.dtype), _tree.cast_like(row, v_row), _tree.cast_like(col, v_col), None
 
     def update(updates, state, params=None):

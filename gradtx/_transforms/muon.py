@@ -101,14 +101,16 @@ def _newton_schulz_step(x, c, first, preconditioning, eps):
     return c[0] * x + (c[1] * a + c[2] * a @ a) @ x
 
 
-def orthogonalize(x, coeffs, preconditioning, eps):
-    """Newton-Schulz on one matrix, wide side last; `coeffs` holds one row per step."""
+def orthogonalize(x, coeffs, preconditioning, eps, eps_floor=False):
+    """Newton-Schulz on one matrix, wide side last; `coeffs` holds one row per step. The first
+    normalisation divides by norm + eps, or by max(norm, eps) with `eps_floor`."""
     transposed = x.shape[0] > x.shape[1]
     x = x.T if transposed else x
+    guard = jnp.maximum if eps_floor else jnp.add
     if preconditioning == "frobenius":
-        x = x / (jnp.linalg.norm(x, "fro") + eps)
+        x = x / guard(jnp.linalg.norm(x, "fro"), eps)
     elif preconditioning == "spectral":
-        x = x / (jnp.linalg.norm(x, 2) + eps)
+        x = x / guard(jnp.linalg.norm(x, 2), eps)
     for i in range(coeffs.shape[0]):
         x = _newton_schulz_step(x, coeffs[i], i == 0, preconditioning, eps)
     return x.T if transposed else x
@@ -124,7 +126,7 @@ def _explicit_sharding(x):
     return None
 
 
-def _orthogonalize_leaf(where, x, dims, coeffs, preconditioning, eps):
+def _orthogonalize_leaf(where, x, dims, coeffs, preconditioning, eps, eps_floor=False):
     """Each matrix of `x` orthogonalised. With the sharding in the types (Explicit axes), the
     matrix is gathered first, since X X^H of a row-sharded X cannot be sharded on both axes,
     and the result is sharded back like `x`."""
@@ -132,13 +134,13 @@ def _orthogonalize_leaf(where, x, dims, coeffs, preconditioning, eps):
     if spec is not None:
         replicated = jax.sharding.PartitionSpec()
         x = jax.sharding.reshard(x, replicated)
-        out = _orthogonalize_leaf(where, x, dims, coeffs, preconditioning, eps)
+        out = _orthogonalize_leaf(where, x, dims, coeffs, preconditioning, eps, eps_floor)
         return jax.sharding.reshard(out, spec)
     batch, reduction, output = _matrix_axes(where, x, dims)
     order = batch + reduction + output
     sizes = [tuple(x.shape[a] for a in axes) for axes in (batch, reduction, output)]
     flat = jnp.transpose(x, order).reshape([math.prod(s) for s in sizes])
-    ortho = jax.vmap(lambda m: orthogonalize(m, coeffs, preconditioning, eps))(flat)
+    ortho = jax.vmap(lambda m: orthogonalize(m, coeffs, preconditioning, eps, eps_floor))(flat)
     inverse = sorted(range(x.ndim), key=order.__getitem__)
     return jnp.transpose(ortho.reshape(sizes[0] + sizes[1] + sizes[2]), inverse)
 
@@ -161,6 +163,9 @@ def scale_by_muon(
     adaptive: bool = False,
     preconditioning: str = "frobenius",
     weight_dimension_numbers: Any = None,
+    debias: bool = True,
+    heavy_ball: bool = False,
+    eps_floor: bool = False,
 ) -> GradientTransformation:
     r"""Replace each matrix's momentum by a near-orthogonal matrix with the same singular vectors.
 
@@ -173,6 +178,13 @@ def scale_by_muon(
     computed on the wide orientation of each matrix ($X$ transposed when it has more rows than
     columns). $X_n \approx U S' V^\top$ where $\hat m_t = U S V^\top$ and $S'$ is near 1. With
     `adaptive`, $u_t = \langle \hat m_t, X_n \rangle X_n$.
+
+    Framework conventions: without `debias` (torch), $\hat m_t = m_t$, or with Nesterov
+    $\hat m_t = \beta m_t + (1-\beta) g_t$; with `heavy_ball` (Keras), $m_t = \beta m_{t-1} + g_t$
+    and $\hat m_t = m_t$, or with Nesterov $\hat m_t = g_t + \beta m_t$; with `eps_floor`
+    (torch), $X_0 = \hat m_t / \max(\|\hat m_t\|_F, \epsilon)$. The iteration is invariant
+    to the scale of $\hat m_t$ except through $\epsilon$, so these matter where
+    $\|\hat m_t\|$ is not large against $\epsilon$.
 
     Args:
         ns_coeffs: $(a, b, c)$ for every step, or one row $(a_i, b_i, c_i)$ per step.
@@ -188,6 +200,11 @@ def scale_by_muon(
         weight_dimension_numbers: None (every leaf a matrix), a tree of `MuonDimensionNumbers`
             over the params (None for a leaf that is not: its update passes unchanged, and its
             momentum is kept but unused), or a function of the updates giving one.
+        debias: divide the average by $1-\beta^t$ (Optax); False for torch's raw average.
+        heavy_ball: sum instead of average, $m_t = \beta m_{t-1} + g_t$ (Keras); needs
+            `debias=False`.
+        eps_floor: normalise by $\max(\|\hat m_t\|, \epsilon)$ instead of
+            $\|\hat m_t\| + \epsilon$ (torch).
 
     Returns:
         A transformation with state `ScaleByMuonState(count, mu)`.
@@ -213,6 +230,14 @@ def scale_by_muon(
     _validate.check_interval(where, beta=beta)
     _validate.check_non_negative(where, eps=eps)
     _validate.check_int(where, 1, ns_steps=ns_steps)
+    if heavy_ball and debias:
+        _validate._fail(
+            where,
+            "debias",
+            debias,
+            "False with heavy_ball=True (m_t = beta m_(t-1) + g_t is a sum, not an average "
+            "with a bias to correct); pass debias=False",
+        )
     if preconditioning not in PRECONDITIONINGS:
         _validate._fail(where, "preconditioning", preconditioning, f"one of {PRECONDITIONINGS}")
     shape = jnp.shape(jnp.asarray(ns_coeffs))
@@ -226,10 +251,14 @@ def scale_by_muon(
         return ScaleByMuonState(_tree.zero_count(), _tree.zeros_like(params, mu_dtype))
 
     def moments(g, s, h):
-        return s._replace(mu=_tree.ema(g, s.mu, h.beta))
+        return s._replace(mu=g + h.beta * s.mu if heavy_ball else _tree.ema(g, s.mu, h.beta))
 
     def direction(g, s, h):
         dt = g.dtype
+        if heavy_ball:
+            return g + h.beta * s.mu if nesterov else s.mu
+        if not debias:
+            return _tree.ema(g, s.mu, h.beta) if nesterov else s.mu
         if not nesterov:
             return s.mu / _tree.bias_correction(h.beta, h.count, dt)
         ahead = s.mu / _tree.bias_correction(h.beta, h.count.astype(dt) + 1, dt)
@@ -255,7 +284,7 @@ def scale_by_muon(
                 out.append(g)
                 continue
             coeffs, eps_ = jnp.asarray(table, m.dtype), jnp.asarray(eps, m.dtype)
-            x = _orthogonalize_leaf(where, m, d, coeffs, preconditioning, eps_)
+            x = _orthogonalize_leaf(where, m, d, coeffs, preconditioning, eps_, eps_floor)
             if adaptive:
                 x = jnp.sum(jnp.real(jnp.conj(m) * x)) * x
             out.append(x.astype(jnp.result_type(g)))

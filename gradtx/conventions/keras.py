@@ -8,19 +8,34 @@ Keras' own `weight_decay`, `clipnorm` and friends are not arguments here: chain
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
 from gradtx import _validate
 from gradtx._aliases.adaptive import adadelta, adagrad, rmsprop
 from gradtx._aliases.descent import sgd
-from gradtx._base import GradientTransformation, ScalarOrSchedule
-from gradtx._combine import chain
+from gradtx._base import GradientTransformation, ScalarOrSchedule, identity
+from gradtx._combine import _pattern_key, chain, multi_transform
 from gradtx._schedules import warmup_constant_schedule
 from gradtx._transforms.adam import scale_by_adam, scale_by_adamax, scale_by_amsgrad, scale_by_nadam
+from gradtx._transforms.decay import add_decayed_weights
+from gradtx._transforms.factored import (
+    clip_by_block_rms,
+    scale_by_factored_rms,
+    scale_by_param_block_rms,
+)
 from gradtx._transforms.ftrl import ftrl
 from gradtx._transforms.moments import scale_by_rms
-from gradtx._transforms.scaling import scale_by_learning_rate
+from gradtx._transforms.muon import scale_by_muon, scale_by_shape
+from gradtx._transforms.scaling import scale, scale_by_learning_rate
 from gradtx._transforms.schedule_free import schedule_free
 from gradtx._transforms.sign import scale_by_lion
 from gradtx._transforms.trust_ratio import scale_by_trust_ratio
+from gradtx.conventions._common import relative_step_size
 
 
 def SGD(  # noqa: N802 - Keras' name
@@ -210,4 +225,140 @@ def ScheduleFreeAdamW(  # noqa: N802
             rate,
             beta_1,
             weight_lr_power=0.0,
+        )
+
+
+def Adafactor(  # noqa: N802
+    learning_rate: ScalarOrSchedule = 1e-3,
+    beta_2_decay: float = -0.8,
+    epsilon_1: float = 1e-30,
+    epsilon_2: float = 1e-3,
+    clip_threshold: float = 1.0,
+    relative_step: bool = True,
+) -> GradientTransformation:
+    r"""keras.optimizers.Adafactor: `scale_by_factored_rms` on the last two axes, update
+    clipping, the relative step size.
+
+    $\hat\beta_{2t} = 1 - t^{\tau}$ ($\tau$ = `beta_2_decay`), $\epsilon_1$ added to $g^2$;
+    every leaf of two or more axes is factored along its last two (`last_axes`);
+    $\hat U_t = U_t / \max(1, RMS(U_t)/d)$ ($d$ = `clip_threshold`);
+    $\theta_t = \theta_{t-1} - \max(\epsilon_2, RMS(\theta_{t-1}))\, \rho_t \hat U_t$ with
+    $\rho_t = \min(\eta_t, 1/\sqrt t)$ (`relative_step_size`).
+
+    Keras 3.15 caps the step by $1/\sqrt t$ whether or not `relative_step` is set (it takes the
+    minimum twice when it is), so `relative_step` changes nothing and is only checked for being
+    a bool. Differs from gradtx's `adafactor` (Optax's) in the factored axes (last two, any
+    size, instead of the two largest of at least 128) and the step size $\rho_t$ (gradtx: the
+    learning rate alone).
+    """
+    where = "keras.Adafactor"
+    if not isinstance(relative_step, bool):
+        _validate.fail_type(where, "relative_step", relative_step, "a bool")
+    _validate.check_finite(where, beta_2_decay=beta_2_decay)
+    _validate.check_non_negative(where, epsilon_2=epsilon_2)
+    with _validate.calling(
+        where,
+        {
+            "learning_rate": learning_rate,
+            "epsilon_1": epsilon_1,
+            "clip_threshold": clip_threshold,
+        },
+    ):
+        second_moment = scale_by_factored_rms(
+            decay_rate=-beta_2_decay, min_dim_size_to_factor=0, epsilon=epsilon_1, last_axes=True
+        )
+        return chain(
+            second_moment,
+            clip_by_block_rms(clip_threshold),
+            scale_by_param_block_rms(epsilon_2),
+            scale_by_learning_rate(relative_step_size(learning_rate), flip_sign=False),
+            scale(-1),
+        )
+
+
+def keras_muon_labels(
+    exclude_layers: Sequence[str], exclude_embeddings: bool
+) -> Callable[[Any], Any]:
+    """A function of the params: "adam" for each leaf that Keras' Muon sends to its AdamW step
+    (not 2-D; "embedding" in its path, with `exclude_embeddings`; a path matching one of
+    `exclude_layers`, `re.search`), "muon" for the others. A leaf's path is its key path joined
+    by "/" (`{"dense": {"kernel": w}}`: "dense/kernel"), standing for Keras' `variable.path`."""
+
+    def label(path, x):
+        name = _pattern_key(path)
+        adam = jnp.ndim(x) != 2
+        adam = adam or (exclude_embeddings and "embedding" in name.lower())
+        adam = adam or any(re.search(keyword, name) for keyword in exclude_layers)
+        return "adam" if adam else "muon"
+
+    return lambda params: jax.tree_util.tree_map_with_path(label, params)
+
+
+def Muon(  # noqa: N802
+    learning_rate: ScalarOrSchedule = 1e-3,
+    adam_beta_1: float = 0.9,
+    adam_beta_2: float = 0.999,
+    adam_weight_decay: float | None = 0.004,
+    epsilon: float = 1e-7,
+    weight_decay: float | None = 0.004,
+    exclude_layers: Sequence[str] | None = None,
+    exclude_embeddings: bool = True,
+    muon_a: float = 3.4445,
+    muon_b: float = -4.7750,
+    muon_c: float = 2.0315,
+    adam_lr_ratio: float = 1,
+    momentum: float = 0.95,
+    ns_steps: int = 5,
+    nesterov: bool = True,
+    rms_rate: float | None = 0.2,
+) -> GradientTransformation:
+    r"""keras.optimizers.Muon: Muon's step for matrices, Keras' Adam step for the other leaves,
+    each with decoupled weight decay (`multi_transform` over `keras_muon_labels`).
+
+    Matrices: $m_t = \mu m_{t-1} + g_t$, $\hat m_t = g_t + \mu m_t$ (Nesterov) or $m_t$
+    (`scale_by_muon(heavy_ball=True, debias=False)`), $O_t$ = `ns_steps` quintic Newton-Schulz
+    steps $(a, b, c)$ from $\hat m_t / (\|\hat m_t\|_F + 10^{-7})$ (Keras fixes this epsilon),
+    $\theta_t = \theta_{t-1}(1 - \eta\lambda) - \eta\, r\sqrt{\max(n, m)}\, O_t$ ($r$ =
+    `rms_rate`; no factor when None; $\lambda$ = `weight_decay`). Other leaves:
+    $\theta_t = \theta_{t-1}(1 - \eta\lambda_a) - \eta\kappa\, \hat m_t/(\sqrt{\hat v_t} +
+    \epsilon/\sqrt{1-\beta_2^t})$ (Keras' Adam, `eps_uncorrected`; $\kappa$ = `adam_lr_ratio`,
+    $\lambda_a$ = `adam_weight_decay`, not scaled by $\kappa$). A weight decay of None is 0.
+
+    `exclude_layers` (regular expressions, `re.search`) and `exclude_embeddings` are matched
+    against each leaf's key path joined by "/", which stands for Keras' `variable.path`: name
+    the params accordingly (e.g. `{"embedding": {"embeddings": w}}`). Differs from gradtx's
+    `muon` in: the momentum is a sum (no average, no bias correction), the fixed $10^{-7}$, the
+    RMS factor on by default, decay before the step, and Keras' Adam for the other leaves.
+    """
+    where = "keras.Muon"
+    exclude_layers = list(exclude_layers or [])
+    if not all(isinstance(k, str) for k in exclude_layers):
+        _validate.fail_type(where, "exclude_layers", exclude_layers, "a list of strings")
+    with _validate.calling(where, dict(locals())):
+        muon = scale_by_muon(
+            (muon_a, muon_b, muon_c),
+            ns_steps,
+            beta=momentum,
+            eps=1e-7,
+            nesterov=nesterov,
+            debias=False,
+            heavy_ball=True,
+        )
+        adam = scale_by_adam(adam_beta_1, adam_beta_2, epsilon, eps_uncorrected=True)
+        return multi_transform(
+            {
+                "muon": chain(
+                    muon,
+                    scale_by_shape(None, rms_rate) if rms_rate is not None else identity(),
+                    add_decayed_weights(weight_decay or 0.0),
+                    scale_by_learning_rate(learning_rate),
+                ),
+                "adam": chain(
+                    adam,
+                    scale(adam_lr_ratio),
+                    add_decayed_weights(adam_weight_decay or 0.0),
+                    scale_by_learning_rate(learning_rate),
+                ),
+            },
+            keras_muon_labels(exclude_layers, exclude_embeddings),
         )

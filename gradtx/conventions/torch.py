@@ -7,6 +7,8 @@ fixtures). Weight decay is torch's: added to the gradient (L2) unless the optimi
 
 from __future__ import annotations
 
+import jax
+
 from gradtx import _validate
 from gradtx._aliases.adaptive import adadelta, rmsprop
 from gradtx._aliases.sign_and_trust import rprop
@@ -17,10 +19,21 @@ from gradtx._transforms.adam import scale_by_adam, scale_by_adamax, scale_by_ams
 from gradtx._transforms.adaptive import scale_by_radam
 from gradtx._transforms.averaging import average_params
 from gradtx._transforms.decay import add_decayed_weights
+from gradtx._transforms.factored import (
+    clip_by_block_rms,
+    scale_by_factored_rms,
+    scale_by_param_block_rms,
+)
 from gradtx._transforms.moments import scale_by_rss
 from gradtx._transforms.momentum import trace
-from gradtx._transforms.scaling import scale_by_learning_rate
-from gradtx.conventions._common import with_weight_decay
+from gradtx._transforms.muon import (
+    DEFAULT_NS_COEFFS,
+    MuonDimensionNumbers,
+    scale_by_muon,
+    scale_by_shape,
+)
+from gradtx._transforms.scaling import scale, scale_by_learning_rate
+from gradtx.conventions._common import relative_step_size, with_weight_decay
 
 Betas = tuple[float, float]
 
@@ -205,3 +218,115 @@ def ASGD(  # noqa: N802
             scale_by_learning_rate(rate),
             average_params(start=t0 + 2),
         )
+
+
+def Adafactor(  # noqa: N802
+    lr: float = 1e-2,
+    beta2_decay: float = -0.8,
+    eps: tuple[float | None, float] = (None, 1e-3),
+    d: float = 1.0,
+    weight_decay: float = 0.0,
+) -> GradientTransformation:
+    r"""torch.optim.Adafactor: `scale_by_factored_rms` with torch's conventions, then update
+    clipping, the relative step size and decoupled weight decay.
+
+    $\hat\beta_{2t} = 1 - t^{\tau}$ ($\tau$ = `beta2_decay`); every leaf of two or more axes is
+    factored along its last two (`last_axes`), with $\epsilon_1$ as a floor (`eps_floor`;
+    None: the machine epsilon of the param's dtype); $\hat U_t = U_t / \max(1, RMS(U_t)/d)$;
+    $\theta_t = \theta_{t-1}(1 - \eta\lambda) - \max(\epsilon_2, RMS(\theta_{t-1}))\, \rho_t
+    \hat U_t$ with $\rho_t = \min(\eta, 1/\sqrt t)$ (`relative_step_size`).
+
+    Differs from gradtx's `adafactor` (Optax's) in: the epsilon floor instead of
+    $g^2 + \epsilon_1$, the factored axes (last two, any size, instead of the two largest of at
+    least 128), the step size $\rho_t$ (gradtx: the learning rate alone), and weight decay
+    scaled by $\eta$ and applied to $\theta_{t-1}$. `lr` is a number here (torch's schedulers
+    change it between steps; pass a constant).
+    """
+    where = "torch.Adafactor"
+    if not isinstance(eps, (tuple, list)) or len(eps) != 2:
+        _validate._fail(where, "eps", eps, "a pair (eps1 or None, eps2)")
+    eps1, eps2 = eps
+    _validate.check_non_negative(where, lr=lr, weight_decay=weight_decay, eps2=eps2)
+    if eps1 is not None:
+        _validate.check_non_negative(where, eps1=eps1)
+    _validate.check_finite(where, beta2_decay=beta2_decay)
+    if _validate.is_number(beta2_decay) and beta2_decay > 0:
+        _validate._fail(where, "beta2_decay", beta2_decay, "<= 0")
+    if _validate.is_number(d) and not d >= 1:
+        _validate._fail(where, "d", d, ">= 1 (the clipping threshold)")
+    second_moment = scale_by_factored_rms(
+        decay_rate=-beta2_decay,
+        min_dim_size_to_factor=0,
+        epsilon=eps1,
+        last_axes=True,
+        eps_floor=True,
+    )
+    return chain(
+        second_moment,
+        clip_by_block_rms(d),
+        scale_by_param_block_rms(eps2),
+        scale_by_learning_rate(relative_step_size(lr), flip_sign=False),
+        add_decayed_weights(lr * weight_decay),
+        scale(-1),
+    )
+
+
+# torch's weights are (out_features, in_features): y = x W^T reduces over axis 1.
+TORCH_LAYOUT = MuonDimensionNumbers(reduction_axis=1, output_axis=0)
+MUON_LR_ADJUSTMENTS = (None, "original", "match_rms_adamw")
+
+
+def Muon(  # noqa: N802
+    lr: float = 1e-3,
+    weight_decay: float = 0.1,
+    momentum: float = 0.95,
+    nesterov: bool = True,
+    ns_coefficients: tuple[float, float, float] = DEFAULT_NS_COEFFS,
+    eps: float = 1e-7,
+    ns_steps: int = 5,
+    adjust_lr_fn: str | None = None,
+) -> GradientTransformation:
+    r"""torch.optim.Muon for matrices: `scale_by_muon` with torch's conventions, the shape
+    factor, decoupled weight decay, the learning rate.
+
+    $B_t = \mu B_{t-1} + (1-\mu) g_t$, $\tilde B_t = \mu B_t + (1-\mu) g_t$ (Nesterov) or
+    $B_t$ (`debias=False`); $O_t$ = 5 quintic Newton-Schulz steps from
+    $\tilde B_t / \max(\|\tilde B_t\|_F, \epsilon)$ (`eps_floor`); $\theta_t = \theta_{t-1}(1 -
+    \eta\lambda) - \eta s O_t$ with $s = \sqrt{\max(1, A/B)}$ ("original", the default) or
+    $0.2\sqrt{\max(A, B)}$ ("match_rms_adamw") for a param of shape (A, B) (`scale_by_shape` with
+    torch's (out, in) layout, `TORCH_LAYOUT`).
+
+    Every leaf must be a matrix, as in torch. Differs from gradtx's `muon` in: no bias
+    correction of the momentum, the epsilon floor, the shape factor read as (out, in), and
+    weight decay before the step; other leaves are not sent to AdamW. Not reproduced: torch
+    runs the Newton-Schulz iteration in bfloat16 (a cast before it, whatever the param's dtype);
+    gradtx runs it in the param's dtype (float32 or wider), so the two differ by bfloat16's
+    rounding (about 2^-8 relative in O_t; see docs/porting.md). `lr` is a number here.
+    """
+    where = "torch.Muon"
+    _validate.check_non_negative(where, lr=lr, weight_decay=weight_decay)
+    if adjust_lr_fn not in MUON_LR_ADJUSTMENTS:
+        _validate._fail(where, "adjust_lr_fn", adjust_lr_fn, f"one of {MUON_LR_ADJUSTMENTS}")
+    _validate.check_int(where, 1, ns_steps=ns_steps)
+    if ns_steps >= 100:
+        _validate._fail(where, "ns_steps", ns_steps, "< 100 (torch's limit)")
+    if len(tuple(ns_coefficients)) != 3:
+        _validate._fail(where, "ns_coefficients", ns_coefficients, "three numbers (a, b, c)")
+    with _validate.calling(where, {"momentum": momentum, "eps": eps}):
+        orthogonal = scale_by_muon(
+            tuple(ns_coefficients),
+            ns_steps,
+            beta=momentum,
+            eps=eps,
+            nesterov=nesterov,
+            debias=False,
+            eps_floor=True,
+        )
+    layout = lambda updates: jax.tree.map(lambda _: TORCH_LAYOUT, updates)  # noqa: E731
+    rms = 0.2 if adjust_lr_fn == "match_rms_adamw" else None
+    return chain(
+        orthogonal,
+        scale_by_shape(layout, rms),
+        add_decayed_weights(weight_decay),
+        scale_by_learning_rate(lr),
+    )
