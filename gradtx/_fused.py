@@ -150,6 +150,16 @@ def _is_plain_leaf(x: Any) -> bool:
     return False
 
 
+def on_one_cpu_device(*trees: Any) -> bool:
+    """Whether every array leaf of `trees` is a concrete array on one and the same CPU device
+    (an eager call; a sharded or multi-device tree takes the XLA path)."""
+    devices = set()
+    for x in (leaf for tree in trees for leaf in jax.tree.leaves(tree)):
+        if isinstance(x, jax.Array):
+            devices |= x.sharding.device_set
+    return len(devices) <= 1 and all(d.platform == "cpu" for d in devices)
+
+
 def _leaf_columns(params: Any, grads: Any, trees: Sequence[Any]) -> list[list[Any]] | None:
     """[params leaves, grads leaves, state tree leaves...] when every leaf of every tree has the
     params' structure, shape and a float32/float64 dtype shared along its row; else None."""
@@ -174,12 +184,8 @@ def _call(target: str, hp: jax.Array, columns: Sequence[Sequence[Any]]) -> list[
     written = [columns[0], *columns[2:]]
     shapes = [jax.ShapeDtypeStruct(x.shape, x.dtype) for column in written for x in column]
     operand_of = [0, *range(2, len(columns))]  # the operand column each result overwrites
-    aliases = {
-        1 + operand_of[c] * k + i: c * k + i for c in range(len(written)) for i in range(k)
-    }
-    call = jax.ffi.ffi_call(
-        target, shapes, input_output_aliases=aliases, vmap_method="sequential"
-    )
+    aliases = {1 + operand_of[c] * k + i: c * k + i for c in range(len(written)) for i in range(k)}
+    call = jax.ffi.ffi_call(target, shapes, input_output_aliases=aliases, vmap_method="sequential")
     flat = call(hp, *(x for column in columns for x in column))
     return [list(flat[c * k : (c + 1) * k]) for c in range(len(written))]
 
@@ -225,17 +231,20 @@ def _scatter(results: Sequence[Sequence[Any]], where: list[int], out: list) -> N
             column[i] = x
 
 
-def plan(tx: Any, params: Any, grads: Any, state: Any) -> Run | None:
+def plan(tx: Any, params: Any, grads: Any, state: Any, *, placed: bool = False) -> Run | None:
     """A fused run of `tx`'s step, or None when the kernel does not apply here: an alias it does
     not implement, options it does not take, leaves that are not float32/float64 arrays with
-    the state in their dtype, tracers of `vmap`/`grad`, a backend other than CPU, sharded arrays,
-    or no compiled kernel."""
+    the state in their dtype, tracers of `vmap`/`grad`, a backend other than CPU, or no compiled
+    kernel. A traced step is fused only in a process with one device (a traced value does not
+    say how it is sharded), unless `placed`: the caller saw the concrete arrays on one device."""
     recipe = _registry.recipe_of(tx)
     if recipe is None or recipe.injection is not None:
         return None
     alias = _registry.alias_of(recipe.factory)
     make = KERNELS.get(alias.name) if alias is not None else None
     if make is None or jax.default_backend() != "cpu" or not _native.load():
+        return None
+    if not placed and jax.device_count() != 1:
         return None
     kernel = make(recipe.arguments, state)
     if kernel is None:

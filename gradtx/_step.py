@@ -32,7 +32,10 @@ def _xla_step(tx, params, grads, state, extra):
 
 
 def _traced_step(tx, params, grads, state, extra, fused):
-    run = _fused.plan(tx, params, grads, state) if fused and not extra else None
+    """`fused`: False, True (decide from the traced values), or "placed" (an eager call whose
+    arrays were all on one CPU device)."""
+    placed = fused == "placed"
+    run = _fused.plan(tx, params, grads, state, placed=placed) if fused and not extra else None
     if run is None:
         return _xla_step(tx, params, grads, state, extra)
 
@@ -109,4 +112,6 @@ def step(
     """
     if _is_traced(params, grads, state, extra_args):
         return _traced_step(tx, params, grads, state, extra_args, fused)
+    if fused:
+        fused = "placed" if _fused.on_one_cpu_device(params, grads, state) else False
     return _program(donate)(tx, params, grads, state, extra_args, fused)
