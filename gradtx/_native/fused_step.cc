@@ -15,6 +15,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdlib>
 #include <cstdint>
 #include <vector>
 
@@ -75,6 +76,18 @@ struct ControlWord {
 #endif
 };
 
+// Threads per call: GRADTX_FUSED_THREADS, default 1. XLA:CPU runs several programs' operations on
+// its own threads, and on a loaded machine OpenMP workers that spin at barriers slow a step
+// down tenfold (measured on 2 busy cores); set it to the core count on an otherwise idle host.
+int Threads() {
+  static const int threads = [] {
+    const char* value = std::getenv("GRADTX_FUSED_THREADS");
+    const int n = value ? std::atoi(value) : 1;
+    return n < 1 ? 1 : n;
+  }();
+  return threads;
+}
+
 template <typename Rule, typename LeafT>
 void RunBlocks(const std::vector<LeafT>& leaves, const std::vector<std::size_t>& sizes,
                const Rule& rule) {
@@ -88,8 +101,9 @@ void RunBlocks(const std::vector<LeafT>& leaves, const std::vector<std::size_t>&
   }
   const long n_blocks = static_cast<long>(blocks.size());
   const ControlWord caller;
+  const int threads = Threads();
 #if defined(_OPENMP)
-#pragma omp parallel if (total > 2 * kBlock)
+#pragma omp parallel num_threads(threads) if (threads > 1 && total > 2 * kBlock)
 #endif
   {
 #if defined(_OPENMP)
@@ -165,13 +179,16 @@ ffi::Error AdamTyped(ffi::AnyBuffer hp_buffer, ffi::RemainingArgs& args, ffi::Re
   const T b1 = hp[0], one_minus_b1 = hp[1], b2 = hp[2], one_minus_b2 = hp[3];
   const T r1 = hp[4], r2 = hp[5], eps_root = hp[6], eps = hp[7], neg_lr = hp[8], wd = hp[9];
   RunBlocks(leaves, sizes, [=](const L& leaf, std::size_t begin, std::size_t end) {
-    const T* __restrict p_in = leaf.in[0];
-    const T* __restrict g_in = leaf.in[1];
-    const T* __restrict m_in = leaf.in[2];
-    const T* __restrict v_in = leaf.in[3];
-    T* __restrict p_out = leaf.out[0];
-    T* __restrict m_out = leaf.out[1];
-    T* __restrict v_out = leaf.out[2];
+    const T* p_in = leaf.in[0];
+    const T* g_in = leaf.in[1];
+    const T* m_in = leaf.in[2];
+    const T* v_in = leaf.in[3];
+    T* p_out = leaf.out[0];
+    T* m_out = leaf.out[1];
+    T* v_out = leaf.out[2];
+    // Each output element depends on the same element of the inputs only (an output may be
+    // its input's buffer): no dependence between iterations.
+#pragma GCC ivdep
     for (std::size_t i = begin; i < end; ++i) {
       const T g = g_in[i];
       const T p = p_in[i];
@@ -221,11 +238,12 @@ ffi::Error MomentumTyped(ffi::AnyBuffer hp_buffer, ffi::RemainingArgs& args,
   const T* hp = static_cast<const T*>(hp_buffer.untyped_data());
   const T mu = hp[0], neg_lr = hp[1];
   RunBlocks(leaves, sizes, [=](const L& leaf, std::size_t begin, std::size_t end) {
-    const T* __restrict p_in = leaf.in[0];
-    const T* __restrict g_in = leaf.in[1];
-    const T* __restrict t_in = leaf.in[2];
-    T* __restrict p_out = leaf.out[0];
-    T* __restrict t_out = leaf.out[1];
+    const T* p_in = leaf.in[0];
+    const T* g_in = leaf.in[1];
+    const T* t_in = leaf.in[2];
+    T* p_out = leaf.out[0];
+    T* t_out = leaf.out[1];
+#pragma GCC ivdep
     for (std::size_t i = begin; i < end; ++i) {
       const T g = g_in[i];
       const T t = MulAdd<kFma>(mu, t_in[i], g);
