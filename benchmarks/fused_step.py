@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not gradtx.fused_available():
         sys.exit("the fused kernel is not built: python -m gradtx._native.build")
-    started = time.time()
+    started, load_before = time.time(), os.getloadavg()
     rows = [measure_tree(t, TREES[t], args.size, args) for t in args.trees.split(",")]
     print(table(rows))
     if args.json:
@@ -138,8 +139,8 @@ def main(argv: list[str] | None = None) -> None:
             "jax": jax.__version__,
             "optax": optax.__version__,
             "machine": platform.machine(),
-            "cpu_count": __import__("os").cpu_count(),
-            "load_before_after": None,
+            "cpu_count": os.cpu_count(),
+            "load_before_after": [load_before, os.getloadavg()],
             "wall_s": time.time() - started,
             "args": vars(args),
         }
