@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	@# The install compiles the fused CPU step when jax is already there; on a fresh venv jax
+	@# arrives in the same install, so build it now (a failure leaves gradtx on the XLA path).
+	$(PY) -c "import gradtx, sys; sys.exit(not gradtx.fused_available())" || $(PY) -m gradtx._native.build || true
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -220,4 +220,8 @@ from gradtx import training as training
 # torch.optim and Keras optimizers, reproduced step for step.
 from gradtx import conventions as conventions
 
+# One training step (the fused CPU kernel where it applies).
+from gradtx._step import fused_available as fused_available
+from gradtx._step import step as step
+
 __version__ = "0.1.0"

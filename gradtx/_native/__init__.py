@@ -1,0 +1,56 @@
+"""The fused CPU step: a C++ kernel registered with XLA as FFI custom calls.
+
+`load()` finds the library that `build.py` compiled at install time, registers its handlers with
+XLA for the CPU platform, and returns True; without a library (no compiler at install time), or
+with `GRADTX_FUSED=0` in the environment, it returns False and gradtx takes the XLA path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# FFI target name -> exported handler symbol in fused_step.cc.
+TARGETS = {
+    "gradtx_adam": "GradtxAdam",
+    "gradtx_adamw": "GradtxAdamW",
+    "gradtx_momentum": "GradtxMomentum",
+    "gradtx_nesterov": "GradtxNesterov",
+}
+
+
+def disabled_by_environment() -> bool:
+    """Whether `GRADTX_FUSED` is set to 0 (or false/no/off): the XLA path everywhere."""
+    return os.environ.get("GRADTX_FUSED", "1").strip().lower() in ("0", "false", "no", "off")
+
+
+def library_path() -> Path | None:
+    """The compiled library in this directory, or None."""
+    found = sorted(HERE.glob("_fused_step*.so")) + sorted(HERE.glob("_fused_step*.pyd"))
+    return found[0] if found else None
+
+
+@functools.cache
+def _register() -> bool:
+    path = library_path()
+    if path is None:
+        return False
+    import jax
+
+    try:
+        library = ctypes.cdll.LoadLibrary(str(path))
+        for target, symbol in TARGETS.items():
+            capsule = jax.ffi.pycapsule(getattr(library, symbol))
+            jax.ffi.register_ffi_target(target, capsule, platform="cpu")
+    except (OSError, AttributeError, RuntimeError, ValueError):
+        return False
+    return True
+
+
+def load() -> bool:
+    """Register the kernel once; True when the fused step can be used in this process."""
+    return not disabled_by_environment() and _register()

@@ -1,0 +1,354 @@
+"""`gradtx.step` and the fused CPU kernel behind it.
+
+`step` equals `tx.update` then `apply_updates` (jitted together) for every registered optimizer
+and transformation. Where the fused kernel applies it must give the XLA path's result bit for
+bit; where it does not (other dtypes, options, vmap, grad, sharded arrays, no kernel) `step`
+takes the XLA path. Every test runs with and without a compiled kernel: without one, the fused
+runs are XLA runs and the checks that a custom call was emitted expect none.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gradtx
+from gradtx import _native
+from gradtx._native import build
+from tests.registry import ALL
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TARGET = {"w": jnp.asarray([[1.0, -2.0], [0.5, 3.0]]), "b": jnp.asarray([0.25, -1.0])}
+
+
+def loss(params):
+    pairs = zip(jax.tree.leaves(params), jax.tree.leaves(TARGET), strict=True)
+    return sum(jnp.sum((p - t) ** 2) for p, t in pairs)
+
+
+def bits(x):
+    """The bits of an array, so that NaNs and signed zeros compare exactly."""
+    x = np.asarray(x)
+    if x.dtype.kind != "f" and x.dtype != jnp.bfloat16:
+        return x
+    return x.view({2: np.uint16, 4: np.uint32, 8: np.uint64}[x.dtype.itemsize])
+
+
+def assert_same_bits(a, b):
+    assert jax.tree.structure(a) == jax.tree.structure(b)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        assert np.asarray(x).dtype == np.asarray(y).dtype
+        np.testing.assert_array_equal(bits(x), bits(y))
+
+
+def reference_step(tx, params, grads, state):
+    updates, state = tx.update(grads, state, params)
+    return gradtx.apply_updates(params, updates), state
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_step_equals_update_then_apply(name):
+    """Where the kernel does not apply, `step` traces to exactly the program of `tx.update` then
+    `apply_updates`; where it does, the two agree bit for bit over three jitted steps, given the
+    same gradients. (Gradients computed in the same program may have their last operation
+    fused into the update by XLA, and round differently: they are an input here.)"""
+    tx = ALL[name]()
+    params = jax.tree.map(jnp.zeros_like, TARGET)
+    state = tx.init(params)
+    grads = jax.grad(loss)(params)
+    stepped = jax.make_jaxpr(lambda *a: gradtx.step(tx, *a))(params, grads, state)
+    if "gradtx_" not in str(stepped):
+        assert str(stepped) == str(
+            jax.make_jaxpr(lambda *a: reference_step(tx, *a))(params, grads, state)
+        )
+        return
+    both = jax.jit(lambda *a: (gradtx.step(tx, *a), reference_step(tx, *a)))
+    for _ in range(3):
+        stepped, reference = both(params, jax.grad(loss)(params), state)
+        assert_same_bits(stepped, reference)
+        params, state = reference
+
+
+# The fused kernel's aliases, and settings that exercise each of its options.
+FUSED = {
+    "adam": lambda: gradtx.adam(0.1),
+    "adam_eps_root": lambda: gradtx.adam(0.05, b1=0.8, b2=0.99, eps=1e-6, eps_root=1e-8),
+    "adam_schedule": lambda: gradtx.adam(gradtx.exponential_decay(0.1, 5, 0.5)),
+    "adamw": lambda: gradtx.adamw(0.05, weight_decay=0.1),
+    "adamw_schedules": lambda: gradtx.adamw(
+        gradtx.linear_schedule(0.1, 0.01, 20), weight_decay=gradtx.linear_schedule(0.0, 0.2, 20)
+    ),
+    "momentum": lambda: gradtx.sgd(0.1, 0.9),
+    "nesterov": lambda: gradtx.sgd(gradtx.cosine_decay_schedule(0.1, 30), 0.9, nesterov=True),
+}
+TREES = {
+    "mixed": lambda dtype: {
+        "scalar": jnp.zeros((), dtype),
+        "one": jnp.zeros((1,), dtype),
+        "empty": jnp.zeros((0, 3), dtype),
+        "layers": [jnp.zeros((40, 33), dtype), jnp.zeros((7,), dtype), jnp.zeros((2, 3, 4), dtype)],
+    },
+}
+STEPS = 50
+
+
+def gradient_sequence(params, seed):
+    """STEPS gradients: normal draws over 60 decades of scale, with whole steps of zeros,
+    huge values, denormals, and NaN/inf elements."""
+    rng = np.random.default_rng(seed)
+
+    def draw(x, k):
+        shape, dtype = x.shape, x.dtype
+        g = rng.normal(size=(STEPS, *shape)) * 10.0 ** rng.integers(
+            -30, 30, size=(STEPS, 1)
+        ).reshape((STEPS,) + (1,) * len(shape))
+        g[10] = 0.0
+        g[20] = float(jnp.finfo(dtype).max) / 3
+        g[25] = float(jnp.finfo(dtype).smallest_subnormal) * 3
+        if g[30].size:
+            g[30].flat[0] = np.nan
+            g[35].flat[-1] = np.inf
+        big = float(jnp.finfo(dtype).max)
+        return jnp.asarray(np.where(np.isfinite(g), np.clip(g, -big, big), g), dtype)
+
+    leaves, treedef = jax.tree.flatten(params)
+    return treedef.unflatten([draw(x, k) for k, x in enumerate(leaves)])
+
+
+def run_both(txs, params, grads):
+    """STEPS steps of the fused path and of the XLA path for each of `txs`, in one compiled
+    program (one program for many optimizers: XLA:CPU compiles it faster than one each)."""
+
+    def scan(tx):
+        def body(carry, g):
+            fused, plain = carry
+            fused = gradtx.step(tx, *_insert(fused, g))
+            plain = gradtx.step(tx, *_insert(plain, g), fused=False)
+            return (fused, plain), None
+
+        start = (params, tx.init(params))
+        return jax.lax.scan(body, (start, start), grads, length=STEPS)[0]
+
+    program = jax.jit(lambda grads: [scan(tx) for tx in txs])
+    return program(grads), program.lower(grads).as_text()
+
+
+def _insert(carry, g):
+    params, state = carry
+    return params, g, state
+
+
+def expect_custom_call(hlo, expected):
+    assert ("custom_call @gradtx_" in hlo) == (expected and gradtx.fused_available())
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_fused_equals_xla_path_bit_for_bit(dtype):
+    """Every fused alias, 50 steps, on a tree of a (40, 33) matrix, a vector, a rank-3 array,
+    a scalar, a one-element and an empty leaf."""
+    params = TREES["mixed"](dtype)
+    runs, hlo = run_both([make() for make in FUSED.values()], params, gradient_sequence(params, 0))
+    for name, (fused, plain) in zip(FUSED, runs, strict=True):
+        assert_same_bits(fused, plain), name
+    expect_custom_call(hlo, True)
+
+
+def test_an_empty_tree_steps_its_counters():
+    runs, hlo = run_both([make() for make in FUSED.values()], {}, {})
+    for fused, plain in runs:
+        assert_same_bits(fused, plain)
+    expect_custom_call(hlo, False)
+
+
+OTHERS = {
+    "mu_dtype": lambda: gradtx.adam(0.1, mu_dtype=jnp.bfloat16),
+    "nesterov": lambda: gradtx.adam(0.1, nesterov=True),
+    "mask": lambda: gradtx.adamw(0.1, mask=lambda p: jax.tree.map(lambda x: x.ndim > 1, p)),
+    "nadam": lambda: gradtx.nadam(0.1),
+    "sgd": lambda: gradtx.sgd(0.1),
+    "inject_hyperparams": lambda: gradtx.inject_hyperparams(gradtx.adam)(learning_rate=0.1),
+    "chain": lambda: gradtx.chain(gradtx.scale_by_adam(), gradtx.scale_by_learning_rate(0.1)),
+}
+
+
+def test_other_optimizers_take_the_xla_path():
+    params = TREES["mixed"](jnp.float32)
+    runs, hlo = run_both([make() for make in OTHERS.values()], params, gradient_sequence(params, 1))
+    for fused, plain in runs:
+        assert_same_bits(fused, plain)
+    expect_custom_call(hlo, False)
+
+
+def test_half_precision_params_take_the_xla_path():
+    for dtype in (jnp.bfloat16, jnp.float16):
+        params = {"w": jnp.zeros((4, 3), dtype), "b": jnp.zeros((3,), dtype)}
+        runs, hlo = run_both([gradtx.adam(0.1)], params, gradient_sequence(params, 2))
+        assert_same_bits(*runs[0])
+        expect_custom_call(hlo, False)
+
+
+def test_vmap_over_step_equals_the_xla_path():
+    tx = gradtx.adam(0.1)
+    params = {"w": jnp.zeros((3, 4, 5)), "b": jnp.zeros((3, 5))}  # a batch of 3 problems
+    grads = jax.tree.map(
+        lambda x: jnp.cos(jnp.arange(x.size, dtype=x.dtype)).reshape(x.shape), params
+    )
+    state = jax.vmap(tx.init)(params)
+    for inner in (lambda f: f, jax.jit):  # vmap of step, and vmap of a jitted step
+        stepped = jax.vmap(inner(lambda p, g, s: gradtx.step(tx, p, g, s)))(params, grads, state)
+        plain = jax.vmap(lambda p, g, s: gradtx.step(tx, p, g, s, fused=False))(
+            params, grads, state
+        )
+        assert_same_bits(stepped, plain)
+
+
+def test_grad_through_step_equals_the_xla_path():
+    tx = gradtx.adamw(0.1, weight_decay=0.01)
+    params = {"w": jnp.linspace(-1.0, 1.0, 12).reshape(3, 4)}
+    state = tx.init(params)
+
+    def after(params, fused, wrap):
+        grads = jax.grad(loss_of_w)(params)
+        new, _ = wrap(lambda p, g: gradtx.step(tx, p, g, state, fused=fused))(params, grads)
+        return jnp.sum(new["w"] ** 3)
+
+    for wrap in (lambda f: f, jax.jit):  # grad of step, and grad of a jitted step
+        assert_same_bits(jax.grad(after)(params, True, wrap), jax.grad(after)(params, False, wrap))
+
+
+def loss_of_w(params):
+    return jnp.sum(jnp.sin(params["w"]) * params["w"])
+
+
+def test_a_schedule_changes_the_rate_without_recompiling():
+    tx = gradtx.adam(gradtx.exponential_decay(0.1, 1, 0.5))
+    traces = []
+
+    @jax.jit
+    def train_step(params, grads, state):
+        traces.append(1)
+        return gradtx.step(tx, params, grads, state)
+
+    params = {"w": jnp.ones((5, 4))}
+    state = tx.init(params)
+    grads = {"w": jnp.full((5, 4), 0.5)}
+    moved = []
+    for _ in range(4):
+        new, state = train_step(params, grads, state)
+        moved.append(float(params["w"][0, 0] - new["w"][0, 0]))
+        params = new
+    assert len(traces) == 1
+    assert moved[0] > moved[1] > moved[2] > moved[3] > 0  # the rate halves every step
+    assert train_step._cache_size() == 1
+
+
+def test_eager_step_compiles_once_and_donates():
+    tx = gradtx.sgd(0.1, 0.9)
+    params = {"w": jnp.arange(6.0).reshape(2, 3)}
+    state = tx.init(params)
+    grads = {"w": jnp.ones((2, 3))}
+    reference = jax.jit(lambda p, g, s: gradtx.step(tx, p, g, s, fused=False))(params, grads, state)
+    new_params, new_state = gradtx.step(tx, params, grads, state, donate=True)
+    assert_same_bits((new_params, new_state), reference)
+    assert params["w"].is_deleted() and state[0].trace["w"].is_deleted()
+    assert not grads["w"].is_deleted()
+    gradtx.step(tx, new_params, grads, new_state)  # another call reuses the program
+
+
+def test_extra_arguments_reach_the_transformation():
+    tx = gradtx.chain(gradtx.sgd(0.1), gradtx.reduce_on_plateau(patience=1))
+    params = {"w": jnp.ones(3)}
+    state = tx.init(params)
+    new, state = gradtx.step(tx, params, {"w": jnp.ones(3)}, state, value=jnp.asarray(1.0))
+    updates, _ = tx.update({"w": jnp.ones(3)}, tx.init(params), params, value=jnp.asarray(1.0))
+    np.testing.assert_allclose(new["w"], params["w"] + updates["w"])
+
+
+def test_gradtx_fused_0_turns_the_kernel_off(monkeypatch):
+    monkeypatch.setenv("GRADTX_FUSED", "0")
+    assert not gradtx.fused_available()
+    params = TREES["mixed"](jnp.float32)
+    runs, hlo = run_both([gradtx.adam(0.1)], params, gradient_sequence(params, 3))
+    assert_same_bits(*runs[0])
+    assert "custom_call @gradtx_" not in hlo
+
+
+def test_a_build_without_a_compiler_fails_softly(tmp_path, capsys):
+    output = tmp_path / build.library_name()
+    assert not build.compile_library(output, cxx=str(tmp_path / "no-such-compiler"))
+    assert not output.exists()
+    assert "not built" in capsys.readouterr().err
+
+
+CHILD = """
+import json, jax, jax.numpy as jnp, numpy as np, gradtx, gradtx._native as native
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+# As after an install without a compiler: no library.
+found = native.library_path
+native.library_path = lambda: None
+native._register.cache_clear()
+tx = gradtx.adam(0.1)
+p = {"w": jnp.ones(3)}
+w = gradtx.step(tx, p, {"w": jnp.ones(3)}, tx.init(p))[0]["w"].tolist()
+report = {"no_library": [gradtx.fused_available(), w]}
+native.library_path = found
+native._register.cache_clear()
+
+# Sharded params on 8 devices, with the library (if built).
+sharding = NamedSharding(jax.make_mesh((8,), ("x",)), P("x"))
+rng = np.random.default_rng(0)
+params = {"w": jax.device_put(jnp.asarray(rng.normal(size=(64, 3)), jnp.float32), sharding),
+          "b": jnp.ones(3)}
+state = tx.init(params)
+grads = jax.tree.map(lambda x: x * 0.5 + 0.1, params)
+plain = jax.jit(lambda p, g, s: gradtx.step(tx, p, g, s, fused=False))(params, grads, state)
+jitted = jax.jit(lambda p, g, s: gradtx.step(tx, p, g, s))
+eager = gradtx.step(tx, params, grads, state)
+same = lambda a, b: all(np.array_equal(np.asarray(x), np.asarray(y))
+                        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+report["sharded"] = {
+    "jit": same(jitted(params, grads, state), plain), "eager": same(eager, plain),
+    "sharding_kept": eager[0]["w"].sharding.is_equivalent_to(params["w"].sharding, 2),
+    "custom_call": "custom_call" in jitted.lower(params, grads, state).as_text(),
+}
+print(json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="module")
+def child():
+    """One child process with 8 simulated CPU devices (JAX fixes the count on import)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "GRADTX_FUSED")}
+    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_without_a_library_the_package_takes_the_xla_path(child):
+    """As after an install on a machine without a compiler: `fused_available()` is False and
+    `step` still works."""
+    available, w = child["no_library"]
+    assert available is False
+    np.testing.assert_allclose(w, [0.9, 0.9, 0.9], rtol=1e-6)
+
+
+def test_sharded_params_on_8_devices_take_the_xla_path(child):
+    expected = {"jit": True, "eager": True, "sharding_kept": True, "custom_call": False}
+    assert child["sharded"] == expected
+
+
+def test_the_kernel_is_registered_when_built():
+    assert gradtx.fused_available() == (
+        _native.library_path() is not None and not _native.disabled_by_environment()
+    )
