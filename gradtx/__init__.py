@@ -80,6 +80,7 @@ from gradtx._schedules import polynomial_schedule as polynomial_schedule
 from gradtx._schedules import warmup_cosine_decay_schedule as warmup_cosine_decay_schedule
 
 # Ready-made optimizers, by chapter of the story. Gradient descent and momentum:
+from gradtx._aliases.descent import noisy_sgd as noisy_sgd
 from gradtx._aliases.descent import sgd as sgd
 
 # Per-parameter learning rates.
@@ -113,6 +114,9 @@ from gradtx._transforms.adaptive import scale_by_radam as scale_by_radam
 from gradtx._transforms.adaptive import scale_by_belief as scale_by_belief
 from gradtx._transforms.adaptive import scale_by_yogi as scale_by_yogi
 from gradtx._transforms.adaptive import scale_by_adopt as scale_by_adopt
+from gradtx._aliases.adaptive_continued import acprop as acprop
+from gradtx._transforms.acprop import ScaleByAcpropState as ScaleByAcpropState
+from gradtx._transforms.acprop import scale_by_acprop as scale_by_acprop
 from gradtx._aliases.adam_descendants import adan as adan
 from gradtx._aliases.adam_descendants import ademamix as ademamix
 from gradtx._aliases.adam_descendants import simplified_ademamix as simplified_ademamix
@@ -186,6 +190,8 @@ from gradtx._wrappers.lookahead import lookahead as lookahead
 from gradtx._transforms.plateau import ReduceOnPlateauState as ReduceOnPlateauState
 from gradtx._transforms.plateau import reduce_on_plateau as reduce_on_plateau
 from gradtx._aliases.loop import optimistic_gradient_descent as optimistic_gradient_descent
+from gradtx._aliases.loop import optimistic_adam as optimistic_adam
+from gradtx._aliases.loop import optimistic_adam_v2 as optimistic_adam_v2
 from gradtx._transforms.optimistic import (
     ScaleByOptimisticGradientState as ScaleByOptimisticGradientState,
 )
