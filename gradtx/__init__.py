@@ -180,6 +180,15 @@ from gradtx._transforms.muon import MuonDimensionNumbers as MuonDimensionNumbers
 from gradtx._transforms.muon import ScaleByMuonState as ScaleByMuonState
 from gradtx._transforms.muon import scale_by_muon as scale_by_muon
 from gradtx._transforms.muon import scale_by_shape as scale_by_shape
+from gradtx._aliases.lr_free import cocob as cocob
+from gradtx._aliases.lr_free import dog as dog
+from gradtx._aliases.lr_free import dowg as dowg
+from gradtx._transforms.cocob import ScaleByCocobState as ScaleByCocobState
+from gradtx._transforms.cocob import scale_by_cocob as scale_by_cocob
+from gradtx._transforms.distance import ScaleByDogState as ScaleByDogState
+from gradtx._transforms.distance import ScaleByDowgState as ScaleByDowgState
+from gradtx._transforms.distance import scale_by_dog as scale_by_dog
+from gradtx._transforms.distance import scale_by_dowg as scale_by_dowg
 
 from gradtx._wrappers.sam import SAMState as SAMState
 from gradtx._wrappers.sam import normalize as normalize

@@ -10,7 +10,6 @@ import jax
 from jax.typing import ArrayLike
 
 from gradtx import _validate
-
 from gradtx._base import GradientTransformation, ScalarOrSchedule, identity
 from gradtx._combine import chain
 from gradtx._registry import compiles, register_alias
