@@ -167,6 +167,12 @@ from gradtx._aliases.lr_role import polyak_sgd as polyak_sgd
 from gradtx._aliases.lr_role import schedule_free_adamw as schedule_free_adamw
 from gradtx._aliases.lr_role import schedule_free_sgd as schedule_free_sgd
 from gradtx._transforms.polyak import scale_by_polyak as scale_by_polyak
+from gradtx._aliases.lr_role import momo as momo
+from gradtx._aliases.lr_role import momo_adam as momo_adam
+from gradtx._transforms.momo import ScaleByMomoAdamState as ScaleByMomoAdamState
+from gradtx._transforms.momo import ScaleByMomoState as ScaleByMomoState
+from gradtx._transforms.momo import scale_by_momo as scale_by_momo
+from gradtx._transforms.momo import scale_by_momo_adam as scale_by_momo_adam
 from gradtx._transforms.schedule_free import ScheduleFreeState as ScheduleFreeState
 from gradtx._transforms.schedule_free import schedule_free as schedule_free
 from gradtx._aliases.lr_free import dadapt_adamw as dadapt_adamw
