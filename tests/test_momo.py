@@ -26,7 +26,7 @@ RTOL = 1e-10
 def _numpy_momo(x, grads, values, lr=1.0, beta=0.9, lb=0.0, wd=0.0, adapt=False):
     """The docstring of scale_by_momo, descending: yields the params after each step."""
     d, barf, gamma, f_star = np.zeros_like(x), 0.0, 0.0, lb
-    for k, (g, f) in enumerate(zip(grads, values)):
+    for k, (g, f) in enumerate(zip(grads, values, strict=True)):
         b = 0.0 if k == 0 else beta
         d = b * d + (1 - b) * g
         barf = b * barf + (1 - b) * f
@@ -47,7 +47,7 @@ def _numpy_momo(x, grads, values, lr=1.0, beta=0.9, lb=0.0, wd=0.0, adapt=False)
 def _numpy_momo_adam(x, grads, values, lr=1e-2, b1=0.9, b2=0.999, eps=1e-8, lb=0.0, wd=0.0):
     """The docstring of scale_by_momo_adam with a fixed lower bound, descending."""
     m, v, barf, gamma = np.zeros_like(x), np.zeros_like(x), 0.0, 0.0
-    for k, (g, f) in enumerate(zip(grads, values), 1):
+    for k, (g, f) in enumerate(zip(grads, values, strict=True), 1):
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g**2
         D = eps + np.sqrt(v / (1 - b2**k))

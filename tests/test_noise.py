@@ -186,15 +186,18 @@ def test_noisy_sgd_is_add_noise_then_the_learning_rate():
         chex.assert_trees_all_close(u, want, rtol=1e-6)
 
 
-def test_noisy_sgd_requires_a_key_where_optax_falls_back_to_zero():
+def test_noisy_sgd_without_a_key_uses_the_key_0_as_optax_does_without_its_warning():
     import inspect
 
     import optax
 
-    with pytest.raises(TypeError, match=r"noisy_sgd: key must be an int, a key from"):
-        gradtx.noisy_sgd(0.1)
+    g, mine = jnp.arange(3.0), gradtx.noisy_sgd(0.1)
     with pytest.warns(UserWarning, match="key"):
-        optax.noisy_sgd(0.1)
+        theirs = optax.noisy_sgd(0.1)
+    with jax.numpy_dtype_promotion("standard"):
+        chex.assert_trees_all_close(
+            mine.update(g, mine.init(g))[0], theirs.update(g, theirs.init(g))[0], rtol=1e-6
+        )
     mine = [(p.name, p.default) for p in inspect.signature(gradtx.noisy_sgd).parameters.values()]
     theirs = [(p.name, p.default) for p in inspect.signature(optax.noisy_sgd).parameters.values()]
     assert mine == theirs[:-1] and theirs[-1][0] == "seed"  # Optax's deprecated seed= is not taken

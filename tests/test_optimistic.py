@@ -176,7 +176,8 @@ def test_optimistic_adam_follows_the_numpy_transcription(nesterov):
     tx = gradtx.optimistic_adam(0.1, 0.3, nesterov=nesterov)
     v2 = gradtx.optimistic_adam_v2(1.0, alpha=0.1, beta=0.3, nesterov=nesterov)
     state, state_v2 = tx.init(jnp.zeros(4)), v2.init(jnp.zeros(4))
-    for g, want in zip(grads, _numpy_optimistic_adam(grads, 0.1, 0.3, nesterov=nesterov)):
+    wanted = _numpy_optimistic_adam(grads, 0.1, 0.3, nesterov=nesterov)
+    for g, want in zip(grads, wanted, strict=True):
         u, state = tx.update(jnp.asarray(g), state)
         u_v2, state_v2 = v2.update(jnp.asarray(g), state_v2)
         np.testing.assert_allclose(u, want, rtol=1e-12)

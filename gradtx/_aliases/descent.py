@@ -9,7 +9,6 @@ from __future__ import annotations
 import jax
 from jax.typing import ArrayLike
 
-from gradtx import _validate
 from gradtx._base import GradientTransformation, ScalarOrSchedule, identity
 from gradtx._combine import chain
 from gradtx._registry import compiles, register_alias
@@ -67,21 +66,14 @@ def noisy_sgd(
     References: Neelakantan, Vilnis, Le, Sutskever, Kaiser, Kurach & Martens, "Adding Gradient
     Noise Improves Learning for Very Deep Networks", arXiv:1511.06807, 2015.
 
-    Note: `key` (an int, a key from `jax.random.key` or a raw uint32 key) is required: Optax
-    0.2.8 falls back to the seed 0 with a warning when it is None, so that two noisy optimizers
-    in one program silently draw the same noise; gradtx raises. Optax's deprecated `seed=` is not
+    Note: `key` is an int, a key from `jax.random.key` or a raw uint32 key; None means the key
+    0, as in Optax 0.2.8 (which warns that a key will be required). Give each noisy optimizer
+    in a program its own key, or they draw the same noise. Optax's deprecated `seed=` is not
     taken. With the same key, gradtx draws Optax's noise.
 
     Example:
         >>> import gradtx
         >>> tx = gradtx.noisy_sgd(0.01, key=0)
     """
-    if key is None:
-        _validate.fail_type(
-            "noisy_sgd",
-            "key",
-            key,
-            "an int, a key from jax.random.key, or a raw uint32 key from jax.random.PRNGKey "
-            "(required: Optax's default None silently reuses the seed 0)",
-        )
+    key = 0 if key is None else key
     return chain(add_noise(eta, gamma, key), scale_by_learning_rate(learning_rate))

@@ -15,7 +15,7 @@ from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
 from gradtx._base import GradientTransformation, Updates
-from gradtx._transforms.lr_free import _needs_params, _scalar_dtype
+from gradtx._transforms.lr_free import _scalar_dtype
 
 INIT_STEPS = ("distance", "learning_rate", "heuristic")
 
@@ -34,6 +34,14 @@ def _distance_squared(where: str, params0: Any, params: Any, dtype: Any) -> jax.
         names=("params",),
     )
     return _tree.squared_norm(travelled).astype(dtype)
+
+
+def _needs_params(where: str, params: Any) -> None:
+    if params is None:
+        raise ValueError(
+            f"{where}: update needs the params (it measures the distance travelled from the "
+            "initial params); call update(updates, state, params)"
+        )
 
 
 def _scaled(where: str, updates: Any, step: jax.Array) -> Any:

@@ -12,7 +12,7 @@ from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
 from gradtx._base import GradientTransformationExtraArgs, ScalarOrSchedule, Updates
-from gradtx._transforms.lr_free import _needs_params, _scalar_dtype
+from gradtx._transforms.lr_free import _scalar_dtype
 from gradtx._transforms.polyak import _TINY
 from gradtx._transforms.scaling import learning_rate_at
 
@@ -21,6 +21,14 @@ def _check(where: str, learning_rate: Any, lower_bound: Any, weight_decay: Any) 
     _validate.check_scalar_or_schedule(where, "learning_rate", learning_rate)
     _validate.check_finite(where, lower_bound=lower_bound)
     _validate.check_non_negative(where, weight_decay=weight_decay)
+
+
+def _needs_params(where: str, params: Any) -> None:
+    if params is None:
+        raise ValueError(
+            f"{where}: update needs the params (the model of the loss is linear in them); "
+            "call update(updates, state, params, value=loss)"
+        )
 
 
 def _needs_value(where: str, value: Any) -> None:
