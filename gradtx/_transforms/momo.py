@@ -11,7 +11,12 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformationExtraArgs, ScalarOrSchedule, Updates
+from gradtx._base import (
+    GradientTransformation,
+    GradientTransformationExtraArgs,
+    ScalarOrSchedule,
+    Updates,
+)
 from gradtx._transforms.lr_free import _scalar_dtype
 from gradtx._transforms.polyak import _TINY
 from gradtx._transforms.scaling import learning_rate_at
@@ -72,7 +77,7 @@ def scale_by_momo(
     lower_bound: ArrayLike = 0.0,
     weight_decay: ArrayLike = 0.0,
     adapt_lower_bound: bool = False,
-) -> GradientTransformationExtraArgs:
+) -> GradientTransformation:
     r"""MoMo's step to subtract: a momentum step of Polyak size, given the loss `value`.
 
     With $f_k$ the loss, $x_k$ the params, $\alpha_k$ the learning rate, $\rho = 1 + \alpha_k
@@ -194,7 +199,7 @@ def scale_by_momo_adam(
     lower_bound: ArrayLike = 0.0,
     weight_decay: ArrayLike = 0.0,
     adapt_lower_bound: bool = False,
-) -> GradientTransformationExtraArgs:
+) -> GradientTransformation:
     r"""MoMo-Adam's step to subtract: Adam's direction at a Polyak size, given the loss `value`.
 
     With $f_k$ the loss, $x_k$ the params, $\alpha_k$ the learning rate, $\rho = 1 + \alpha_k
