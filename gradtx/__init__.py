@@ -202,6 +202,8 @@ from gradtx._wrappers.sam import sam as sam
 from gradtx._wrappers.lookahead import LookaheadParams as LookaheadParams
 from gradtx._wrappers.lookahead import LookaheadState as LookaheadState
 from gradtx._wrappers.lookahead import lookahead as lookahead
+from gradtx._wrappers.mechanic import MechanicState as MechanicState
+from gradtx._wrappers.mechanic import mechanize as mechanize
 from gradtx._transforms.plateau import ReduceOnPlateauState as ReduceOnPlateauState
 from gradtx._transforms.plateau import reduce_on_plateau as reduce_on_plateau
 from gradtx._aliases.loop import optimistic_gradient_descent as optimistic_gradient_descent

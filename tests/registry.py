@@ -128,6 +128,7 @@ OPTIMIZERS = {
         gradtx.momo(0.5, lower_bound=-1.0, weight_decay=1e-4)
     ),
     "momo_adam": lambda: with_quadratic_loss(gradtx.momo_adam(0.1)),
+    "mechanize_adam": lambda: gradtx.mechanize(gradtx.adam(1.0)),
 }
 
 # Every transformation, built with settings valid for any params. Updates in, updates out.

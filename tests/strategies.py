@@ -616,6 +616,7 @@ WITHOUT_STRATEGY = {
     "momo_adam": "as momo",
     "scale_by_momo": "as momo",
     "scale_by_momo_adam": "as momo",
+    "mechanize": "wraps a transformation",
     "scale_by_shape": "stateless: drawn as its registry entry's chain, after trace (a counter)",
     "sam": "wraps two transformations",
     "normalize": "no hyperparameters",

@@ -820,6 +820,28 @@ BAD_INPUTS = [
         "scale_by_momo: update needs the loss; call update(updates, state, params, value=loss) "
         "with the loss from jax.value_and_grad",
     ),
+    (
+        lambda: gradtx.mechanize(gradtx.adam, num_betas=6),
+        TypeError,
+        "mechanize: base_optimizer must be a gradient transformation (an object with `init` and "
+        "`update`), got function adam; call it first, e.g. adam(...)",
+    ),
+    (
+        lambda: gradtx.mechanize(gradtx.adam(1.0), num_betas=0),
+        ValueError,
+        "mechanize: num_betas must be an int >= 1, got 0",
+    ),
+    (
+        lambda: gradtx.mechanize(gradtx.adam(1.0), s_init=0.0),
+        ValueError,
+        "mechanize: s_init must be > 0 and finite, got 0.0",
+    ),
+    (
+        lambda: update_once(gradtx.mechanize(gradtx.adam(1.0)), params=None),
+        ValueError,
+        "mechanize: update needs the params (the steps are summed from the first params); call "
+        "update(updates, state, params)",
+    ),
 ]
 
 
