@@ -187,8 +187,10 @@ def test_alias_matches_optax_on_replayed_gradients_and_rosenbrock(name, i):
 
 
 @pytest.mark.parametrize("name", ["momo", "momo_adam"])
-def test_has_optax_argument_names_order_and_defaults(name):
+def test_has_optax_argument_names_order_and_defaults_with_the_switch_keyword_only(name):
     def arguments(factory):
-        return [(p.name, p.default, p.kind) for p in inspect.signature(factory).parameters.values()]
+        return [(p.name, p.default) for p in inspect.signature(factory).parameters.values()]
 
     assert arguments(getattr(gradtx, name)) == arguments(getattr(optax.contrib, name))
+    switch = inspect.signature(getattr(gradtx, name)).parameters["adapt_lower_bound"]
+    assert switch.kind is inspect.Parameter.KEYWORD_ONLY

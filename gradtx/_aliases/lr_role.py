@@ -152,6 +152,7 @@ def momo(
     beta: ArrayLike = 0.9,
     lower_bound: ArrayLike = 0.0,
     weight_decay: ArrayLike = 0.0,
+    *,
     adapt_lower_bound: bool = False,
 ) -> GradientTransformation:
     r"""MoMo: SGD with momentum at a Polyak step size capped by the learning rate,
@@ -159,7 +160,8 @@ def momo(
     `update(..., value=loss)`.
 
     The chain: `scale_by_momo`, then `scale(-1.0)`. A large learning rate (1, the default) is
-    the intended use: the Polyak term sets the step.
+    the intended use: the Polyak term sets the step. The switch `adapt_lower_bound` is
+    keyword-only (positional in Optax 0.2.8).
 
     References: Schaipp, Ohana, Eickenberg, Defazio & Gower, "MoMo: Momentum Models for
     Adaptive Learning Rates", ICML 2024.
@@ -174,7 +176,9 @@ def momo(
         Array(3.5, dtype=float32)
     """
     return chain(
-        scale_by_momo(learning_rate, beta, lower_bound, weight_decay, adapt_lower_bound),
+        scale_by_momo(
+            learning_rate, beta, lower_bound, weight_decay, adapt_lower_bound=adapt_lower_bound
+        ),
         scale(-1.0),
     )
 
@@ -188,12 +192,14 @@ def momo_adam(
     eps: ArrayLike = 1e-8,
     lower_bound: ArrayLike = 0.0,
     weight_decay: ArrayLike = 0.0,
+    *,
     adapt_lower_bound: bool = False,
 ) -> GradientTransformation:
     r"""MoMo-Adam: Adam's direction at a Polyak step size capped by the learning rate, with
     AdamW's decoupled weight decay; the loss passed as `update(..., value=loss)`.
 
-    The chain: `scale_by_momo_adam`, then `scale(-1.0)`.
+    The chain: `scale_by_momo_adam`, then `scale(-1.0)`. The switch `adapt_lower_bound` is
+    keyword-only (positional in Optax 0.2.8).
 
     References: Schaipp, Ohana, Eickenberg, Defazio & Gower, "MoMo: Momentum Models for
     Adaptive Learning Rates", ICML 2024, MoMo-Adam.
@@ -204,7 +210,13 @@ def momo_adam(
     """
     return chain(
         scale_by_momo_adam(
-            learning_rate, b1, b2, eps, lower_bound, weight_decay, adapt_lower_bound
+            learning_rate,
+            b1,
+            b2,
+            eps,
+            lower_bound,
+            weight_decay,
+            adapt_lower_bound=adapt_lower_bound,
         ),
         scale(-1.0),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -10,6 +10,19 @@ from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
 from gradtx._base import GradientTransformation, Updates
+
+
+def _real_only(where: str, updates: Any) -> None:
+    """Raise a TypeError naming the first complex leaf: the bet compares magnitudes per real
+    coordinate (maxima, a positive part), which a complex number has no order for."""
+    for path, leaf in jax.tree_util.tree_flatten_with_path(updates)[0]:
+        if jnp.iscomplexobj(leaf):
+            raise TypeError(
+                f"{where}: updates leaf {_tree.path_name(path)} is complex "
+                f"({jnp.result_type(leaf)}); COCOB bets on each real coordinate and takes maxima "
+                "that complex numbers do not have. Optimize the real and imaginary parts as two "
+                "real params."
+            )
 
 
 class ScaleByCocobState(NamedTuple):
@@ -85,6 +98,7 @@ def scale_by_cocob(alpha: ArrayLike = 100.0, eps: ArrayLike = 1e-8) -> GradientT
                 f"{where}: update needs the params (the bet is made around the initial params); "
                 "call update(updates, state, params)"
             )
+        _real_only(where, updates)
         inputs = {"params": params}
         phases = (moments, direction)
         return _tree.lift(where, phases, updates, state, inputs, alpha=alpha)

@@ -28,6 +28,12 @@ def _check(where: str, learning_rate: Any, lower_bound: Any, weight_decay: Any) 
     _validate.check_non_negative(where, weight_decay=weight_decay)
 
 
+def _wide(tree: Any) -> Any:
+    """Each leaf in its compute dtype (float32 or wider), so that inner products of
+    half-precision leaves are not summed in half precision."""
+    return jax.tree.map(lambda x: jnp.asarray(x).astype(_tree.compute_dtype(x)), tree)
+
+
 def _needs_params(where: str, params: Any) -> None:
     if params is None:
         raise ValueError(
@@ -76,6 +82,7 @@ def scale_by_momo(
     beta: ArrayLike = 0.9,
     lower_bound: ArrayLike = 0.0,
     weight_decay: ArrayLike = 0.0,
+    *,
     adapt_lower_bound: bool = False,
 ) -> GradientTransformation:
     r"""MoMo's step to subtract: a momentum step of Polyak size, given the loss `value`.
@@ -155,7 +162,7 @@ def scale_by_momo(
         exp_avg, state = _tree.lift(
             where, (average, last), updates, state, direction_dtype="compute", beta=beta_k
         )
-        inner = _tree.vdot(updates, params, dtype)
+        inner = _tree.vdot(_wide(updates), params, dtype)
         scalars = dict(
             barf=barf,
             gamma=beta_k * state.gamma + (1 - beta_k) * inner,
@@ -198,6 +205,7 @@ def scale_by_momo_adam(
     eps: ArrayLike = 1e-8,
     lower_bound: ArrayLike = 0.0,
     weight_decay: ArrayLike = 0.0,
+    *,
     adapt_lower_bound: bool = False,
 ) -> GradientTransformation:
     r"""MoMo-Adam's step to subtract: Adam's direction at a Polyak size, given the loss `value`.
@@ -290,10 +298,10 @@ def scale_by_momo_adam(
             eps=eps,
             bc2=bc2,
         )
-        exp_avg = jax.tree.map(lambda m: m.astype(_tree.compute_dtype(m)), state.exp_avg)
+        exp_avg = _wide(state.exp_avg)
         scalars = dict(
             barf=barf,
-            gamma=b1_ * state.gamma + (1 - b1_) * _tree.vdot(updates, params, dtype),
+            gamma=b1_ * state.gamma + (1 - b1_) * _tree.vdot(_wide(updates), params, dtype),
             norm=_tree.vdot(exp_avg, weighted, dtype),
             iprod=_tree.vdot(exp_avg, params, dtype),
             bc1=bc1,
