@@ -88,7 +88,8 @@ def scale_by_momo(
     r"""MoMo's step to subtract: a momentum step of Polyak size, given the loss `value`.
 
     With $f_k$ the loss, $x_k$ the params, $\alpha_k$ the learning rate, $\rho = 1 + \alpha_k
-    \lambda$ and $\beta_1 = 0$ at the first step, $\beta$ after:
+    \lambda$, and the averages' decay 0 at the first step ($d_1 = g_1$, $\bar f_1 = f_1$),
+    $\beta$ after:
 
     $$d_k = \beta d_{k-1} + (1-\beta) g_k, \qquad
     \bar f_k = \beta \bar f_{k-1} + (1-\beta) f_k, \qquad
@@ -117,8 +118,8 @@ def scale_by_momo(
 
     References:
         Schaipp, Ohana, Eickenberg, Defazio & Gower, "MoMo: Momentum Models for Adaptive
-        Learning Rates", ICML 2024 (arXiv:2305.07583), Algorithm 1 (MoMo) and Section 5
-        (the lower-bound estimate).
+        Learning Rates", ICML 2024 (arXiv:2305.07583): MoMo, and its online estimate of the
+        lower bound.
 
     Note:
         As Optax 0.2.8's `momo`, whose state is `MomoState(exp_avg, barf, gamma, lb, count)`;
@@ -243,7 +244,7 @@ def scale_by_momo_adam(
 
     References:
         Schaipp, Ohana, Eickenberg, Defazio & Gower, "MoMo: Momentum Models for Adaptive
-        Learning Rates", ICML 2024 (arXiv:2305.07583), Algorithm 2 (MoMo-Adam).
+        Learning Rates", ICML 2024 (arXiv:2305.07583): MoMo-Adam.
 
     Note:
         As Optax 0.2.8's `momo_adam`; the scalars are stored in the params' compute dtype (at
