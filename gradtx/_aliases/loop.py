@@ -70,7 +70,8 @@ def optimistic_adam(
     Note: Optax 0.2.8 deprecates this interface (with a warning) in favour of
     `optimistic_adam_v2`, and raises on a schedule as `learning_rate`; gradtx keeps it without a
     warning and takes schedules for both `learning_rate` and `optimism` (each evaluated at the
-    number of earlier updates).
+    number of earlier updates). The default `nesterov=True` is Optax's; the paper's Algorithm 1
+    uses Adam's plain $\hat m_t$ (`nesterov=False`).
 
     Example:
         >>> import gradtx
@@ -113,7 +114,8 @@ def optimistic_adam_v2(
     Algorithm 1 (Optimistic Adam).
 
     Note: as in `optimistic_gradient_descent`, $\alpha$ and $\beta$ may be schedules here
-    (Optax types them as arrays).
+    (Optax types them as arrays). The default `nesterov=True` is Optax's; the paper's
+    Algorithm 1 uses Adam's plain $\hat m_t$ (`nesterov=False`).
 
     Example:
         >>> import gradtx
