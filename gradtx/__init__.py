@@ -80,6 +80,7 @@ from gradtx._schedules import polynomial_schedule as polynomial_schedule
 from gradtx._schedules import warmup_cosine_decay_schedule as warmup_cosine_decay_schedule
 
 # Ready-made optimizers, by chapter of the story. Gradient descent and momentum:
+from gradtx._aliases.descent import noisy_sgd as noisy_sgd
 from gradtx._aliases.descent import sgd as sgd
 
 # Per-parameter learning rates.
@@ -113,6 +114,9 @@ from gradtx._transforms.adaptive import scale_by_radam as scale_by_radam
 from gradtx._transforms.adaptive import scale_by_belief as scale_by_belief
 from gradtx._transforms.adaptive import scale_by_yogi as scale_by_yogi
 from gradtx._transforms.adaptive import scale_by_adopt as scale_by_adopt
+from gradtx._aliases.adaptive_continued import acprop as acprop
+from gradtx._transforms.acprop import ScaleByAcpropState as ScaleByAcpropState
+from gradtx._transforms.acprop import scale_by_acprop as scale_by_acprop
 from gradtx._aliases.adam_descendants import adan as adan
 from gradtx._aliases.adam_descendants import ademamix as ademamix
 from gradtx._aliases.adam_descendants import simplified_ademamix as simplified_ademamix
@@ -165,6 +169,12 @@ from gradtx._aliases.lr_role import polyak_sgd as polyak_sgd
 from gradtx._aliases.lr_role import schedule_free_adamw as schedule_free_adamw
 from gradtx._aliases.lr_role import schedule_free_sgd as schedule_free_sgd
 from gradtx._transforms.polyak import scale_by_polyak as scale_by_polyak
+from gradtx._aliases.lr_role import momo as momo
+from gradtx._aliases.lr_role import momo_adam as momo_adam
+from gradtx._transforms.momo import ScaleByMomoAdamState as ScaleByMomoAdamState
+from gradtx._transforms.momo import ScaleByMomoState as ScaleByMomoState
+from gradtx._transforms.momo import scale_by_momo as scale_by_momo
+from gradtx._transforms.momo import scale_by_momo_adam as scale_by_momo_adam
 from gradtx._transforms.schedule_free import ScheduleFreeState as ScheduleFreeState
 from gradtx._transforms.schedule_free import schedule_free as schedule_free
 from gradtx._aliases.lr_free import dadapt_adamw as dadapt_adamw
@@ -178,6 +188,15 @@ from gradtx._transforms.muon import MuonDimensionNumbers as MuonDimensionNumbers
 from gradtx._transforms.muon import ScaleByMuonState as ScaleByMuonState
 from gradtx._transforms.muon import scale_by_muon as scale_by_muon
 from gradtx._transforms.muon import scale_by_shape as scale_by_shape
+from gradtx._aliases.lr_free import cocob as cocob
+from gradtx._aliases.lr_free import dog as dog
+from gradtx._aliases.lr_free import dowg as dowg
+from gradtx._transforms.cocob import ScaleByCocobState as ScaleByCocobState
+from gradtx._transforms.cocob import scale_by_cocob as scale_by_cocob
+from gradtx._transforms.distance import ScaleByDogState as ScaleByDogState
+from gradtx._transforms.distance import ScaleByDowgState as ScaleByDowgState
+from gradtx._transforms.distance import scale_by_dog as scale_by_dog
+from gradtx._transforms.distance import scale_by_dowg as scale_by_dowg
 
 from gradtx._wrappers.sam import SAMState as SAMState
 from gradtx._wrappers.sam import normalize as normalize
@@ -185,9 +204,13 @@ from gradtx._wrappers.sam import sam as sam
 from gradtx._wrappers.lookahead import LookaheadParams as LookaheadParams
 from gradtx._wrappers.lookahead import LookaheadState as LookaheadState
 from gradtx._wrappers.lookahead import lookahead as lookahead
+from gradtx._wrappers.mechanic import MechanicState as MechanicState
+from gradtx._wrappers.mechanic import mechanize as mechanize
 from gradtx._transforms.plateau import ReduceOnPlateauState as ReduceOnPlateauState
 from gradtx._transforms.plateau import reduce_on_plateau as reduce_on_plateau
 from gradtx._aliases.loop import optimistic_gradient_descent as optimistic_gradient_descent
+from gradtx._aliases.loop import optimistic_adam as optimistic_adam
+from gradtx._aliases.loop import optimistic_adam_v2 as optimistic_adam_v2
 from gradtx._transforms.optimistic import (
     ScaleByOptimisticGradientState as ScaleByOptimisticGradientState,
 )

@@ -258,7 +258,7 @@ def catalog() -> dict[str, tuple[str, ...]]:
         >>> chapter
         'Gradient descent, stochastic and minibatch, with heavy-ball or Nesterov momentum.'
         >>> names
-        ('sgd',)
+        ('sgd', 'noisy_sgd')
     """
     chapters: dict[str, list[str]] = {}
     for name, alias in _ALIASES.items():

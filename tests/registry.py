@@ -13,6 +13,15 @@ import gradtx
 from tests.test_lookahead import slow_in_state
 from tests.test_plateau import fed_norm
 
+
+def with_quadratic_loss(tx):
+    """`tx`, its update given the loss as `value=`: |g|^2 / 4 for the suites' loss
+    sum((p - t)^2), whose gradient is 2 (p - t)."""
+    return gradtx.GradientTransformation(
+        tx.init, lambda g, s, p=None: tx.update(g, s, p, value=gradtx._tree.squared_norm(g) / 4)
+    )
+
+
 OPTIMIZERS = {
     "sgd": lambda: gradtx.sgd(0.1),
     "momentum": lambda: gradtx.sgd(0.05, momentum=0.9),
@@ -108,6 +117,22 @@ OPTIMIZERS = {
     "ftrl_regularized": lambda: gradtx.ftrl(
         0.5, -0.6, l1=1e-3, l2=1e-3, l2_shrinkage=1e-3, beta=1.0
     ),
+    "noisy_sgd": lambda: gradtx.noisy_sgd(0.1, eta=1e-6, key=0),
+    "optimistic_adam": lambda: gradtx.optimistic_adam(0.1),
+    "optimistic_adam_v2": lambda: gradtx.optimistic_adam_v2(0.05, alpha=1.0, beta=0.5),
+    "acprop": lambda: gradtx.acprop(0.1, weight_decay=1e-4),
+    "cocob": lambda: gradtx.cocob(),
+    "dog": lambda: gradtx.dog(),
+    "dog_distance": lambda: gradtx.dog(init_step=("distance", 1e-2), weight_decay=1e-4),
+    "dowg": lambda: gradtx.dowg(),
+    # momo and momo_adam need the loss as `value=`: |g|^2 / 4 for the contract's loss, as for
+    # polyak_sgd above.
+    "momo": lambda: with_quadratic_loss(gradtx.momo()),
+    "momo_decayed": lambda: with_quadratic_loss(
+        gradtx.momo(0.5, lower_bound=-1.0, weight_decay=1e-4)
+    ),
+    "momo_adam": lambda: with_quadratic_loss(gradtx.momo_adam(0.1)),
+    "mechanize_adam": lambda: gradtx.mechanize(gradtx.adam(1.0)),
 }
 
 # Every transformation, built with settings valid for any params. Updates in, updates out.
@@ -203,6 +228,12 @@ TRANSFORMATIONS = {
     "normalize_then_trace": lambda: gradtx.chain(gradtx.normalize(), gradtx.trace(0.9)),
     "scale_by_optimistic_gradient": lambda: gradtx.scale_by_optimistic_gradient(),
     "average_params": lambda: gradtx.average_params(start=3),
+    "scale_by_acprop": lambda: gradtx.scale_by_acprop(),
+    "scale_by_cocob": lambda: gradtx.scale_by_cocob(),
+    "scale_by_dog": lambda: gradtx.scale_by_dog(("learning_rate", 0.1)),
+    "scale_by_dowg": lambda: gradtx.scale_by_dowg(),
+    "scale_by_momo": lambda: with_quadratic_loss(gradtx.scale_by_momo(weight_decay=1e-3)),
+    "scale_by_momo_adam": lambda: with_quadratic_loss(gradtx.scale_by_momo_adam()),
 }
 
 ALL = {**OPTIMIZERS, **TRANSFORMATIONS}
@@ -227,6 +258,9 @@ COUNT_FREE = {
     "scale_by_trust_ratio",
     "clip_by_block_rms",
     "scale_by_param_block_rms",
+    "scale_by_cocob",
+    "dowg",
+    "scale_by_dowg",
 }
 
 # Public factories of gradtx that return a GradientTransformation but have no entry above, and

@@ -130,6 +130,9 @@ EPS = log_uniform(1e-12, 1e-3)
 WEIGHT_DECAYS = st.one_of(st.just(0.0), log_uniform(1e-6, 1e-1))
 MOMENTA = st.one_of(st.none(), DECAYS)
 STATE_DTYPES = st.sampled_from([None, jnp.float32])
+INIT_STEPS = st.tuples(
+    st.sampled_from(["distance", "learning_rate", "heuristic"]), log_uniform(1e-8, 1e-2)
+)
 
 
 def _adam_like(**extra) -> st.SearchStrategy:
@@ -568,6 +571,45 @@ HYPERPARAMETERS = {
             "beta": st.one_of(st.just(0.0), log_uniform(1e-3, 10.0)),
         }
     ),
+    "noisy_sgd": st.fixed_dictionaries(
+        {
+            "learning_rate": LEARNING_RATES,
+            "eta": log_uniform(1e-6, 1.0),
+            "gamma": st.floats(0.0, 1.0),
+            "key": st.integers(0, 2**31 - 1),
+        }
+    ),
+    "optimistic_adam": _adam_like(
+        optimism=st.one_of(st.none(), log_uniform(1e-5, 1.0)), nesterov=st.booleans()
+    ),
+    "optimistic_adam_v2": _adam_like(
+        alpha=st.floats(0.0, 2.0), beta=st.floats(0.0, 2.0), nesterov=st.booleans()
+    ),
+    "acprop": _adam_like(eps_root=st.one_of(st.just(0.0), EPS), weight_decay=WEIGHT_DECAYS),
+    "scale_by_acprop": st.fixed_dictionaries(
+        {"b1": DECAYS, "b2": DECAYS, "eps": EPS, "eps_root": st.one_of(st.just(0.0), EPS)}
+    ),
+    "cocob": st.fixed_dictionaries(
+        {"alpha": log_uniform(1.0, 1e3), "eps": EPS, "weight_decay": WEIGHT_DECAYS}
+    ),
+    "scale_by_cocob": st.fixed_dictionaries({"alpha": log_uniform(1.0, 1e3), "eps": EPS}),
+    "dog": st.fixed_dictionaries(
+        {"learning_rate": LEARNING_RATES, "init_step": INIT_STEPS, "eps": EPS}
+    ),
+    "scale_by_dog": st.fixed_dictionaries({"init_step": INIT_STEPS, "eps": EPS}),
+    "dowg": st.fixed_dictionaries(
+        {
+            "learning_rate": LEARNING_RATES,
+            "init_estim_sq_dist": st.one_of(st.none(), log_uniform(1e-8, 1.0)),
+            "eps": log_uniform(1e-8, 1e-2),
+        }
+    ),
+    "scale_by_dowg": st.fixed_dictionaries(
+        {
+            "init_estim_sq_dist": st.one_of(st.none(), log_uniform(1e-8, 1.0)),
+            "eps": log_uniform(1e-8, 1e-2),
+        }
+    ),
 }
 
 # Public factories built only by their registry entries, and why: `tests/test_registries.py`
@@ -591,6 +633,11 @@ WITHOUT_STRATEGY = {
     "schedule_free": "wraps a transformation",
     "polyak_sgd": "its update needs the loss as value=, which only its registry entry supplies",
     "scale_by_polyak": "as polyak_sgd",
+    "momo": "its update needs the loss as value=, which only its registry entries supply",
+    "momo_adam": "as momo",
+    "scale_by_momo": "as momo",
+    "scale_by_momo_adam": "as momo",
+    "mechanize": "wraps a transformation",
     "scale_by_shape": "stateless: drawn as its registry entry's chain, after trace (a counter)",
     "sam": "wraps two transformations",
     "normalize": "no hyperparameters",

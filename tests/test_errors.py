@@ -794,6 +794,123 @@ BAD_INPUTS = [
         "ftrl: update needs the params (it returns the step to the new weights); call "
         "update(updates, state, params)",
     ),
+    # issue 13, Optax first-order methods (E2)
+    (
+        lambda: gradtx.noisy_sgd(0.1, key="0"),
+        TypeError,
+        "noisy_sgd: key must be an int, a key from jax.random.key, or a raw uint32 key from "
+        "jax.random.PRNGKey, got str '0'",
+    ),
+    (
+        lambda: gradtx.noisy_sgd(0.1, eta=-1.0, key=0),
+        ValueError,
+        "noisy_sgd: eta must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.optimistic_adam(1e-3, optimism=-1.0),
+        ValueError,
+        "optimistic_adam: optimism must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.optimistic_adam_v2(1e-3, beta=-1.0),
+        ValueError,
+        "optimistic_adam_v2: beta must be >= 0 and finite, got -1.0",
+    ),
+    (lambda: gradtx.acprop(1e-3, b1=1.0), ValueError, "acprop: b1 must be in [0, 1), got 1.0"),
+    (
+        lambda: gradtx.scale_by_acprop(eps_root=-1.0),
+        ValueError,
+        "scale_by_acprop: eps_root must be >= 0 and finite, got -1.0",
+    ),
+    (lambda: gradtx.cocob(alpha=0.0), ValueError, "cocob: alpha must be > 0 and finite, got 0.0"),
+    (
+        lambda: gradtx.scale_by_cocob(eps=0.0),
+        ValueError,
+        "scale_by_cocob: eps must be > 0 and finite, got 0.0",
+    ),
+    (
+        lambda: update_once(gradtx.scale_by_cocob(), params=None),
+        ValueError,
+        "scale_by_cocob: update needs the params (the bet is made around the initial params); "
+        "call update(updates, state, params)",
+    ),
+    (
+        lambda: gradtx.dog(init_step=("lr", 1e-6)),
+        ValueError,
+        "dog: init_step must be a pair (tag, value) with tag 'distance', 'learning_rate' or "
+        "'heuristic', got ('lr', 1e-06)",
+    ),
+    (
+        lambda: gradtx.dog(init_step=1e-6),
+        TypeError,
+        "dog: init_step must be a pair (tag, value) with tag 'distance', 'learning_rate' or "
+        "'heuristic', got float 1e-06",
+    ),
+    (
+        lambda: gradtx.scale_by_dog(("distance", 0.0)),
+        ValueError,
+        "scale_by_dog: init_step must be a pair (tag, value) with value > 0, got ('distance', 0.0)",
+    ),
+    (
+        lambda: gradtx.dowg(init_estim_sq_dist=0.0),
+        ValueError,
+        "dowg: init_estim_sq_dist must be > 0 and finite, got 0.0",
+    ),
+    (
+        lambda: gradtx.scale_by_dowg(eps=0.0),
+        ValueError,
+        "scale_by_dowg: eps must be > 0 and finite, got 0.0",
+    ),
+    (
+        lambda: gradtx.scale_by_dowg().update(PARAMS, gradtx.scale_by_dowg().init(PARAMS)),
+        ValueError,
+        "scale_by_dowg: update needs the params (it measures the distance travelled from the "
+        "initial params); call update(updates, state, params)",
+    ),
+    (lambda: gradtx.momo(beta=1.0), ValueError, "momo: beta must be in [0, 1), got 1.0"),
+    (
+        lambda: gradtx.momo_adam(lower_bound=float("inf")),
+        ValueError,
+        "momo_adam: lower_bound must be finite, got inf",
+    ),
+    (
+        lambda: gradtx.scale_by_momo(weight_decay=-1.0),
+        ValueError,
+        "scale_by_momo: weight_decay must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.scale_by_momo_adam(b2=1.5),
+        ValueError,
+        "scale_by_momo_adam: b2 must be in [0, 1), got 1.5",
+    ),
+    (
+        lambda: update_once(gradtx.momo()),
+        ValueError,
+        "scale_by_momo: update needs the loss; call update(updates, state, params, value=loss) "
+        "with the loss from jax.value_and_grad",
+    ),
+    (
+        lambda: gradtx.mechanize(gradtx.adam, num_betas=6),
+        TypeError,
+        "mechanize: base_optimizer must be a gradient transformation (an object with `init` and "
+        "`update`), got function adam; call it first, e.g. adam(...)",
+    ),
+    (
+        lambda: gradtx.mechanize(gradtx.adam(1.0), num_betas=0),
+        ValueError,
+        "mechanize: num_betas must be an int >= 1, got 0",
+    ),
+    (
+        lambda: gradtx.mechanize(gradtx.adam(1.0), s_init=0.0),
+        ValueError,
+        "mechanize: s_init must be > 0 and finite, got 0.0",
+    ),
+    (
+        lambda: update_once(gradtx.mechanize(gradtx.adam(1.0)), params=None),
+        ValueError,
+        "mechanize: update needs the params (the steps are summed from the first params); call "
+        "update(updates, state, params)",
+    ),
 ]
 
 

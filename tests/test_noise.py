@@ -151,3 +151,53 @@ def test_add_noise_rejects_bad_seed(seed):
         TypeError, match="add_noise: seed must be an int, a key from jax.random.key"
     ):
         gradtx.add_noise(0.1, 0.55, seed)
+
+
+# --- noisy_sgd: add_noise then the learning rate, as Optax 0.2.8.
+
+NOISY_SGD_SETTINGS = [
+    dict(learning_rate=1e-3, key=0),
+    dict(learning_rate=3e-3, eta=0.3, gamma=1.0, key=7),
+    dict(learning_rate=gradtx.linear_schedule(1e-3, 1e-4, 100), eta=1.0, gamma=0.2, key=3),
+]
+
+
+@pytest.mark.parametrize("kwargs", NOISY_SGD_SETTINGS)
+def test_noisy_sgd_matches_optax_on_replayed_gradients_and_rosenbrock(kwargs):
+    import optax
+
+    from tests import replay
+
+    with jax.numpy_dtype_promotion("standard"):  # Optax mixes Python floats and int32 counts
+        for key in (kwargs["key"], jax.random.key(kwargs["key"])):
+            mine, theirs = gradtx.noisy_sgd(**{**kwargs, "key": key}), optax.noisy_sgd(**kwargs)
+            assert replay.replay_difference(mine, theirs) <= 1e-10
+            assert replay.rosenbrock_difference(mine, theirs) <= 1e-10
+
+
+def test_noisy_sgd_is_add_noise_then_the_learning_rate():
+    g = {"a": jnp.arange(3.0), "b": jnp.ones((2, 2))}
+    tx = gradtx.noisy_sgd(0.1, eta=0.5, gamma=0.3, key=4)
+    reference = gradtx.chain(gradtx.add_noise(0.5, 0.3, 4), gradtx.scale(-0.1))
+    state, ref_state = tx.init(g), reference.init(g)
+    for _ in range(3):
+        u, state = tx.update(g, state)
+        want, ref_state = reference.update(g, ref_state)
+        chex.assert_trees_all_close(u, want, rtol=1e-6)
+
+
+def test_noisy_sgd_without_a_key_uses_the_key_0_as_optax_does_without_its_warning():
+    import inspect
+
+    import optax
+
+    g, mine = jnp.arange(3.0), gradtx.noisy_sgd(0.1)
+    with pytest.warns(UserWarning, match="key"):
+        theirs = optax.noisy_sgd(0.1)
+    with jax.numpy_dtype_promotion("standard"):
+        chex.assert_trees_all_close(
+            mine.update(g, mine.init(g))[0], theirs.update(g, theirs.init(g))[0], rtol=1e-6
+        )
+    mine = [(p.name, p.default) for p in inspect.signature(gradtx.noisy_sgd).parameters.values()]
+    theirs = [(p.name, p.default) for p in inspect.signature(optax.noisy_sgd).parameters.values()]
+    assert mine == theirs[:-1] and theirs[-1][0] == "seed"  # Optax's deprecated seed= is not taken

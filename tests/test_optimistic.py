@@ -124,3 +124,77 @@ def test_optimistic_gradient_descent_has_optax_argument_names_order_and_defaults
     assert arguments(gradtx.scale_by_optimistic_gradient) == arguments(
         optax.scale_by_optimistic_gradient
     )
+
+
+# --- optimistic_adam and optimistic_adam_v2 (Optax 0.2.8).
+
+ADAM_SETTINGS = [
+    dict(learning_rate=1e-2),
+    dict(learning_rate=1e-2, optimism=0.02, b1=0.5, b2=0.9, eps_root=1e-8, nesterov=False),
+    dict(learning_rate=3e-3, optimism=1e-3, eps=1e-6, b2=0.99),
+]
+ADAM_V2_SETTINGS = [
+    dict(learning_rate=1e-2),
+    dict(learning_rate=1e-2, alpha=0.5, beta=2.0, b1=0.5, nesterov=False, eps_root=1e-8),
+    dict(learning_rate=gradtx.linear_schedule(1e-2, 1e-3, 100), alpha=1.5, beta=0.5, eps=1e-6),
+]
+ADAM_CASES = [("optimistic_adam", kw) for kw in ADAM_SETTINGS] + [
+    ("optimistic_adam_v2", kw) for kw in ADAM_V2_SETTINGS
+]
+
+
+@pytest.mark.filterwarnings("ignore:`optimistic_adam` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("name,kwargs", ADAM_CASES)
+def test_optimistic_adam_matches_optax_on_replayed_gradients_and_rosenbrock(name, kwargs):
+    mine, theirs = getattr(gradtx, name), getattr(optax, name)
+    assert replay.replay_difference(mine(**kwargs), theirs(**kwargs)) <= RTOL
+    assert replay.rosenbrock_difference(mine(**kwargs), theirs(**kwargs)) <= RTOL
+
+
+def _numpy_optimistic_adam(grads, lr, optimism, b1=0.9, b2=0.999, eps=1e-8, nesterov=True):
+    """The docstring: r_t Adam's direction (Nadam's mean with nesterov), u_t = -(a r_t +
+    o (r_t - r_{t-1})), r_0 = r_1."""
+    m = v = np.zeros_like(grads[0])
+    previous = None
+    for t, g in enumerate(grads, 1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        if nesterov:
+            m_hat = b1 * m / (1 - b1 ** (t + 1)) + (1 - b1) * g / (1 - b1**t)
+        else:
+            m_hat = m / (1 - b1**t)
+        r = m_hat / (np.sqrt(v / (1 - b2**t)) + eps)
+        previous = r if previous is None else previous
+        yield -(lr * r + optimism * (r - previous))
+        previous = r
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+def test_optimistic_adam_follows_the_numpy_transcription(nesterov):
+    rng = np.random.default_rng(0)
+    grads = [rng.normal(size=4) for _ in range(6)]
+    tx = gradtx.optimistic_adam(0.1, 0.3, nesterov=nesterov)
+    v2 = gradtx.optimistic_adam_v2(1.0, alpha=0.1, beta=0.3, nesterov=nesterov)
+    state, state_v2 = tx.init(jnp.zeros(4)), v2.init(jnp.zeros(4))
+    wanted = _numpy_optimistic_adam(grads, 0.1, 0.3, nesterov=nesterov)
+    for g, want in zip(grads, wanted, strict=True):
+        u, state = tx.update(jnp.asarray(g), state)
+        u_v2, state_v2 = v2.update(jnp.asarray(g), state_v2)
+        np.testing.assert_allclose(u, want, rtol=1e-12)
+        np.testing.assert_allclose(u_v2, want, rtol=1e-12)
+
+
+def test_optimistic_adam_takes_a_schedule_where_optax_raises_and_warns():
+    schedule = gradtx.linear_schedule(1e-2, 1e-3, 10)
+    gradtx.optimistic_adam(schedule)  # no warning (warnings are errors here), no error
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="schedules"):
+        optax.optimistic_adam(schedule)
+
+
+@pytest.mark.filterwarnings("ignore:`optimistic_adam` is deprecated:DeprecationWarning")
+def test_optimistic_adam_has_optax_argument_names_order_and_defaults():
+    def arguments(factory):
+        return [(p.name, p.default, p.kind) for p in inspect.signature(factory).parameters.values()]
+
+    assert arguments(gradtx.optimistic_adam) == arguments(optax.optimistic_adam)
+    assert arguments(gradtx.optimistic_adam_v2) == arguments(optax.optimistic_adam_v2)

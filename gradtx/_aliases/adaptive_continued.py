@@ -1,5 +1,5 @@
-"""After AdaBound: RAdam, AdaBelief, Yogi and ADOPT (2018-2024), each one adaptive scaler and a
-learning rate."""
+"""After AdaBound: RAdam, AdaBelief, Yogi, ADOPT and ACProp (2018-2024), each one adaptive scaler
+and a learning rate."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ from collections.abc import Callable
 import jax
 from jax.typing import ArrayLike, DTypeLike
 
-from gradtx._base import GradientTransformation, ScalarOrSchedule
+from gradtx._base import GradientTransformation, Mask, ScalarOrSchedule
 from gradtx._combine import chain
 from gradtx._registry import compiles, register_alias
+from gradtx._transforms.acprop import scale_by_acprop
 from gradtx._transforms.adaptive import (
     scale_by_adopt,
     scale_by_belief,
     scale_by_radam,
     scale_by_yogi,
 )
+from gradtx._transforms.decay import add_decayed_weights
 from gradtx._transforms.scaling import scale_by_learning_rate
 
 
@@ -144,5 +146,36 @@ def adopt(
             use_clipping=use_clipping,
             clip_value_fn=clip_value_fn,
         ),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+@register_alias(static=("mask",))
+@compiles
+def acprop(
+    learning_rate: ScalarOrSchedule,
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-16,
+    eps_root: ArrayLike = 1e-16,
+    weight_decay: ScalarOrSchedule = 0.0,
+    mask: Mask = None,
+) -> GradientTransformation:
+    r"""ACProp: $u_t = -\eta_t \big(g_t / (\sqrt{\hat s_{t-1}} + \epsilon) + \lambda \theta\big)$,
+    with AdaBelief's centred second moment from the steps before this one.
+
+    The chain: `scale_by_acprop`, then `add_decayed_weights(weight_decay, mask)` (scaled by the
+    learning rate, as in torch's convention), then `scale_by_learning_rate`.
+
+    References: Zhuang, Ding, Tang, Dvornek, Tatikonda & Duncan, "Momentum Centering and
+    Asynchronous Update for Adaptive Gradient Methods", NeurIPS 2021.
+
+    Example:
+        >>> import gradtx
+        >>> tx = gradtx.acprop(1e-3)
+    """
+    return chain(
+        scale_by_acprop(b1, b2, eps, eps_root),
+        add_decayed_weights(weight_decay, mask),
         scale_by_learning_rate(learning_rate),
     )

@@ -1,20 +1,23 @@
 """No learning rate, the line Adadelta began: D-Adaptation (2023) and Prodigy (2024); and Muon
-(2024), whose orthogonalised step takes its size from the matrix's shape."""
+(2024), whose orthogonalised step takes its size from the matrix's shape; COCOB (2017), DoG and
+DoWG (2023), which need no learning rate either."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike, DTypeLike
 
 from gradtx import _validate
-from gradtx._base import GradientTransformation, ScalarOrSchedule
+from gradtx._base import GradientTransformation, Mask, ScalarOrSchedule, identity
 from gradtx._combine import chain, multi_transform
 from gradtx._registry import compiles, register_alias
 from gradtx._transforms.adam import scale_by_adam
+from gradtx._transforms.cocob import scale_by_cocob
 from gradtx._transforms.decay import add_decayed_weights
+from gradtx._transforms.distance import scale_by_dog, scale_by_dowg
 from gradtx._transforms.lr_free import scale_by_dadapt_adamw, scale_by_prodigy
 from gradtx._transforms.muon import (
     DEFAULT_NS_COEFFS,
@@ -181,4 +184,103 @@ def muon(
             ),
         },
         _muon_labels(dims),
+    )
+
+
+@register_alias(static=("mask",))
+@compiles
+def cocob(
+    learning_rate: ScalarOrSchedule = 1.0,
+    alpha: ArrayLike = 100.0,
+    eps: ArrayLike = 1e-8,
+    weight_decay: ScalarOrSchedule = 0.0,
+    mask: Mask = None,
+) -> GradientTransformation:
+    r"""COCOB-Backprop: each parameter bets a fraction of the reward it has won, betting against
+    the gradients seen so far; no learning rate to tune.
+
+    The chain: `add_decayed_weights(weight_decay, mask)`, then `scale_by_learning_rate(
+    learning_rate, flip_sign=False)` (a factor on the gradient, 1 by default, e.g. for a
+    schedule), then `scale_by_cocob(alpha, eps)`, whose update is already a descent step.
+
+    References: Orabona & Tommasi, "Training Deep Networks without Learning Rates Through Coin
+    Betting", NeurIPS 2017, Algorithm 2.
+
+    Example:
+        >>> import gradtx
+        >>> tx = gradtx.cocob()
+    """
+    return chain(
+        add_decayed_weights(weight_decay, mask),
+        scale_by_learning_rate(learning_rate, flip_sign=False),
+        scale_by_cocob(alpha, eps),
+    )
+
+
+def _decay_or_identity(weight_decay: Any, mask: Mask) -> GradientTransformation:
+    """`add_decayed_weights(weight_decay, mask)`, or nothing when weight_decay is None."""
+    return identity() if weight_decay is None else add_decayed_weights(weight_decay, mask)
+
+
+@register_alias(static=("init_step", "mask"))
+@compiles
+def dog(
+    learning_rate: ScalarOrSchedule = 1.0,
+    init_step: tuple[Literal["distance", "learning_rate", "heuristic"], ArrayLike] = (
+        "heuristic",
+        1e-6,
+    ),
+    eps: ArrayLike = 1e-8,
+    weight_decay: ScalarOrSchedule | None = None,
+    mask: Mask = None,
+) -> GradientTransformation:
+    r"""DoG: SGD whose step size is the largest distance travelled from the initial params over
+    the root of the summed squared gradient norms, $u_t = -\gamma_t \bar r_t g_t /
+    \sqrt{G_t + \epsilon}$.
+
+    The chain: `add_decayed_weights(weight_decay, mask)` (absent when `weight_decay` is None),
+    then `scale_by_dog(init_step, eps)`, then `scale_by_learning_rate` ($\gamma_t$, 1 by
+    default). Pass the actual params to `init`: the default heuristic measures them.
+
+    References: Ivgi, Hinder & Carmon, "DoG is SGD's Best Friend: A Parameter-Free Dynamic Step
+    Size Schedule", ICML 2023.
+
+    Example:
+        >>> import gradtx
+        >>> tx = gradtx.dog()
+    """
+    return chain(
+        _decay_or_identity(weight_decay, mask),
+        scale_by_dog(init_step, eps),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+@register_alias(static=("mask",))
+@compiles
+def dowg(
+    learning_rate: ScalarOrSchedule = 1.0,
+    init_estim_sq_dist: ArrayLike | None = None,
+    eps: ArrayLike = 1e-4,
+    weight_decay: ScalarOrSchedule | None = None,
+    mask: Mask = None,
+) -> GradientTransformation:
+    r"""DoWG: DoG with each squared gradient norm weighted by the squared distance travelled
+    when it was seen, $u_t = -\gamma_t \bar r_t^2 g_t / (\sqrt{v_t} + \epsilon)$.
+
+    The chain: `add_decayed_weights(weight_decay, mask)` (absent when `weight_decay` is None),
+    then `scale_by_dowg(init_estim_sq_dist, eps)`, then `scale_by_learning_rate` ($\gamma_t$,
+    1 by default).
+
+    References: Khaled, Mishchenko & Jin, "DoWG Unleashed: An Efficient Universal
+    Parameter-Free Gradient Descent Method", NeurIPS 2023.
+
+    Example:
+        >>> import gradtx
+        >>> tx = gradtx.dowg()
+    """
+    return chain(
+        _decay_or_identity(weight_decay, mask),
+        scale_by_dowg(init_estim_sq_dist, eps),
+        scale_by_learning_rate(learning_rate),
     )

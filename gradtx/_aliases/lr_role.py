@@ -1,6 +1,6 @@
 """Methods that change the learning rate's role: Schedule-Free SGD and AdamW (2024), where a
-constant rate averages instead of decaying, and SGD with the Polyak step size (2021), where the
-loss sets the step."""
+constant rate averages instead of decaying, and SGD with the Polyak step size (2021) and MoMo
+(2024), where the loss sets the step."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from gradtx._registry import compiles, register_alias
 from gradtx._schedules import warmup_constant_schedule
 from gradtx._transforms.decay import add_decayed_weights
 from gradtx._transforms.moments import scale_by_rms
+from gradtx._transforms.momo import scale_by_momo, scale_by_momo_adam
 from gradtx._transforms.polyak import scale_by_polyak
-from gradtx._transforms.scaling import scale_by_learning_rate
+from gradtx._transforms.scaling import scale, scale_by_learning_rate
 from gradtx._transforms.schedule_free import schedule_free
 
 
@@ -141,4 +142,81 @@ def polyak_sgd(
     """
     return chain(
         scale_by_polyak(f_min, max_learning_rate, eps, variant), scale_by_learning_rate(scaling)
+    )
+
+
+@register_alias
+@compiles
+def momo(
+    learning_rate: ScalarOrSchedule = 1.0,
+    beta: ArrayLike = 0.9,
+    lower_bound: ArrayLike = 0.0,
+    weight_decay: ArrayLike = 0.0,
+    *,
+    adapt_lower_bound: bool = False,
+) -> GradientTransformation:
+    r"""MoMo: SGD with momentum at a Polyak step size capped by the learning rate,
+    $u_k = -\tau_k d_k - \frac{\alpha_k\lambda}{1 + \alpha_k\lambda} x_k$, the loss passed as
+    `update(..., value=loss)`.
+
+    The chain: `scale_by_momo`, then `scale(-1.0)`. A large learning rate (1, the default) is
+    the intended use: the Polyak term sets the step. The switch `adapt_lower_bound` is
+    keyword-only (positional in Optax 0.2.8).
+
+    References: Schaipp, Ohana, Eickenberg, Defazio & Gower, "MoMo: Momentum Models for
+    Adaptive Learning Rates", ICML 2024.
+
+    Example:
+        >>> import gradtx, jax, jax.numpy as jnp
+        >>> f = lambda x: jnp.sum(x**2)
+        >>> tx, x = gradtx.momo(), jnp.asarray([1.0, 2.0, 3.0])
+        >>> value, grad = jax.value_and_grad(f)(x)
+        >>> updates, state = tx.update(grad, tx.init(x), x, value=value)
+        >>> f(gradtx.apply_updates(x, updates))
+        Array(3.5, dtype=float32)
+    """
+    return chain(
+        scale_by_momo(
+            learning_rate, beta, lower_bound, weight_decay, adapt_lower_bound=adapt_lower_bound
+        ),
+        scale(-1.0),
+    )
+
+
+@register_alias
+@compiles
+def momo_adam(
+    learning_rate: ScalarOrSchedule = 1e-2,
+    b1: ArrayLike = 0.9,
+    b2: ArrayLike = 0.999,
+    eps: ArrayLike = 1e-8,
+    lower_bound: ArrayLike = 0.0,
+    weight_decay: ArrayLike = 0.0,
+    *,
+    adapt_lower_bound: bool = False,
+) -> GradientTransformation:
+    r"""MoMo-Adam: Adam's direction at a Polyak step size capped by the learning rate, with
+    AdamW's decoupled weight decay; the loss passed as `update(..., value=loss)`.
+
+    The chain: `scale_by_momo_adam`, then `scale(-1.0)`. The switch `adapt_lower_bound` is
+    keyword-only (positional in Optax 0.2.8).
+
+    References: Schaipp, Ohana, Eickenberg, Defazio & Gower, "MoMo: Momentum Models for
+    Adaptive Learning Rates", ICML 2024, MoMo-Adam.
+
+    Example:
+        >>> import gradtx
+        >>> tx = gradtx.momo_adam()
+    """
+    return chain(
+        scale_by_momo_adam(
+            learning_rate,
+            b1,
+            b2,
+            eps,
+            lower_bound,
+            weight_decay,
+            adapt_lower_bound=adapt_lower_bound,
+        ),
+        scale(-1.0),
     )
