@@ -32,12 +32,16 @@ class Challenge(NamedTuple):
 _LINEUPS = (
     Challenge("ravine", 300, 1, ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")),
     Challenge("saddle", 300, 1, ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")),
-    Challenge("plateau", 500, 1, ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")),
+    Challenge(
+        "plateau", 500, 1, ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "rprop")
+    ),
     Challenge("himmelblau", 300, 1, ("sgd", "momentum", "adagrad", "adam")),
     Challenge("rastrigin", 300, 1, ("sgd", "momentum", "adagrad", "adam")),
     Challenge("rosenbrock", 2000, 1, ("sgd", "momentum", "nesterov", "adam", "adamax", "nadam")),
     Challenge("cliff", 500, 1, ("sgd", "sgd+clip", "momentum", "rmsprop", "adam")),
-    Challenge("noisy", 1000, 1, ("sgd", "adam", "sgd+clip", "adamax", "rmsprop", "momentum")),
+    Challenge(
+        "noisy", 1000, 1, ("sgd", "adam", "sgd+clip", "adamax", "rmsprop", "momentum", "sign_sgd")
+    ),
     Challenge("sparse", 2000, 10, ("sgd", "adagrad", "momentum", "rmsprop", "adam")),
     Challenge(
         "digits", 2000, 20, ("momentum", "adam", "sgd", "amsgrad", "adabound", "amsbound", "swats")
