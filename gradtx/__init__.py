@@ -215,4 +215,23 @@ from gradtx import training as training
 # torch.optim and Keras optimizers, reproduced step for step.
 from gradtx import conventions as conventions
 
+# Optax's small utilities under Optax's names: type aliases, tree math, NaN repair, and gradient
+# accumulation over several calls.
+from gradtx._base import OptState as OptState
+from gradtx._base import Params as Params
+from gradtx._base import ScalarOrSchedule as ScalarOrSchedule
+from gradtx._base import Schedule as Schedule
+from gradtx._base import Updates as Updates
+from gradtx import tree_utils as tree_utils
+from gradtx.tree_utils import global_norm as global_norm
+from gradtx._transforms.constrain import ZeroNansState as ZeroNansState
+from gradtx._transforms.constrain import zero_nans as zero_nans
+from gradtx._transforms.accumulation import ApplyEveryState as ApplyEveryState
+from gradtx._transforms.accumulation import apply_every as apply_every
+from gradtx._wrappers.multi_steps import MultiSteps as MultiSteps
+from gradtx._wrappers.multi_steps import MultiStepsState as MultiStepsState
+from gradtx._wrappers.multi_steps import ShouldSkipUpdateFunction as ShouldSkipUpdateFunction
+from gradtx._wrappers.multi_steps import skip_large_updates as skip_large_updates
+from gradtx._wrappers.multi_steps import skip_not_finite as skip_not_finite
+
 __version__ = "0.1.0"
