@@ -6,6 +6,8 @@ there). Each optimizer entry builds the optimizer with settings under which it c
 small convex problem.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -104,6 +106,13 @@ OPTIMIZERS = {
         gradtx.chain(gradtx.sgd(0.1), gradtx.reduce_on_plateau(patience=2, cooldown=1))
     ),
     "optimistic_gradient_descent": lambda: gradtx.optimistic_gradient_descent(0.05),
+    # Optax's MultiSteps: a mean over 2 calls, and a sum over 2 that rejects non-finite steps.
+    # Inner optimizers without a `count` (which would count inner steps, not calls, failing the
+    # contract's counter check); tests/test_multi_steps.py runs Adam inside against Optax.
+    "adagrad_multi_steps": lambda: gradtx.MultiSteps(gradtx.adagrad(0.5), 2),
+    "sgd_multi_steps_summed": lambda: gradtx.MultiSteps(
+        gradtx.sgd(0.1), 2, use_grad_mean=False, should_skip_update_fn=gradtx.skip_not_finite
+    ).gradient_transformation(),
 }
 
 # Every transformation, built with settings valid for any params. Updates in, updates out.
@@ -198,6 +207,14 @@ TRANSFORMATIONS = {
     # normalize alone keeps no counter, and COUNT_FREE has no anchor: chained with a trace.
     "normalize_then_trace": lambda: gradtx.chain(gradtx.normalize(), gradtx.trace(0.9)),
     "scale_by_optimistic_gradient": lambda: gradtx.scale_by_optimistic_gradient(),
+    "zero_nans": lambda: gradtx.zero_nans(),
+    # k = 4: the contract's three steps see the count (kept mod k) reach 3.
+    "apply_every": lambda: gradtx.apply_every(4),
+    "multi_steps_skip_large_updates": lambda: gradtx.MultiSteps(
+        gradtx.scale_by_rss(),
+        lambda gradient_step: 3,
+        should_skip_update_fn=functools.partial(gradtx.skip_large_updates, max_squared_norm=1e6),
+    ),
 }
 
 ALL = {**OPTIMIZERS, **TRANSFORMATIONS}
@@ -222,6 +239,13 @@ COUNT_FREE = {
     "scale_by_trust_ratio",
     "clip_by_block_rms",
     "scale_by_param_block_rms",
+    "zero_nans",
+}
+
+# Entries that replace a NaN gradient by a finite update on purpose -> where their state records
+# which leaves held one (`tests/test_errors.py` checks that the repair is visible there).
+REPAIRS_NANS = {
+    "zero_nans": lambda state: state.found_nan,
 }
 
 # Public factories of gradtx that return a GradientTransformation but have no entry above, and

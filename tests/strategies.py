@@ -547,6 +547,7 @@ HYPERPARAMETERS = {
     "scale_by_optimistic_gradient": st.fixed_dictionaries(
         {"alpha": st.floats(0.0, 2.0), "beta": st.floats(0.0, 2.0)}
     ),
+    "apply_every": st.fixed_dictionaries({"k": st.integers(1, 5)}),
 }
 
 # Public factories built only by their registry entries, and why: `tests/test_registries.py`
@@ -576,6 +577,7 @@ WITHOUT_STRATEGY = {
     "lookahead": "wraps a transformation",
     "reduce_on_plateau": "its update needs value=, the loss; the registry entry feeds it the "
     "squared gradient norm, and tests/test_plateau.py draws its settings against Optax",
+    "zero_nans": "no hyperparameters",
 }
 
 

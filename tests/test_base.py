@@ -218,3 +218,12 @@ def test_stateless_applies_its_function_to_updates_and_params_and_keeps_the_stat
     updates, new_state = jax.jit(tx.update)({"w": jnp.ones(2)}, state, params)
     np.testing.assert_array_equal(updates["w"], np.arange(2.0) + 1)
     assert new_state == state
+
+
+def test_optax_type_aliases_are_exported():
+    """Type hints written against Optax (`optax.Params`, ...) have gradtx names."""
+    import typing
+
+    for name in ("Params", "Updates", "OptState", "Schedule", "ScalarOrSchedule"):
+        assert getattr(gradtx, name) is getattr(gradtx._base, name)
+    assert gradtx.Schedule in typing.get_args(gradtx.ScalarOrSchedule)
