@@ -233,5 +233,19 @@ from gradtx._wrappers.multi_steps import MultiStepsState as MultiStepsState
 from gradtx._wrappers.multi_steps import ShouldSkipUpdateFunction as ShouldSkipUpdateFunction
 from gradtx._wrappers.multi_steps import skip_large_updates as skip_large_updates
 from gradtx._wrappers.multi_steps import skip_not_finite as skip_not_finite
+from gradtx._transforms.constrain import keep_params_nonnegative as keep_params_nonnegative
+from gradtx._transforms.standardize import centralize as centralize
+from gradtx._transforms.standardize import normalize_by_update_norm as normalize_by_update_norm
+from gradtx._transforms.clip import adaptive_grad_clip as adaptive_grad_clip
+from gradtx._combine import named_chain as named_chain
+from gradtx._wrappers.conditional import ConditionFn as ConditionFn
+from gradtx._wrappers.conditional import ConditionallyMaskState as ConditionallyMaskState
+from gradtx._wrappers.conditional import (
+    ConditionallyTransformState as ConditionallyTransformState,
+)
+from gradtx._wrappers.conditional import conditionally_mask as conditionally_mask
+from gradtx._wrappers.conditional import conditionally_transform as conditionally_transform
+from gradtx._transforms.moments import scale_by_stddev as scale_by_stddev
+from gradtx._wrappers.flatten import flatten as flatten
 
 __version__ = "0.1.0"

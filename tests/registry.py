@@ -113,6 +113,7 @@ OPTIMIZERS = {
     "sgd_multi_steps_summed": lambda: gradtx.MultiSteps(
         gradtx.sgd(0.1), 2, use_grad_mean=False, should_skip_update_fn=gradtx.skip_not_finite
     ).gradient_transformation(),
+    "flattened_adam": lambda: gradtx.flatten(gradtx.adam(0.1)),
 }
 
 # Every transformation, built with settings valid for any params. Updates in, updates out.
@@ -215,6 +216,21 @@ TRANSFORMATIONS = {
         lambda gradient_step: 3,
         should_skip_update_fn=functools.partial(gradtx.skip_large_updates, max_squared_norm=1e6),
     ),
+    "keep_params_nonnegative": lambda: gradtx.keep_params_nonnegative(),
+    "centralize": lambda: gradtx.centralize(),
+    "normalize_by_update_norm": lambda: gradtx.normalize_by_update_norm(),
+    "adaptive_grad_clip": lambda: gradtx.adaptive_grad_clip(0.1),
+    # Count-free inner transformations: an inner `count` would count the selected steps only.
+    "conditionally_transform": lambda: gradtx.conditionally_transform(
+        gradtx.clip_by_global_norm(1.0), lambda step: step % 2 == 0
+    ),
+    "conditionally_mask": lambda: gradtx.conditionally_mask(
+        gradtx.scale_by_rss(), lambda step: step % 3 != 1
+    ),
+    "named_chain": lambda: gradtx.named_chain(
+        ("clip", gradtx.clip(1.0)), ("trace", gradtx.trace(0.9))
+    ),
+    "scale_by_stddev": lambda: gradtx.scale_by_stddev(),
 }
 
 ALL = {**OPTIMIZERS, **TRANSFORMATIONS}
@@ -240,6 +256,10 @@ COUNT_FREE = {
     "clip_by_block_rms",
     "scale_by_param_block_rms",
     "zero_nans",
+    "keep_params_nonnegative",
+    "centralize",
+    "normalize_by_update_norm",
+    "adaptive_grad_clip",
 }
 
 # Entries that replace a NaN gradient by a finite update on purpose -> where their state records

@@ -41,3 +41,24 @@ def test_zero_nans_keeps_infinities_and_dtypes():
     np.testing.assert_array_equal(np.asarray(updates["a"], float), [0.0, np.inf])
     assert updates["a"].dtype == jnp.bfloat16 and float(updates["b"]) == -np.inf
     assert state.found_nan == {"a": True, "b": False}
+
+
+def test_keep_params_nonnegative_matches_optax_and_keeps_params_nonnegative():
+    """A closed loop of SGD on a loss whose minimum has negative coordinates."""
+    target = {"w": jnp.asarray([[1.0, -2.0], [-0.5, 3.0]]), "b": jnp.asarray([-1.0, 0.25])}
+    grad = jax.grad(lambda p: sum(jnp.sum((p[k] - target[k]) ** 2) for k in p))
+    mine = gradtx.chain(gradtx.sgd(0.3), gradtx.keep_params_nonnegative())
+    theirs = optax.chain(optax.sgd(0.3), optax.keep_params_nonnegative())
+    start = jax.tree.map(lambda t: jnp.abs(t) + 0.1, target)
+    runs = []
+    for tx, apply in ((mine, gradtx.apply_updates), (theirs, optax.apply_updates)):
+        params, state, trajectory = start, tx.init(start), []
+        for _ in range(20):
+            updates, state = tx.update(grad(params), state, params)
+            params = apply(params, updates)
+            trajectory.append(params)
+        runs.append(trajectory)
+    assert replay.max_relative_difference(*runs) == 0.0
+    final = runs[0][-1]
+    np.testing.assert_allclose(final["w"], [[1.0, 0.0], [0.0, 3.0]], atol=1e-6)
+    assert all(bool(jnp.all(p >= 0)) for step in runs[0] for p in jax.tree.leaves(step))

@@ -790,6 +790,75 @@ BAD_INPUTS = [
         ValueError,
         "tree_norm: ord must be None, 1, 2, inf, 'inf' or 'infinity', got 3",
     ),
+    (
+        lambda: update_once(gradtx.keep_params_nonnegative(), params=None),
+        ValueError,
+        "keep_params_nonnegative: update needs the params to keep them >= 0; call "
+        "update(updates, state, params)",
+    ),
+    (
+        lambda: update_once(gradtx.centralize(), grads={"w": jnp.ones((2, 2), jnp.int32)}),
+        TypeError,
+        f"centralize: updates leaf ['w'] has dtype int32; {INT_FIX}",
+    ),
+    (
+        lambda: gradtx.normalize_by_update_norm(0.0),
+        ValueError,
+        "normalize_by_update_norm: scale_factor must be non-zero (it divides the norm), got 0.0; "
+        "use set_to_zero() for zero updates",
+    ),
+    (
+        lambda: gradtx.normalize_by_update_norm(eps=-1.0),
+        ValueError,
+        "normalize_by_update_norm: eps must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.adaptive_grad_clip(0.0),
+        ValueError,
+        "adaptive_grad_clip: clipping must be > 0 and finite, got 0.0",
+    ),
+    (
+        lambda: gradtx.adaptive_grad_clip(0.1, eps=float("nan")),
+        ValueError,
+        "adaptive_grad_clip: eps must be >= 0 and finite, got nan",
+    ),
+    (
+        lambda: update_once(gradtx.adaptive_grad_clip(0.1), params=None),
+        ValueError,
+        "adaptive_grad_clip: update needs the params (it clips relative to their norm); call "
+        "update(updates, state, params)",
+    ),
+    (
+        lambda: gradtx.conditionally_transform(gradtx.adam(0.1), 3),
+        TypeError,
+        "conditionally_transform: should_transform_fn must be a function of the step count, "
+        "got int 3",
+    ),
+    (
+        lambda: gradtx.conditionally_mask(gradtx.adam, lambda step: True),
+        TypeError,
+        f"conditionally_mask: inner {NOT_TX}, got function adam; call it first, e.g. adam(...)",
+    ),
+    (
+        lambda: gradtx.conditionally_mask(gradtx.adam(0.1), lambda step: True, "yes"),
+        TypeError,
+        "conditionally_mask: forward_extra_args must be a bool, got str 'yes'",
+    ),
+    (
+        lambda: gradtx.named_chain(gradtx.sgd(0.1)),
+        TypeError,
+        "named_chain: argument 0 must be a (name, transformation) pair, got GradientTransformation",
+    ),
+    (
+        lambda: gradtx.named_chain(("sgd", gradtx.sgd)),
+        TypeError,
+        f"named_chain: argument 0 ('sgd') {NOT_TX}, got function sgd; call it first, e.g. sgd(...)",
+    ),
+    (
+        lambda: gradtx.scale_by_stddev(eps=-1.0),
+        ValueError,
+        "scale_by_stddev: eps must be >= 0 and finite, got -1.0",
+    ),
 ]
 
 

@@ -1,4 +1,4 @@
-"""Constraints on the updates: NaNs replaced by zeros."""
+"""Constraints on the updates: NaNs replaced by zeros, and parameters kept non-negative."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import _tree
-from gradtx._base import GradientTransformation
+from gradtx._base import GradientTransformation, stateless
 
 
 class ZeroNansState(NamedTuple):
@@ -55,3 +55,45 @@ def zero_nans() -> GradientTransformation:
         return updates, ZeroNansState(found_nan=found_nan)
 
     return GradientTransformation(init, update)
+
+
+def keep_params_nonnegative() -> GradientTransformation:
+    r"""Shorten the updates that would make a parameter negative, so that it lands on 0.
+
+    $$u_{t,i} = -\theta_{t-1,i} \text{ if } \theta_{t-1,i} + g_{t,i} < 0,
+    \text{ else } g_{t,i}$$
+
+    Place it last in a chain: it reads the final updates. Params must start non-negative; a
+    negative parameter is moved to 0 by the next update that would keep it negative.
+
+    Returns:
+        A stateless transformation (`EmptyState`); its update needs the params.
+
+    References:
+        Optax 0.2.8, `optax.keep_params_nonnegative` (same rule); a projection onto the
+        non-negative orthant, as in projected gradient descent.
+
+    Example:
+        >>> import gradtx, jax.numpy as jnp
+        >>> tx = gradtx.chain(gradtx.sgd(1.0), gradtx.keep_params_nonnegative())
+        >>> params = jnp.asarray([1.0, 0.5])
+        >>> tx.update(jnp.asarray([0.5, 2.0]), tx.init(params), params)[0]
+        Array([-0.5, -0.5], dtype=float32)
+    """
+
+    def rule(u, p):
+        dt = _tree.compute_dtype(u, p)
+        u_, p_ = u.astype(dt), p.astype(dt)
+        return jnp.where(p_ + u_ < 0, -p_, u_).astype(u.dtype)
+
+    def update(updates, params):
+        if params is None:
+            raise ValueError(
+                "keep_params_nonnegative: update needs the params to keep them >= 0; call "
+                "update(updates, state, params)"
+            )
+        return _tree.map_leaves(
+            rule, updates, params, where="keep_params_nonnegative", names=("params",)
+        )
+
+    return stateless(update)
