@@ -247,5 +247,6 @@ from gradtx._wrappers.conditional import conditionally_mask as conditionally_mas
 from gradtx._wrappers.conditional import conditionally_transform as conditionally_transform
 from gradtx._transforms.moments import scale_by_stddev as scale_by_stddev
 from gradtx._wrappers.flatten import flatten as flatten
+from gradtx._gradients import scale_gradient as scale_gradient
 
 __version__ = "0.1.0"

@@ -859,6 +859,11 @@ BAD_INPUTS = [
         ValueError,
         "scale_by_stddev: eps must be >= 0 and finite, got -1.0",
     ),
+    (
+        lambda: gradtx.scale_gradient(PARAMS, float("inf")),
+        ValueError,
+        "scale_gradient: scale must be finite, got inf",
+    ),
 ]
 
 
