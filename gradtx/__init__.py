@@ -247,4 +247,38 @@ from gradtx import conventions as conventions
 from gradtx._step import fused_available as fused_available
 from gradtx._step import step as step
 
+# Optax's small utilities under Optax's names: type aliases, tree math, NaN repair, and gradient
+# accumulation over several calls.
+from gradtx._base import OptState as OptState
+from gradtx._base import Params as Params
+from gradtx._base import ScalarOrSchedule as ScalarOrSchedule
+from gradtx._base import Schedule as Schedule
+from gradtx._base import Updates as Updates
+from gradtx import tree_utils as tree_utils
+from gradtx.tree_utils import global_norm as global_norm
+from gradtx._transforms.constrain import ZeroNansState as ZeroNansState
+from gradtx._transforms.constrain import zero_nans as zero_nans
+from gradtx._transforms.accumulation import ApplyEveryState as ApplyEveryState
+from gradtx._transforms.accumulation import apply_every as apply_every
+from gradtx._wrappers.multi_steps import MultiSteps as MultiSteps
+from gradtx._wrappers.multi_steps import MultiStepsState as MultiStepsState
+from gradtx._wrappers.multi_steps import ShouldSkipUpdateFunction as ShouldSkipUpdateFunction
+from gradtx._wrappers.multi_steps import skip_large_updates as skip_large_updates
+from gradtx._wrappers.multi_steps import skip_not_finite as skip_not_finite
+from gradtx._transforms.constrain import keep_params_nonnegative as keep_params_nonnegative
+from gradtx._transforms.standardize import centralize as centralize
+from gradtx._transforms.standardize import normalize_by_update_norm as normalize_by_update_norm
+from gradtx._transforms.clip import adaptive_grad_clip as adaptive_grad_clip
+from gradtx._combine import named_chain as named_chain
+from gradtx._wrappers.conditional import ConditionFn as ConditionFn
+from gradtx._wrappers.conditional import ConditionallyMaskState as ConditionallyMaskState
+from gradtx._wrappers.conditional import (
+    ConditionallyTransformState as ConditionallyTransformState,
+)
+from gradtx._wrappers.conditional import conditionally_mask as conditionally_mask
+from gradtx._wrappers.conditional import conditionally_transform as conditionally_transform
+from gradtx._transforms.moments import scale_by_stddev as scale_by_stddev
+from gradtx._wrappers.flatten import flatten as flatten
+from gradtx._gradients import scale_gradient as scale_gradient
+
 __version__ = "0.1.0"

@@ -363,3 +363,59 @@ def multi_transform(
         return merged, MultiTransformState(new_states)
 
     return GradientTransformation(init, update)
+
+
+def named_chain(*args: tuple[str, GradientTransformation]) -> GradientTransformation:
+    r"""`chain` with a name for each link: the state is a dict name -> that link's state.
+
+    $$u_t = T_n(\dots T_1(g_t) \dots), \qquad \text{state} = \{\text{name}_i: s_i\}$$
+
+    Args:
+        *args: `(name, transformation)` pairs, names unique strings, in the order applied.
+
+    Returns:
+        A transformation whose state is a dict keyed by the names (so `state["adam"]` finds a
+        link's state); it takes extra keyword arguments when a link does, as `chain`.
+
+    References:
+        Optax 0.2.8, `optax.named_chain` (same API; Optax keeps the state in an `OrderedDict`,
+        gradtx in a dict, whose pytree order is the sorted names).
+
+    Example:
+        >>> import gradtx, jax.numpy as jnp
+        >>> tx = gradtx.named_chain(("clip", gradtx.clip(1.0)), ("sgd", gradtx.sgd(0.1)))
+        >>> sorted(tx.init(jnp.zeros(2)))
+        ['clip', 'sgd']
+    """
+    where = "named_chain"
+    for i, pair in enumerate(args):
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)):
+            _validate.fail_type(
+                where,
+                f"argument {i}",
+                pair,
+                "a (name, transformation) pair",
+                got=type(pair).__name__,
+            )
+        _validate.check_transformation(where, f"argument {i} ({pair[0]!r})", pair[1])
+    names = [name for name, _ in args]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{where}: the names must be unique, got {names}")
+    inner = chain(*(transform for _, transform in args))
+
+    def init(params):
+        return dict(zip(names, inner.init(params), strict=True))
+
+    def update(updates, state, params=None, **extra_args):
+        if not isinstance(state, Mapping) or sorted(state) != sorted(names):
+            raise ValueError(
+                f"{where}: the state must be a dict with the keys {sorted(names)}, got "
+                f"{sorted(state) if isinstance(state, Mapping) else type(state).__name__}. "
+                "Was it made by this named_chain's `init`?"
+            )
+        updates, states = inner.update(
+            updates, tuple(state[name] for name in names), params, **extra_args
+        )
+        return updates, dict(zip(names, states, strict=True))
+
+    return type(inner)(init, update)

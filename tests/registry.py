@@ -6,6 +6,8 @@ there). Each optimizer entry builds the optimizer with settings under which it c
 small convex problem.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -133,6 +135,14 @@ OPTIMIZERS = {
     ),
     "momo_adam": lambda: with_quadratic_loss(gradtx.momo_adam(0.1)),
     "mechanize_adam": lambda: gradtx.mechanize(gradtx.adam(1.0)),
+    # Optax's MultiSteps: a mean over 2 calls, and a sum over 2 that rejects non-finite steps.
+    # Inner optimizers without a `count` (which would count inner steps, not calls, failing the
+    # contract's counter check); tests/test_multi_steps.py runs Adam inside against Optax.
+    "adagrad_multi_steps": lambda: gradtx.MultiSteps(gradtx.adagrad(0.5), 2),
+    "sgd_multi_steps_summed": lambda: gradtx.MultiSteps(
+        gradtx.sgd(0.1), 2, use_grad_mean=False, should_skip_update_fn=gradtx.skip_not_finite
+    ).gradient_transformation(),
+    "flattened_adam": lambda: gradtx.flatten(gradtx.adam(0.1)),
 }
 
 # Every transformation, built with settings valid for any params. Updates in, updates out.
@@ -234,6 +244,29 @@ TRANSFORMATIONS = {
     "scale_by_dowg": lambda: gradtx.scale_by_dowg(),
     "scale_by_momo": lambda: with_quadratic_loss(gradtx.scale_by_momo(weight_decay=1e-3)),
     "scale_by_momo_adam": lambda: with_quadratic_loss(gradtx.scale_by_momo_adam()),
+    "zero_nans": lambda: gradtx.zero_nans(),
+    # k = 4: the contract's three steps see the count (kept mod k) reach 3.
+    "apply_every": lambda: gradtx.apply_every(4),
+    "multi_steps_skip_large_updates": lambda: gradtx.MultiSteps(
+        gradtx.scale_by_rss(),
+        lambda gradient_step: 3,
+        should_skip_update_fn=functools.partial(gradtx.skip_large_updates, max_squared_norm=1e6),
+    ),
+    "keep_params_nonnegative": lambda: gradtx.keep_params_nonnegative(),
+    "centralize": lambda: gradtx.centralize(),
+    "normalize_by_update_norm": lambda: gradtx.normalize_by_update_norm(),
+    "adaptive_grad_clip": lambda: gradtx.adaptive_grad_clip(0.1),
+    # Count-free inner transformations: an inner `count` would count the selected steps only.
+    "conditionally_transform": lambda: gradtx.conditionally_transform(
+        gradtx.clip_by_global_norm(1.0), lambda step: step % 2 == 0
+    ),
+    "conditionally_mask": lambda: gradtx.conditionally_mask(
+        gradtx.scale_by_rss(), lambda step: step % 3 != 1
+    ),
+    "named_chain": lambda: gradtx.named_chain(
+        ("clip", gradtx.clip(1.0)), ("trace", gradtx.trace(0.9))
+    ),
+    "scale_by_stddev": lambda: gradtx.scale_by_stddev(),
 }
 
 ALL = {**OPTIMIZERS, **TRANSFORMATIONS}
@@ -261,6 +294,17 @@ COUNT_FREE = {
     "scale_by_cocob",
     "dowg",
     "scale_by_dowg",
+    "zero_nans",
+    "keep_params_nonnegative",
+    "centralize",
+    "normalize_by_update_norm",
+    "adaptive_grad_clip",
+}
+
+# Entries that replace a NaN gradient by a finite update on purpose -> where their state records
+# which leaves held one (`tests/test_errors.py` checks that the repair is visible there).
+REPAIRS_NANS = {
+    "zero_nans": lambda state: state.found_nan,
 }
 
 # Public factories of gradtx that return a GradientTransformation but have no entry above, and

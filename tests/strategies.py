@@ -610,6 +610,25 @@ HYPERPARAMETERS = {
             "eps": log_uniform(1e-8, 1e-2),
         }
     ),
+    "apply_every": st.fixed_dictionaries({"k": st.integers(1, 5)}),
+    "normalize_by_update_norm": st.fixed_dictionaries(
+        {
+            "scale_factor": st.one_of(st.floats(0.01, 2.0), st.floats(-2.0, -0.01)),
+            "eps": log_uniform(1e-8, 1e-2),
+        }
+    ),
+    "adaptive_grad_clip": st.fixed_dictionaries(
+        {"clipping": log_uniform(1e-3, 1.0), "eps": log_uniform(1e-6, 1.0)}
+    ),
+    "scale_by_stddev": st.fixed_dictionaries(
+        {
+            "decay": DECAYS,
+            "eps": EPS,
+            "initial_scale": st.floats(0.0, 1.0),
+            "eps_in_sqrt": st.booleans(),
+            "bias_correction": st.booleans(),
+        }
+    ),
 }
 
 # Public factories built only by their registry entries, and why: `tests/test_registries.py`
@@ -644,6 +663,10 @@ WITHOUT_STRATEGY = {
     "lookahead": "wraps a transformation",
     "reduce_on_plateau": "its update needs value=, the loss; the registry entry feeds it the "
     "squared gradient norm, and tests/test_plateau.py draws its settings against Optax",
+    "zero_nans": "no hyperparameters",
+    "keep_params_nonnegative": "no hyperparameters",
+    "centralize": "no hyperparameters",
+    "named_chain": "its arguments are named transformations",
 }
 
 

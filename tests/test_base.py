@@ -273,3 +273,12 @@ def test_aliases_that_differ_in_an_argument_compile_their_own_update(first, seco
 def test_compiled_init_refuses_integer_params_with_their_path():
     with pytest.raises(TypeError, match=r"init: params leaf \['n'\] has dtype int32"):
         gradtx.adam(1e-3).init({"w": jnp.zeros(2), "n": jnp.zeros(2, jnp.int32)})
+
+
+def test_optax_type_aliases_are_exported():
+    """Type hints written against Optax (`optax.Params`, ...) have gradtx names."""
+    import typing
+
+    for name in ("Params", "Updates", "OptState", "Schedule", "ScalarOrSchedule"):
+        assert getattr(gradtx, name) is getattr(gradtx._base, name)
+    assert gradtx.Schedule in typing.get_args(gradtx.ScalarOrSchedule)

@@ -153,3 +153,45 @@ def test_clip_by_global_norm_rejects_bad_max_norm(bad):
     with pytest.raises(ValueError) as info:
         gradtx.clip_by_global_norm(bad)
     assert str(info.value) == f"clip_by_global_norm: max_norm must be > 0 and finite, got {bad!r}"
+
+
+@pytest.mark.parametrize(
+    ("clipping", "eps", "axis"), [(0.1, 1e-3, None), (0.02, 0.5, None), (0.05, 1e-3, 1)]
+)
+def test_adaptive_grad_clip_matches_optax(clipping, eps, axis):
+    """Unit-wise clipping relative to the params' norms, leaves of rank 0 to 2 (and 4 below)."""
+    import optax
+
+    from tests import replay
+
+    params = {**replay.replay_params(), "k": jnp.linspace(-1.0, 1.0, 24).reshape(2, 3, 2, 2)}
+    if axis is not None:
+        params = {"w": params["w"], "k": params["k"]}
+    grads = replay.replay_gradients(params, steps=12)
+    mine, theirs = (
+        gradtx.adaptive_grad_clip(clipping, eps, axis),
+        optax.adaptive_grad_clip(clipping, eps, axis),
+    )
+    clipped = 0
+    for g in grads:
+        updates, _ = jax.jit(mine.update)(g, mine.init(params), params)
+        expected, _ = theirs.update(g, theirs.init(params), params)
+        for a, b in zip(jax.tree.leaves(updates), jax.tree.leaves(expected), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-15, atol=0)
+        clipped += sum(
+            not np.array_equal(u, x)
+            for u, x in zip(jax.tree.leaves(updates), jax.tree.leaves(g), strict=True)
+        )
+    assert clipped > 0  # the bound was reached
+
+
+def test_adaptive_grad_clip_needs_a_unit_for_rank_6():
+    tx = gradtx.adaptive_grad_clip(0.1)
+    x = jnp.ones((1, 2, 1, 2, 1, 2))
+    with pytest.raises(
+        ValueError, match=r"^adaptive_grad_clip: a leaf of shape \(1, 2, 1, 2, 1, 2\)"
+    ):
+        tx.update(x, tx.init(x), x)
+    np.testing.assert_array_equal(
+        gradtx.adaptive_grad_clip(0.1, axis=(0, 5)).update(x, (), x)[0].shape, x.shape
+    )

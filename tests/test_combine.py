@@ -230,3 +230,33 @@ def test_chain_passes_extra_arguments_only_to_links_that_take_them():
     assert type(plain) is gradtx.GradientTransformation
     with pytest.raises(TypeError, match=r"chain: got extra arguments \['value'\], but no link"):
         plain.update(jnp.ones(2), plain.init(jnp.ones(2)), value=3.0)
+
+
+def test_named_chain_matches_optax_and_names_its_states():
+    import optax
+
+    from tests import replay
+
+    mine = gradtx.named_chain(("clip", gradtx.clip_by_global_norm(1.0)), ("adam", gradtx.adam(0.1)))
+    theirs = optax.named_chain(("clip", optax.clip_by_global_norm(1.0)), ("adam", optax.adam(0.1)))
+    with jax.numpy_dtype_promotion("standard"):  # Optax's adam mixes its int32 count in
+        assert replay.replay_difference(mine, theirs) <= 1e-10
+        # On the closed loop, a clip at 1 and Adam at 0.1 amplify clip_by_global_norm's one-ulp
+        # difference from Optax (g * (c / |g|) against g / |g| * c) chaotically, in `chain` as
+        # here (1e-12 after 100 steps, 3e-2 after 150); a clip at 10 and Adam at 0.01 do not.
+        mine = gradtx.named_chain(
+            ("clip", gradtx.clip_by_global_norm(10.0)), ("adam", gradtx.adam(0.01))
+        )
+        theirs = optax.named_chain(
+            ("clip", optax.clip_by_global_norm(10.0)), ("adam", optax.adam(0.01))
+        )
+        assert replay.rosenbrock_difference(mine, theirs) <= 1e-10
+    state = mine.init({"w": jnp.zeros(2)})
+    assert set(state) == {"clip", "adam"}
+    assert jax.tree.structure(state["adam"]) == jax.tree.structure(
+        gradtx.adam(0.1).init({"w": jnp.zeros(2)})
+    )
+    with pytest.raises(
+        ValueError, match=r"^named_chain: the names must be unique, got \['a', 'a'\]$"
+    ):
+        gradtx.named_chain(("a", gradtx.identity()), ("a", gradtx.identity()))

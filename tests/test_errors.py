@@ -21,7 +21,7 @@ from jax.experimental import checkify
 
 import gradtx
 from gradtx._config import ALIASES
-from tests.registry import ALL
+from tests.registry import ALL, REPAIRS_NANS
 
 PARAMS = {"w": jnp.ones(2)}
 CALLABLE_OF_THE_STEP = "a number, an array or a schedule (a callable of the step count)"
@@ -911,6 +911,145 @@ BAD_INPUTS = [
         "mechanize: update needs the params (the steps are summed from the first params); call "
         "update(updates, state, params)",
     ),
+    # Optax's small utilities (issue 17, item 4).
+    (lambda: gradtx.apply_every(0), ValueError, "apply_every: k must be an int >= 1, got 0"),
+    (lambda: gradtx.apply_every(2.0), ValueError, "apply_every: k must be an int >= 1, got 2.0"),
+    (
+        lambda: update_once(gradtx.apply_every(2), grads={"w": jnp.ones(2, jnp.int32)}),
+        TypeError,
+        f"apply_every: updates leaf ['w'] has dtype int32; {INT_FIX}",
+    ),
+    (
+        lambda: update_once(gradtx.zero_nans(), grads={"w": jnp.ones(2, jnp.int32)}),
+        TypeError,
+        f"zero_nans: updates leaf ['w'] has dtype int32; {INT_FIX}",
+    ),
+    (
+        lambda: gradtx.MultiSteps(gradtx.adam, 2),
+        TypeError,
+        f"MultiSteps: opt {NOT_TX}, got function adam; call it first, e.g. adam(...)",
+    ),
+    (
+        lambda: gradtx.MultiSteps(gradtx.adam(0.1), 0),
+        ValueError,
+        "MultiSteps: every_k_schedule must be an int >= 1, got 0",
+    ),
+    (
+        lambda: gradtx.MultiSteps(gradtx.adam(0.1), 2, use_grad_mean="yes"),
+        TypeError,
+        "MultiSteps: use_grad_mean must be a bool, got str 'yes'",
+    ),
+    (
+        lambda: gradtx.MultiSteps(gradtx.adam(0.1), 2, should_skip_update_fn=True),
+        TypeError,
+        "MultiSteps: should_skip_update_fn must be None or a function (updates, gradient_step, "
+        "params) -> (skip, skip_state), got bool True",
+    ),
+    (
+        lambda: gradtx.MultiSteps(gradtx.adam(0.1), 2, accumulator_dtype="int32"),
+        TypeError,
+        "MultiSteps: accumulator_dtype must be a floating-point dtype, got str 'int32'",
+    ),
+    (
+        lambda: update_once(
+            gradtx.MultiSteps(gradtx.adam(0.1), 2, should_skip_update_fn=lambda u, s, p: (s, ()))
+        ),
+        ValueError,
+        "MultiSteps: should_skip_update_fn must return a bool scalar array first, got dtype "
+        "int32 and shape ()",
+    ),
+    (
+        lambda: (lambda opt: opt.update(PARAMS, opt.init(PARAMS), value=1.0))(
+            gradtx.MultiSteps(gradtx.adam(0.1), 2)
+        ),
+        TypeError,
+        "MultiSteps: got extra arguments ['value'], but the wrapped optimizer takes none (it is "
+        "not a GradientTransformationExtraArgs)",
+    ),
+    (
+        lambda: update_once(gradtx.MultiSteps(gradtx.adam(0.1), 2), grads={"w": jnp.ones(3)}),
+        ValueError,
+        "MultiSteps: updates leaf ['w'] has shape (3,) but acc_grads has shape (2,). " + TREE_FIX,
+    ),
+    (
+        lambda: gradtx.tree_utils.tree_norm(PARAMS, ord=3),
+        ValueError,
+        "tree_norm: ord must be None, 1, 2, inf, 'inf' or 'infinity', got 3",
+    ),
+    (
+        lambda: update_once(gradtx.keep_params_nonnegative(), params=None),
+        ValueError,
+        "keep_params_nonnegative: update needs the params to keep them >= 0; call "
+        "update(updates, state, params)",
+    ),
+    (
+        lambda: update_once(gradtx.centralize(), grads={"w": jnp.ones((2, 2), jnp.int32)}),
+        TypeError,
+        f"centralize: updates leaf ['w'] has dtype int32; {INT_FIX}",
+    ),
+    (
+        lambda: gradtx.normalize_by_update_norm(0.0),
+        ValueError,
+        "normalize_by_update_norm: scale_factor must be non-zero (it divides the norm), got 0.0; "
+        "use set_to_zero() for zero updates",
+    ),
+    (
+        lambda: gradtx.normalize_by_update_norm(eps=-1.0),
+        ValueError,
+        "normalize_by_update_norm: eps must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.adaptive_grad_clip(0.0),
+        ValueError,
+        "adaptive_grad_clip: clipping must be > 0 and finite, got 0.0",
+    ),
+    (
+        lambda: gradtx.adaptive_grad_clip(0.1, eps=float("nan")),
+        ValueError,
+        "adaptive_grad_clip: eps must be >= 0 and finite, got nan",
+    ),
+    (
+        lambda: update_once(gradtx.adaptive_grad_clip(0.1), params=None),
+        ValueError,
+        "adaptive_grad_clip: update needs the params (it clips relative to their norm); call "
+        "update(updates, state, params)",
+    ),
+    (
+        lambda: gradtx.conditionally_transform(gradtx.adam(0.1), 3),
+        TypeError,
+        "conditionally_transform: should_transform_fn must be a function of the step count, "
+        "got int 3",
+    ),
+    (
+        lambda: gradtx.conditionally_mask(gradtx.adam, lambda step: True),
+        TypeError,
+        f"conditionally_mask: inner {NOT_TX}, got function adam; call it first, e.g. adam(...)",
+    ),
+    (
+        lambda: gradtx.conditionally_mask(gradtx.adam(0.1), lambda step: True, "yes"),
+        TypeError,
+        "conditionally_mask: forward_extra_args must be a bool, got str 'yes'",
+    ),
+    (
+        lambda: gradtx.named_chain(gradtx.sgd(0.1)),
+        TypeError,
+        "named_chain: argument 0 must be a (name, transformation) pair, got GradientTransformation",
+    ),
+    (
+        lambda: gradtx.named_chain(("sgd", gradtx.sgd)),
+        TypeError,
+        f"named_chain: argument 0 ('sgd') {NOT_TX}, got function sgd; call it first, e.g. sgd(...)",
+    ),
+    (
+        lambda: gradtx.scale_by_stddev(eps=-1.0),
+        ValueError,
+        "scale_by_stddev: eps must be >= 0 and finite, got -1.0",
+    ),
+    (
+        lambda: gradtx.scale_gradient(PARAMS, float("inf")),
+        ValueError,
+        "scale_gradient: scale must be finite, got inf",
+    ),
 ]
 
 
@@ -1203,10 +1342,16 @@ FINITE = {"w": jnp.asarray([0.5, -1.0]), "b": jnp.asarray([2.0])}
 @pytest.mark.parametrize("name", ALL)
 def test_a_nan_gradient_never_raises_and_is_never_turned_into_a_finite_update_silently(name):
     """Either the NaN reaches the update of its leaf, or the step is visibly neutralized (every
-    update exactly zero: `apply_if_finite`, `accumulate` between steps, `set_to_zero`)."""
+    update exactly zero: `apply_if_finite`, `accumulate` between steps, `set_to_zero`), or the
+    repair is visible in the state, which names the leaf that held the NaN
+    (`registry.REPAIRS_NANS`: `zero_nans`)."""
     tx = ALL[name]()
-    updates, _ = tx.update(NAN_GRADS, tx.init(FINITE), FINITE)
+    updates, state = tx.update(NAN_GRADS, tx.init(FINITE), FINITE)
     if bool(jnp.all(jnp.isfinite(updates["w"]))):
+        if name in REPAIRS_NANS:
+            found = jax.tree.map(bool, REPAIRS_NANS[name](state))
+            assert found == {"w": True, "b": False}, found
+            return
         assert all(not np.any(np.asarray(u)) for u in jax.tree.leaves(updates)), updates
 
 

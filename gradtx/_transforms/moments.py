@@ -198,3 +198,50 @@ def scale_by_rms(
         return updates, state._replace(count=count)
 
     return GradientTransformation(init, update)
+
+
+def scale_by_stddev(
+    decay: ArrayLike = 0.9,
+    eps: ArrayLike = 1e-8,
+    initial_scale: ArrayLike = 0.0,
+    eps_in_sqrt: bool = True,
+    bias_correction: bool = False,
+) -> GradientTransformation:
+    r"""Scale by the root of a running estimate of the gradients' variance (centered RMSprop).
+
+    $$m_t = \rho m_{t-1} + (1-\rho) g_t, \qquad v_t = \rho v_{t-1} + (1-\rho) g_t^2, \qquad
+    u_t = g_t / \sqrt{v_t - m_t^2 + \epsilon} \quad\text{or}\quad
+    u_t = g_t / (\sqrt{v_t - m_t^2} + \epsilon)$$
+
+    Optax's name for `scale_by_rms(..., centered=True)`, which it is: the same arguments in
+    Optax's order, and `scale_by_rms`'s state.
+
+    Args:
+        decay: $\rho$, in [0, 1).
+        eps: $\epsilon$.
+        initial_scale: $v_0$.
+        eps_in_sqrt: put $\epsilon$ inside the root (the default) or outside it.
+        bias_correction: divide $m_t$ and $v_t$ by $1 - \rho^t$ first.
+
+    Returns:
+        A transformation with state `ScaleByRmsState(count, nu, mu)` (Optax's state is
+        `ScaleByRStdDevState(mu, nu)`, with a count only under `bias_correction`: gradtx keeps
+        one state type whatever the flags).
+
+    References:
+        Graves, "Generating Sequences With Recurrent Neural Networks", arXiv:1308.0850, 2013,
+        Eq. 38-45. Optax 0.2.8, `optax.scale_by_stddev` (same rule).
+
+    Example:
+        >>> import gradtx
+        >>> tx = gradtx.chain(gradtx.scale_by_stddev(0.9), gradtx.scale_by_learning_rate(1e-3))
+    """
+    arguments = dict(
+        decay=decay,
+        eps=eps,
+        initial_scale=initial_scale,
+        eps_in_sqrt=eps_in_sqrt,
+        bias_correction=bias_correction,
+    )
+    with _validate.calling("scale_by_stddev", arguments):
+        return scale_by_rms(decay, eps, initial_scale, eps_in_sqrt, bias_correction, centered=True)
