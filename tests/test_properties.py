@@ -79,8 +79,9 @@ ILL_CONDITIONED_FIRST_UPDATE = {"scale_by_rms_centered"}
 # Transformations that compute new weights theta_t and return u_t = theta_t - theta_(t-1): where a
 # weight barely moves, u_t is a difference of nearly equal numbers, and an ulp of theta_t (a fused
 # multiply-add under jit) is all of it. Their params after the step, theta_(t-1) + u_t, are
-# compared instead of u_t; their state is compared as every other.
-ASSIGNS_WEIGHTS = {"ftrl", "ftrl_regularized"}
+# compared instead of u_t; their state is compared as every other. MADGRAD's step is
+# theta_t = x_0 - s_t / cbrt(v_t + eps), returned as theta_t - theta_(t-1), likewise.
+ASSIGNS_WEIGHTS = {"ftrl", "ftrl_regularized", "madgrad", "scale_by_madgrad"}
 JIT_TEMPLATES = (
     {
         "w": Leaf((2, 3), jnp.float32),
