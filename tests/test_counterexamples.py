@@ -155,3 +155,20 @@ def test_adabound_keeps_its_effective_step_sizes_inside_the_band_and_adam_does_n
         assert np.all(eta <= upper[:, None] * (1 + 1e-12))
     eta = ce.effective_step_sizes(gradtx.adam(0.01), steps=steps)
     assert np.mean(eta < lower[:, None]) > 0.5  # Adam's rates fall far below the band
+
+
+@pytest.mark.parametrize("name", list(problems.COUNTEREXAMPLES))
+def test_counterexample_metadata_losses_and_gradients(name):
+    problem = problems.get(name)
+    assert problem.name == name and problem.description and "\n" not in problem.description
+    assert bool(problem.reached(problem.optimum)) and not bool(problem.reached(problem.start))
+    assert float(problem.loss(problem.optimum)) == pytest.approx(problem.optimum_value, abs=1e-12)
+    x = np.random.default_rng(0).uniform(-1, 1, problem.dim)
+    if name == "reddi":  # the average of one period's online losses
+        period = [float(problem.online_loss(jnp.asarray(x), t)) for t in range(3)]
+        assert np.mean(period) == pytest.approx(float(problem.loss(jnp.asarray(x))), rel=1e-12)
+    if name == "wilson":  # grad f = X^T (X w - y) / n
+        features, labels = _counterexamples.wilson_data()
+        grad = jax.grad(problem.loss)(jnp.asarray(x))
+        np.testing.assert_allclose(grad, features.T @ (features @ x - labels) / 40, rtol=1e-12)
+    assert name in problems.COUNTEREXAMPLES and name not in problems.PROBLEMS
