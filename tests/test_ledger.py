@@ -126,3 +126,11 @@ def test_readme_table_is_what_the_ledger_prints_for_those_numbers():
 def test_numbers_round_trip_through_the_table():
     numbers = {"a": 0.1234, "b": 1.923e41, "c": -3.0, "d": 2001.0}
     assert ledger.parse_numbers(ledger.format_numbers(numbers)) == numbers
+
+
+def test_html_table_links_rows_to_report_sections_and_escapes_text():
+    row = ledger.Row("x", "a < b", "exp", {"n": 1.0}, "holds if n > 0", ledger.HOLDS, "ravine", 0)
+    other = ledger.Row("y", "c", "exp", {"n": -1.0}, "holds if n > 0", ledger.FAILS, "wilson", 0)
+    page = ledger.html_table([row, other], anchors=["ravine"])
+    assert "<tr id='claim-x'><td><a href='#ravine'>a &lt; b</a></td>" in page
+    assert "<tr id='claim-y'><td>c</td>" in page and "<b>does not hold here</b>" in page
