@@ -35,6 +35,7 @@ def descend(
     *,
     record: Callable[[Params], Any] | None = None,
     log_every: int = 1,
+    project: Callable[[Params], Params] | None = None,
 ) -> DescentResult:
     r"""Run S steps of gradient descent with `optimizer`, as one `lax.scan`; unjitted and pure.
 
@@ -43,7 +44,8 @@ def descend(
     $$(f_t, g_t) = \mathrm{value\_and\_grad}(\theta_t, x_t), \qquad
     (u_t, s_t) = T(g_t, s_{t-1}, \theta_t), \qquad \theta_{t+1} = \theta_t + u_t$$
 
-    for $t = 0, \dots, S-1$, where $S$ is the leading dimension of `inputs`. With `record`, the
+    for $t = 0, \dots, S-1$, where $S$ is the leading dimension of `inputs` (with `project`,
+    $\theta_{t+1} = \Pi(\theta_t + u_t)$, projected steps onto a feasible set). With `record`, the
     scan runs in chunks of $k$ = `log_every` steps and calls `record` at $\theta_0$ and after
     each chunk, so an expensive measurement (the full-data loss, say) costs $S/k + 1$
     evaluations. Everything but `record`, `log_every` and the shapes may be traced: jit it, vmap
@@ -63,6 +65,8 @@ def descend(
             `log_every` steps; None records nothing.
         log_every: k, the steps between two records, >= 1; it must divide S when `record` is
             given.
+        project: $\Pi$, `project(params) -> params`, applied after each update, e.g. a
+            constrained problem's `problem.project`; None leaves the step unprojected.
 
     Returns:
         `DescentResult(params, opt_state, values, records)`: $\theta_S$, $s_S$, the values
@@ -97,7 +101,8 @@ def descend(
         params, opt_state = carry
         value, grads = value_and_grad(params, x)
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        return (apply_updates(params, updates), opt_state), value
+        params = apply_updates(params, updates)
+        return (params if project is None else project(params), opt_state), value
 
     carry = (params, opt_state)
     if record is None:

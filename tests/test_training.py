@@ -259,6 +259,21 @@ def test_descend_without_record_records_nothing_and_steps_as_with_it():
     chex.assert_trees_all_equal(plain[:3], logged[:3])
 
 
+def test_descend_projects_every_step_onto_the_feasible_set():
+    """theta_{t+1} = Pi(theta_t + u_t): a box projection, against a hand-written loop."""
+    project = lambda p: jax.tree.map(lambda x: jnp.clip(x, -0.05, 0.05), p)
+    inputs, optimizer = _step_keys(KEY, 6), gradtx.sgd(0.5)
+    result = descend(
+        _noisy_value_and_grad, PARAMS, optimizer.init(PARAMS), inputs, optimizer, project=project
+    )
+    params = PARAMS
+    for t in range(6):
+        _, grads = _noisy_value_and_grad(params, inputs[t])
+        params = project(jax.tree.map(lambda p, g: p - 0.5 * g, params, grads))
+    chex.assert_trees_all_close(result.params, params, rtol=1e-6)
+    assert all(float(jnp.max(jnp.abs(x))) <= 0.05 for x in jax.tree.leaves(result.params))
+
+
 def test_descend_jit_vmaps_a_traced_learning_rate_with_one_trace():
     traces = []
 

@@ -4,6 +4,12 @@ Every problem is trained the same way. A loop calls `problem.value_and_grad(para
 deterministic problem ignores the key, a stochastic one uses it to draw a minibatch
 (`batch_loss`) or to corrupt the gradient (`grad_noise`). Progress is always reported with the
 full, noise-free `problem.loss(params)`.
+
+Two optional fields express online convex optimisation (Reddi et al. 2018): an online problem
+reveals a different loss `online_loss(params, t)` at each step t and is called with the step
+number in place of the key, and a constrained problem has a feasible set with a Euclidean
+projection `project`, which the loop applies after each update
+(`gradtx.training.descend(..., project=problem.project)`).
 """
 
 from __future__ import annotations
@@ -42,6 +48,12 @@ class Problem:
         grad_noise: `grad_noise(grads, key) -> grads`, zero-mean noise added to the gradient.
         sample_start: `sample_start(key) -> params`, a random initialisation (networks).
         metrics: `metrics(params) -> dict` of extra scalars for `evaluate` (accuracies).
+        online_loss: `online_loss(params, t) -> scalar`, the loss $f_t$ revealed at step
+            t = 0, 1, ... of an online problem; `value_and_grad(params, t)` then takes the step
+            number t in place of a key, and `loss` is the average loss the regret compares with.
+        project: `project(params) -> params`, the Euclidean projection onto the feasible set of a
+            constrained problem (a loop sets theta_{t+1} = Pi(theta_t + u_t)); None when
+            unconstrained.
     """
 
     name: str
@@ -57,6 +69,8 @@ class Problem:
     grad_noise: Callable[[Params, jax.Array], Params] | None = None
     sample_start: Callable[[jax.Array], Params] | None = None
     metrics: Callable[[Params], dict[str, jax.Array]] | None = None
+    online_loss: Callable[[Params, jax.Array], jax.Array] | None = None
+    project: Callable[[Params], Params] | None = None
 
     @property
     def dim(self) -> int:
@@ -67,6 +81,11 @@ class Problem:
     def stochastic(self) -> bool:
         """Whether `value_and_grad` needs a PRNG key."""
         return self.batch_loss is not None or self.grad_noise is not None
+
+    @property
+    def online(self) -> bool:
+        """Whether `value_and_grad` takes the step number t (an online problem)."""
+        return self.online_loss is not None
 
     def init_params(self, key: jax.Array | None = None) -> Params:
         """`sample_start(key)` when both exist, else the fixed `start`."""
@@ -81,8 +100,16 @@ class Problem:
 
         Deterministic problems return (f(params), grad f(params)) and ignore `key`. Stochastic
         ones return the minibatch value and gradient drawn with `key`, plus `grad_noise` if any;
-        the noisy-gradient problem reports the noise-free value. Pure and jit-able.
+        the noisy-gradient problem reports the noise-free value. Online problems return
+        (f_t(params), grad f_t(params)) for the step number t passed as `key`. Pure and jit-able.
         """
+        if self.online_loss is not None:
+            if key is None:
+                raise ValueError(
+                    f"Problem {self.name!r} is online and needs the step number t: "
+                    "call problem.value_and_grad(params, t), e.g. with t = jnp.arange(steps)[i]."
+                )
+            return jax.value_and_grad(self.online_loss)(params, key)
         if not self.stochastic:
             return jax.value_and_grad(self.loss)(params)
         if key is None:
