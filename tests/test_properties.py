@@ -44,7 +44,7 @@ F16_MAX = float(jnp.finfo(jnp.float16).max)
 _SLOW_DATA = [HealthCheck.too_slow, HealthCheck.data_too_large]
 settings.register_profile(
     "ci",
-    max_examples=200,
+    max_examples=100,
     deadline=None,
     derandomize=True,
     database=None,
