@@ -2,6 +2,7 @@
 for comparing a jitted update with the eager one. Every test file uses these; the registry of
 optimizers is `tests/registry.py`."""
 
+import inspect
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -76,6 +77,12 @@ def steps(
         if apply_fn:
             params = apply_fn(params, updates)
         yield Step(g, updates, params, state)
+
+
+def signature(factory):
+    """Each argument's name, default and kind: what "Optax's argument names, order and defaults"
+    compares."""
+    return [(p.name, p.default, p.kind) for p in inspect.signature(factory).parameters.values()]
 
 
 def loss_argument(tx, value):

@@ -2,8 +2,6 @@
 the docstring, and conformance with Optax 0.2.8 (`optax.contrib`) in float64 (max elementwise
 relative difference <= 1e-10 over 120 replayed gradients and 150 closed-loop Rosenbrock steps)."""
 
-import inspect
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,7 +9,7 @@ import optax.contrib
 import pytest
 
 import gradtx
-from tests import replay
+from tests import helpers, replay
 
 RTOL = 1e-10
 
@@ -69,8 +67,7 @@ def test_acprop_matches_optax_on_replayed_gradients_and_rosenbrock(kwargs):
 
 
 def test_acprop_has_optax_argument_names_order_and_defaults():
-    def arguments(factory):
-        return [(p.name, p.default, p.kind) for p in inspect.signature(factory).parameters.values()]
-
-    assert arguments(gradtx.acprop) == arguments(optax.contrib.acprop)
-    assert arguments(gradtx.scale_by_acprop) == arguments(optax.contrib.scale_by_acprop)
+    assert helpers.signature(gradtx.acprop) == helpers.signature(optax.contrib.acprop)
+    assert helpers.signature(gradtx.scale_by_acprop) == helpers.signature(
+        optax.contrib.scale_by_acprop
+    )

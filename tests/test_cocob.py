@@ -2,8 +2,6 @@
 the docstring, and conformance with Optax 0.2.8 (`optax.contrib`) in float64 (max elementwise
 relative difference <= 1e-10 over 120 replayed gradients and 150 closed-loop Rosenbrock steps)."""
 
-import inspect
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,7 +9,7 @@ import optax.contrib
 import pytest
 
 import gradtx
-from tests import replay
+from tests import helpers, replay
 
 RTOL = 1e-10
 
@@ -75,8 +73,7 @@ def test_cocob_matches_optax_on_replayed_gradients_and_rosenbrock(kwargs):
 
 
 def test_cocob_has_optax_argument_names_order_and_defaults():
-    def arguments(factory):
-        return [(p.name, p.default, p.kind) for p in inspect.signature(factory).parameters.values()]
-
-    assert arguments(gradtx.cocob) == arguments(optax.contrib.cocob)
-    assert arguments(gradtx.scale_by_cocob) == arguments(optax.contrib.scale_by_cocob)
+    assert helpers.signature(gradtx.cocob) == helpers.signature(optax.contrib.cocob)
+    assert helpers.signature(gradtx.scale_by_cocob) == helpers.signature(
+        optax.contrib.scale_by_cocob
+    )

@@ -2,8 +2,6 @@
 and conformance with Optax 0.2.8 (`optax.contrib.mechanize`) in float64 (max elementwise
 relative difference <= 1e-10 over 120 replayed gradients and 150 closed-loop Rosenbrock steps)."""
 
-import inspect
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,7 +9,7 @@ import optax.contrib
 import pytest
 
 import gradtx
-from tests import replay
+from tests import helpers, replay
 
 RTOL = 1e-10
 
@@ -88,7 +86,4 @@ def test_mechanize_matches_optax_on_replayed_gradients_and_rosenbrock(base, kwar
 
 
 def test_mechanize_has_optax_argument_names_order_and_defaults():
-    def arguments(factory):
-        return [(p.name, p.default, p.kind) for p in inspect.signature(factory).parameters.values()]
-
-    assert arguments(gradtx.mechanize) == arguments(optax.contrib.mechanize)
+    assert helpers.signature(gradtx.mechanize) == helpers.signature(optax.contrib.mechanize)
