@@ -99,9 +99,9 @@ def scale_by_swats(
         the wait grows like $1/\epsilon_{switch}$. On the tour's digits run (float32, lr 0.01,
         seed 0) the closest approach in 2,000 steps is $5.0 \times 10^{-4}$ relative, at step
         1,724, where the default $10^{-3}$ (some 8,000 float32 spacings) switches; over 15
-        seeds it switched within 2,000 steps in 13 at lr 0.01 and 14 at $10^{-3}$. (2) $\Lambda_k > 0$ is required, as both ports do:
-        a negative estimate (met with noisy gradients, where $d_k^\top g_k < 0$) would make the
-        SGD phase climb.
+        seeds it switched within 2,000 steps in 13 at lr 0.01 and 14 at $10^{-3}$.
+        (2) $\Lambda_k > 0$ is required, as both ports do: a negative estimate (met with noisy
+        gradients, where $d_k^\top g_k < 0$) would make the SGD phase climb.
 
     Example:
         >>> import gradtx
