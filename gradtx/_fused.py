@@ -63,12 +63,15 @@ def _with_trees(spec: Spec, state: Any, trees: Sequence[Any]) -> Any:
 
 
 def _compute_dtype(row: Sequence[Any]) -> Any:
-    """float32 or float64, the dtype the chain computes this leaf in; None if the kernel has
-    no rule for the row's dtypes (float64 mixed with narrower ones, or other dtypes)."""
-    dtypes = {np.dtype(x.dtype) for x in row}
-    if dtypes == {F64}:
-        return F64
-    return F32 if dtypes <= set(NARROW) else None
+    """float32 or float64, the dtype the chain computes a leaf in, for the dtype mixes the
+    kernel's tests cover: params, grads and state in one dtype, or float32 params and grads
+    with half-precision state (`mu_dtype`); None for any other mix."""
+    p, *fields = (np.dtype(x.dtype) for x in row)
+    if p == F64:
+        return F64 if set(fields) == {F64} else None
+    if p == F32:
+        return F32 if set(fields) <= set(NARROW) else None
+    return F32 if p in NARROW and set(fields) == {p} else None
 
 
 def _is_plain_leaf(x: Any) -> bool:
@@ -201,7 +204,9 @@ def plan(tx: Any, params: Any, grads: Any, state: Any, *, placed: bool = False) 
     columns = _leaf_columns(params, grads, _trees(spec, state))
     if columns is None:
         return None
-    if spec.rsqrt and F64 in {np.dtype(x.dtype) for x in columns[0]}:
-        if not _native.exact_rsqrt64():
-            return None
+    dtypes = {np.dtype(x.dtype) for column in columns for x in column}
+    if not dtypes <= {F32, F64, *spec.half}:
+        return None
+    if spec.rsqrt and F64 in dtypes and not _native.exact_rsqrt64():
+        return None
     return lambda params, grads, state: _run(tx, spec, params, grads, state)

@@ -130,8 +130,9 @@ struct Belief : Rule {
   static constexpr int kFields = 2, kHp = 9;
   template <bool kFma, typename T, class R>
   static void Element(const T* hp, const R& r, T& p, T g, T* s) {
-    s[0] = r.S(0, MulAdd<kFma>(hp[1], g, hp[0] * s[0]));
-    const T d = g - s[0];
+    const T m = MulAdd<kFma>(hp[1], g, hp[0] * s[0]);  // one phase: s reads m before rounding
+    const T d = g - m;
+    s[0] = r.S(0, m);
     s[1] = r.S(1, MulAdd<kFma>(s[1], hp[2], (d * d) * hp[3]) + hp[6]);
     p = Descend<kFma>(r, p, r.P((s[0] * hp[4]) / (std::sqrt(s[1] * hp[5]) + hp[7])), hp[8]);
   }
