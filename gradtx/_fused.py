@@ -207,6 +207,8 @@ def plan(tx: Any, params: Any, grads: Any, state: Any, *, placed: bool = False) 
     dtypes = {np.dtype(x.dtype) for column in columns for x in column}
     if not dtypes <= {F32, F64, *spec.half}:
         return None
-    if spec.rsqrt and F64 in dtypes and not _native.exact_rsqrt64():
+    if spec.rsqrt and not all(
+        _native.exact_rsqrt("float64" if d == F64 else "float32") for d in dtypes
+    ):
         return None
     return lambda params, grads, state: _run(tx, spec, params, grads, state)

@@ -241,6 +241,20 @@ def test_other_optimizers_take_the_xla_path():
     expect_custom_call(hlo, False)
 
 
+def test_rsqrt_aliases_take_the_xla_path_where_the_kernels_rsqrt_differs(monkeypatch):
+    """The kernel's rsqrt refines the processor's estimate, as XLA's does, but estimates differ
+    between processors: `_native.exact_rsqrt` checks them against each other once per process,
+    and where they differ Adagrad and RMSprop take the XLA path (rates unlike other tests', so
+    that no cached trace is reused)."""
+    monkeypatch.setattr(_native, "exact_rsqrt", lambda dtype: False)
+    params = TREES["mixed"](jnp.float32)
+    txs = [gradtx.adagrad(0.0123), gradtx.rmsprop(0.0123, centered=True)]
+    runs, hlo = run_both(txs, params, gradient_sequence(params, 1))
+    for fused, plain in runs:
+        assert_same_bits(fused, plain)
+    expect_custom_call(hlo, False)
+
+
 def test_vmap_over_step_equals_the_xla_path():
     tx = gradtx.adam(0.1)
     params = {"w": jnp.zeros((3, 4, 5)), "b": jnp.zeros((3, 5))}  # a batch of 3 problems

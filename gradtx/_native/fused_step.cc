@@ -296,8 +296,29 @@ using AmsBoundRule = Bound<true>;
 
 }  // namespace gradtx
 
-// Whether float64 rsqrt (Adagrad, RMSprop) matches XLA:CPU's in this build.
+// Whether float64 rsqrt (Adagrad, RMSprop) can match XLA:CPU's in this build.
 extern "C" int GradtxExactRsqrt64() { return gradtx::kExactRsqrt<double> ? 1 : 0; }
+
+// The kernel's rsqrt of n values, for the load-time check against XLA's (`exact_rsqrt`): the
+// hardware estimate differs between processors and instruction sets, so the fused Adagrad and
+// RMSprop are used only on a host where the two agree bit for bit. It runs with subnormals
+// flushed to zero (MXCSR's FTZ and DAZ), as XLA:CPU runs its computations and so the kernel.
+template <typename T>
+static void RsqrtProbe(const T* x, T* out, std::int64_t n) {
+  const bool fma = gradtx::HostHasFma();
+#if defined(__SSE__)
+  const unsigned int csr = _mm_getcsr();
+  _mm_setcsr(csr | 0x8040u);
+#endif
+  for (std::int64_t i = 0; i < n; ++i) {
+    out[i] = fma ? gradtx::Rsqrt<true>(x[i]) : gradtx::Rsqrt<false>(x[i]);
+  }
+#if defined(__SSE__)
+  _mm_setcsr(csr);
+#endif
+}
+extern "C" void GradtxRsqrt32(const float* x, float* out, std::int64_t n) { RsqrtProbe(x, out, n); }
+extern "C" void GradtxRsqrt64(const double* x, double* out, std::int64_t n) { RsqrtProbe(x, out, n); }
 
 #define GRADTX_HANDLER(symbol, rule)                                                   \
   XLA_FFI_DEFINE_HANDLER_SYMBOL(symbol, gradtx::Handle<gradtx::rule>,                  \
