@@ -208,16 +208,17 @@ PAGES = sorted(p.relative_to(ROOT).as_posix() for p in DOCS.rglob("*.md"))
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 _RUNNER = """
-import json, os, pathlib, sys, tempfile, traceback
+import json, os, sys, tempfile, traceback
 results = {}
 for page, source in json.loads(sys.stdin.read()).items():
-    os.chdir(tempfile.mkdtemp())
-    sys.argv = [page]
-    try:
-        exec(compile(source, page, "exec"), {"__name__": "__main__"})
-        results[page] = None
-    except BaseException:
-        results[page] = traceback.format_exc()[-4000:]
+    with tempfile.TemporaryDirectory() as folder:
+        os.chdir(folder)
+        sys.argv = [page]
+        try:
+            exec(compile(source, page, "exec"), {"__name__": "__main__"})
+            results[page] = None
+        except BaseException:
+            results[page] = traceback.format_exc()[-4000:]
 print("RESULTS " + json.dumps(results))
 """
 
@@ -226,9 +227,10 @@ def _python_blocks(page: str) -> list[str]:
     return BLOCK.findall((ROOT / page).read_text())
 
 
-@pytest.fixture(scope="module")
-def block_results():
+def test_the_python_blocks_of_every_docs_page_run_in_order():
+    """One child process (one JAX start-up) for every page; each failing page's traceback."""
     sources = {page: "\n".join(_python_blocks(page)) for page in PAGES if _python_blocks(page)}
+    assert len(sources) >= 8, sorted(sources)
     result = subprocess.run(
         [sys.executable, "-c", _RUNNER],
         input=json.dumps(sources),
@@ -239,10 +241,5 @@ def block_results():
     )
     line = [line for line in result.stdout.splitlines() if line.startswith("RESULTS ")]
     assert line, result.stdout[-3000:] + result.stderr[-3000:]
-    return json.loads(line[-1].removeprefix("RESULTS "))
-
-
-@pytest.mark.xdist_group("docs_blocks")
-@pytest.mark.parametrize("page", [p for p in PAGES if _python_blocks(p)])
-def test_the_python_blocks_of_a_docs_page_run_in_order(block_results, page):
-    assert block_results[page] is None, block_results[page]
+    failed = {page: error for page, error in json.loads(line[-1][8:]).items() if error}
+    assert not failed, "\n\n".join(f"{page}:\n{error}" for page, error in failed.items())
