@@ -128,6 +128,12 @@ BAD_INPUTS = [
         ValueError,
         "scale_by_swats: b2 must be in [0, 1), got 1.0",
     ),
+    (
+        lambda: gradtx.swats_switch(gradtx.adam(0.1).init(PARAMS)),
+        ValueError,
+        "swats_switch: opt_state must hold exactly one ScaleBySwatsState, found 0 in a tuple; "
+        "pass the state of `gradtx.swats(...)` or of a chain with one `scale_by_swats`",
+    ),
     # The aliases' hyperparameters that `test_validate.py` does not reach, named as the user
     # called them (not as the inner link that checked them).
     (lambda: gradtx.adamw(0.1, b1=1.5), ValueError, "adamw: b1 must be in [0, 1), got 1.5"),

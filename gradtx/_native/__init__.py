@@ -16,10 +16,25 @@ HERE = Path(__file__).resolve().parent
 
 # FFI target name -> exported handler symbol in fused_step.cc.
 TARGETS = {
-    "gradtx_adam": "GradtxAdam",
-    "gradtx_adamw": "GradtxAdamW",
+    "gradtx_sgd": "GradtxSgd",
     "gradtx_momentum": "GradtxMomentum",
     "gradtx_nesterov": "GradtxNesterov",
+    "gradtx_adam": "GradtxAdam",
+    "gradtx_adamw": "GradtxAdamW",
+    "gradtx_nadam": "GradtxNadam",
+    "gradtx_nadamw": "GradtxNadamW",
+    "gradtx_adamax": "GradtxAdamax",
+    "gradtx_amsgrad": "GradtxAmsgrad",
+    "gradtx_belief": "GradtxBelief",
+    "gradtx_radam": "GradtxRadam",
+    "gradtx_lion": "GradtxLion",
+    "gradtx_adagrad": "GradtxAdagrad",
+    "gradtx_rmsprop": "GradtxRmsprop",
+    "gradtx_rmsprop_centered": "GradtxRmspropCentered",
+    "gradtx_rmsprop_momentum": "GradtxRmspropMomentum",
+    "gradtx_rmsprop_centered_momentum": "GradtxRmspropCenteredMomentum",
+    "gradtx_adabound": "GradtxAdaBound",
+    "gradtx_amsbound": "GradtxAmsBound",
 }
 
 
@@ -49,6 +64,14 @@ def _register() -> bool:
     except (OSError, AttributeError, RuntimeError, ValueError):
         return False
     return True
+
+
+@functools.cache
+def exact_rsqrt64() -> bool:
+    """Whether the built kernel's float64 rsqrt matches XLA:CPU's (AVX-512 builds); without it,
+    float64 Adagrad and RMSprop take the XLA path."""
+    path = library_path()
+    return path is not None and bool(ctypes.cdll.LoadLibrary(str(path)).GradtxExactRsqrt64())
 
 
 def load() -> bool:
