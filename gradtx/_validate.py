@@ -225,4 +225,6 @@ def check_dtype(where: str, name: str, value: Any) -> None:
     except TypeError:
         dtype = None
     if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
-        fail_type(where, name, value, "a floating-point dtype")
+        # `jnp.int8` is a class: name the dtype it stands for, not its metaclass and repr.
+        got = None if dtype is None or isinstance(value, str) else f"dtype {dtype.name}"
+        fail_type(where, name, value, "a floating-point dtype", got=got)

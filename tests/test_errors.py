@@ -10,6 +10,7 @@ Decided here: an empty params tree ({}, [] or ()) is valid. `init` and `update` 
 updates are the same empty tree.
 """
 
+import inspect
 import json
 import re
 
@@ -1191,6 +1192,59 @@ NEEDS_A_LIBRARY_FIX = [
 def test_bad_input_that_needs_a_library_fix_raises_its_exact_message(make, error, message):
     with pytest.raises(error, match=exactly(message)):
         make()
+
+
+# Required arguments of the public functions that take a state dtype, to build each one.
+DTYPE_SWEEP_ARGUMENTS = {
+    "learning_rate": 0.1,
+    "decay": 0.9,
+    "opt": gradtx.sgd(0.1),
+    "every_k_schedule": 2,
+    "base_optimizer": gradtx.sgd(0.1),
+    "factory": gradtx.adam,
+}
+
+
+def _dtype_arguments():
+    """(public name, argument) for every `*_dtype` argument of gradtx's public callables."""
+    for name in sorted(n for n in dir(gradtx) if not n.startswith("_")):
+        try:
+            parameters = inspect.signature(getattr(gradtx, name)).parameters
+        except (TypeError, ValueError):
+            continue
+        yield from ((name, p) for p in parameters if p.endswith("_dtype"))
+
+
+DTYPE_ARGUMENTS = list(_dtype_arguments())
+
+
+def test_the_dtype_sweep_reaches_the_state_dtypes():
+    expected = {
+        ("adam", "mu_dtype"),
+        ("scale_by_adam", "nu_dtype"),
+        ("trace", "accumulator_dtype"),
+        ("MultiSteps", "accumulator_dtype"),
+        ("schedule_free", "state_dtype"),
+        ("inject_hyperparams", "hyperparam_dtype"),
+    }
+    assert expected <= set(DTYPE_ARGUMENTS)
+    assert len(DTYPE_ARGUMENTS) >= 26
+
+
+@pytest.mark.parametrize("name, argument", DTYPE_ARGUMENTS)
+def test_an_integer_state_dtype_fails_when_built(name, argument):
+    """`adam(mu_dtype=jnp.int8)` stored m_t in int8 (or failed later, in `update`); every
+    `*_dtype` argument is checked when the transformation is built, with the dtype named."""
+    function = getattr(gradtx, name)
+    parameters = inspect.signature(function).parameters
+    required = {
+        p: DTYPE_SWEEP_ARGUMENTS[p]
+        for p, spec in parameters.items()
+        if spec.default is inspect.Parameter.empty and spec.kind in (spec.POSITIONAL_OR_KEYWORD,)
+    }
+    message = f"{name}: {argument} must be a floating-point dtype, got dtype int8"
+    with pytest.raises(TypeError, match=exactly(message)):
+        function(**required, **{argument: jnp.int8})
 
 
 # Empty trees are valid.
