@@ -173,6 +173,7 @@ def schedule_free(
             raise ValueError(
                 f"{where}: update needs the params y_t; call update(updates, state, params)"
             )
+        _validate.check_state(where, state, ScheduleFreeState)
         dtype = state.weight_sum.dtype
         (lr,) = _tree.as_dtype(dtype, learning_rate_at(learning_rate, state.count))
         (b1_, power) = _tree.as_dtype(dtype, b1, weight_lr_power)

@@ -172,6 +172,7 @@ def inject_hyperparams(
             return InjectHyperparamsState(count, hyperparams, first_transform.init(params))
 
         def update(updates, state, params=None, **extra_args):
+            _validate.check_state("inject_hyperparams", state, InjectHyperparamsState)
             hyperparams = dict(state.hyperparams)
             for name, schedule in schedules.items():
                 dtype = jnp.result_type(state.hyperparams[name])
