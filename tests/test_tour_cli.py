@@ -115,6 +115,11 @@ def test_tour_command_races_the_challenges_into_the_out_folder(tmp_path, monkeyp
             "argument --lr: adam's learning rate must be a positive finite number, got 'nan'",
         ),
         (["--lr", "0.1,adam"], "argument --lr: 'adam' has no rate; write adam=RATE"),
+        (["--lr", "adam=0.1,adam=1"], "argument --lr: two rates for adam: adam=0.1,adam=1"),
+        (
+            ["--lr", "0.1,adam=1,0.2"],
+            "argument --lr: two rates for every optimizer: 0.1,adam=1,0.2",
+        ),
         (
             ["--steps", "2.5"],
             "argument --steps: the step count must be a positive integer, got '2.5'",

@@ -1,7 +1,7 @@
 """The command line: `gradtx list`, `gradtx race`, `gradtx tour` (also `python -m gradtx`).
 
-Bad input (an unknown name, a negative step count, an unwritable folder) ends with one line on
-stderr that says what is valid, and exit status 2.
+Bad input (an unknown name, a negative step count, a rate for an optimizer not in the race, an
+unwritable folder) ends with one line on stderr that says what is valid, and exit status 2.
 """
 
 from __future__ import annotations
@@ -92,6 +92,8 @@ def _learning_rates(text: str) -> dict[str | None, float]:
             )
         if not name and value in OPTIMIZERS:
             raise argparse.ArgumentTypeError(f"{value!r} has no rate; write {value}=RATE")
+        if (name or None) in rates:
+            raise argparse.ArgumentTypeError(f"two rates for {name or 'every optimizer'}: {text}")
         what = f"{name}'s learning rate" if name else "the learning rate"
         rates[name or None] = _positive(float, what)(value)
     if not rates:
