@@ -114,7 +114,7 @@ def table(problem: Problem, results: Sequence[RunResult], steps: int) -> str:
     """
     extra = metrics(results)
     one_d = results[0].path is not None and results[0].path.shape[1] == 1
-    neighbours = bool(results[0].neighbours)
+    neighbours = any(len(r.neighbours) >= 2 for r in results)
     head = ["optimizer", "lr", f"final {gap_name(problem)}"]
     head += ["distance"] if problem.optimum is not None else []
     head += ["final x"] if one_d else []
@@ -137,7 +137,8 @@ def table(problem: Problem, results: Sequence[RunResult], steps: int) -> str:
         else:
             row.append(f"not in {steps}")
         row += [f"{100 * r.final[k]:.1f}%" for k in extra]
-        row += [_cell(problem, n) for n in r.neighbours[:2]] if neighbours else []
+        if neighbours:
+            row += [_cell(problem, n) for n in r.neighbours[:2]] or ["-", "-"]
         row += [f"{1e3 * r.run_s:.1f}", f"{r.compile_s:.2f}"]
         rows.append(row)
     widths = [max(len(str(c)) for c in col) for col in zip(head, *rows, strict=True)]
@@ -173,8 +174,8 @@ def sentences(
         In order, those that apply: who reached the tolerance first and who did not (else the
         lowest final loss and the closest to the optimum); who passed through the tolerance
         but diverged (not counted as reaching); who did not stay within it; the minimum each run
-        ended nearest to (several minima); the final x (1-D problems); the best test metric;
-        which runs coincide; the winner's result at half and double its rate; the rates at an
+        ended nearest to (several minima); the final x (1-D problems); whose loss jumped (a
+        thousandfold or more over its lowest so far); the best test metric; which runs coincide; the winner's result at half and double its rate; the rates at an
         edge of the tuning grid.
     """
     out = [_reach(problem, results, steps)]
@@ -189,6 +190,7 @@ def sentences(
         )
         where = f" (the optimum is {optimum:g})" if optimum is not None else ""
         out.append(f"Final x: {'; '.join(ends)}{where}.")
+    out += _jumps(problem, results)
     out += _test_metric(results)
     out += _coincide(results)
     out += _sensitivity(problem, results, steps)
@@ -274,6 +276,33 @@ def _stayed(problem: Problem, results: Sequence[RunResult]) -> list[str]:
     ]
 
 
+JUMP = 1e3  # a rise of the loss gap by this factor or more over its lowest so far is reported
+
+
+def _jumps(problem: Problem, results: Sequence[RunResult]) -> list[str]:
+    """Runs whose loss gap rose `JUMP`-fold or more over its lowest value so far.
+
+    Gaps below a billionth of the tolerance count as that (a rise from an exact 0 to 1e-15 is
+    float rounding, not a jump); a diverged run is said to have diverged instead.
+    """
+    out = []
+    floor = problem.tolerance * 1e-9
+    for r in results:
+        if r.diverged_at is not None or len(r.losses) < 2:
+            continue
+        gap = np.maximum(np.asarray(r.losses, float) - (problem.optimum_value or 0.0), floor)
+        low = np.minimum.accumulate(gap)
+        rise = gap[1:] / low[:-1]
+        t = int(np.argmax(rise))
+        if rise[t] >= JUMP:
+            out.append(
+                f"{r.entrant.optimizer}'s {gap_name(problem)} jumped {rise[t]:.0e}-fold by step "
+                f"{(t + 1) * r.log_every}, from {_number(low[t])} to {_number(gap[t + 1])}, and "
+                f"ended at {_number(gap[-1])}."
+            )
+    return out
+
+
 def _test_metric(results: Sequence[RunResult]) -> list[str]:
     """The best test accuracy (or lowest test error), naming everyone who shares it."""
     for key, best_of, word in (("test_accuracy", max, "best"), ("test_error", min, "lowest")):
@@ -284,17 +313,28 @@ def _test_metric(results: Sequence[RunResult]) -> list[str]:
         best = [name for name, value in score.items() if value == top]
         whose = f"{_join(best)}'s" if len(best) == 1 else f"shared by {_join(best)}"
         text = f"The {word} {key.replace('_', ' ')} was {whose} ({top:.1f}%)"
-        rest = [f"{name} {value:.1f}%" for name, value in score.items() if value != top]
-        return [text + (f"; {', '.join(rest)}." if rest else ".")]
+        groups: dict[float, list[str]] = {}
+        for name, value in score.items():
+            if value != top:
+                groups.setdefault(value, []).append(name)
+        rest = [f"{_join(names)} {value:.1f}%" for value, names in groups.items()]
+        return [text + (f"; {'; '.join(rest)}." if rest else ".")]
     return []
 
 
+COINCIDE_RTOL = 1e-5  # two runs coincide if every logged loss agrees to this relative tolerance
+
+
 def coinciding(results: Sequence[RunResult]) -> list[list[str]]:
-    """Groups of two or more runs whose logged losses are all equal (their lines coincide)."""
+    """Groups of two or more runs whose logged losses all agree to `COINCIDE_RTOL`.
+
+    Their lines coincide in a figure (the figure dashes all but the first).
+    """
     groups: list[list[RunResult]] = []
     for r in results:
         for g in groups:
-            if np.array_equal(g[0].losses, r.losses, equal_nan=True):
+            a, b = g[0].losses, r.losses
+            if a.shape == b.shape and np.allclose(a, b, rtol=COINCIDE_RTOL, atol=0, equal_nan=True):
                 g.append(r)
                 break
         else:
@@ -304,8 +344,8 @@ def coinciding(results: Sequence[RunResult]) -> list[list[str]]:
 
 def _coincide(results: Sequence[RunResult]) -> list[str]:
     return [
-        f"{_join(names)} coincide: every logged loss is equal, so their lines overlap in the "
-        "figure (drawn dashed)."
+        f"{_join(names)} coincide: every logged loss agrees to {COINCIDE_RTOL:g} relative, so "
+        "their lines overlap in the figure (all but the first drawn dashed)."
         for names in coinciding(results)
     ]
 
