@@ -269,7 +269,15 @@ def test_loss_panel_draws_exact_zeros_at_a_stated_floor_and_error_bars_from_zero
     assert drawn.min() == pytest.approx(1e-9 / 3)  # a zero one step from 1e-9, not 1e-16
     assert right.get_ylim()[0] == 0 and "error" in right.get_ylabel()
     heights = [bar.get_height() for bar in right.patches]
-    assert heights == pytest.approx([0.0, 0.0, 0.0, 45.0])
+    assert heights == pytest.approx([0.0, 0.0, 0.0, 45.0])  # train errors, then test errors
+    right.clear()
+    accuracies = [
+        _fake("sgd", 1, 0.0, train_accuracy=1.0, test_accuracy=0.971),
+        _fake("adam", 1, 0.0, train_accuracy=0.99, test_accuracy=0.967),
+    ]
+    report._errors(right, RAVINE, accuracies, 1, colour)
+    heights = [bar.get_height() for bar in right.patches]
+    assert heights == pytest.approx([0.0, 1.0, 2.9, 3.3])  # errors, 100 - accuracy
     plt.close(fig)
 
 
