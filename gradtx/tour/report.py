@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -150,8 +151,8 @@ def table(problem: Problem, results: Sequence[RunResult], steps: int) -> str:
         for row in [head, *rows]
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    gap = gap_name(problem)
-    lines.append(_TIMES + (f"; {_NEIGHBOURS.format(gap=gap)}" if neighbours else ""))
+    note = _TIMES + (f"; {_NEIGHBOURS.format(gap=gap_name(problem))}" if neighbours else "")
+    lines += textwrap.wrap(note + ".", width=max(len(lines[0]), 60))
     return "\n".join(lines)
 
 
@@ -175,8 +176,9 @@ def sentences(
         lowest final loss and the closest to the optimum); who passed through the tolerance
         but diverged (not counted as reaching); who did not stay within it; the minimum each run
         ended nearest to (several minima); the final x (1-D problems); whose loss jumped (a
-        thousandfold or more over its lowest so far); the best test metric; which runs coincide; the winner's result at half and double its rate; the rates at an
-        edge of the tuning grid.
+        thousandfold or more over its lowest so far); the best test metric; which runs
+        coincide; the winner's result at half and double its rate; the rates at an edge of the
+        tuning grid.
     """
     out = [_reach(problem, results, steps)]
     out += _diverged(problem, results)
