@@ -1,4 +1,4 @@
-"""Race reports, `gradtx.tour.report`: the table, the generated sentences, the figures.
+"""Race reports (`gradtx.tour.report`, `gradtx.tour.prose`): table, sentences, figures.
 
 Every sentence is generated from the runs' numbers: each test below changes one number and
 checks that the sentence about it changes with it. No race runs here but one figure's; the
@@ -13,7 +13,7 @@ import pytest
 
 import gradtx
 from gradtx import problems
-from gradtx.tour import race, report
+from gradtx.tour import prose, race, report
 from gradtx.tour.menu import OPTIMIZERS, tuning_grid
 
 matplotlib.use("Agg")
@@ -64,7 +64,7 @@ def _base():
 
 
 def test_sentences_from_the_base_runs():
-    text = report.sentences(RAVINE, _base(), 500, grid=tuning_grid("ravine"))
+    text = prose.sentences(RAVINE, _base(), 500, grid=tuning_grid("ravine"))
 
     assert text == [
         "Here momentum reached the tolerance first (step 97), then adam at step 143; sgd did not "
@@ -106,9 +106,9 @@ PERTURBATIONS = {
 @pytest.mark.parametrize("change", PERTURBATIONS, ids=list(PERTURBATIONS))
 def test_each_sentence_changes_with_its_numbers(change):
     grid = tuning_grid("ravine")
-    base = report.sentences(RAVINE, _base(), 500, grid=grid)
+    base = prose.sentences(RAVINE, _base(), 500, grid=grid)
 
-    changed = report.sentences(RAVINE, PERTURBATIONS[change](_base()), 500, grid=grid)
+    changed = prose.sentences(RAVINE, PERTURBATIONS[change](_base()), 500, grid=grid)
 
     assert changed != base
 
@@ -120,14 +120,14 @@ def test_sentence_without_a_winner_names_the_lowest_gap_the_closest_and_their_ra
         _fake("momentum", None, 2.5, distance_to_optimum=1.5),
     ]
 
-    text = report.sentences(RAVINE, results, 50)[0]
+    text = prose.sentences(RAVINE, results, 50)[0]
 
     assert text == (
         "No optimizer reached the tolerance within 50 steps; the lowest final f − f* was adam's "
         "(2), and the closest to the optimum was adam (distance 0.5; others 1.5 to 2)."
     )
     results = _replace(results, 2, final={"loss": 1.0, "distance_to_optimum": 0.1})
-    assert "was momentum's (1)" in report.sentences(RAVINE, results, 50)[0]
+    assert "was momentum's (1)" in prose.sentences(RAVINE, results, 50)[0]
 
 
 def test_a_run_that_passes_the_tolerance_then_diverges_does_not_count_as_reaching_it():
@@ -141,7 +141,7 @@ def test_a_run_that_passes_the_tolerance_then_diverges_does_not_count_as_reachin
         _fake("adam", 30, 1e-4, losses=[1.0, 1e-4]),
     ]
 
-    text = report.sentences(RAVINE, results, 4)
+    text = prose.sentences(RAVINE, results, 4)
 
     assert (
         text[0]
@@ -157,7 +157,7 @@ def test_a_run_that_passes_the_tolerance_then_diverges_does_not_count_as_reachin
 def test_the_first_to_reach_that_does_not_stay_is_named_with_the_lowest_final_gap():
     results = [_fake("adamax", 135, 0.05), _fake("sign_sgd", 707, 7.2e-3)]
 
-    text = report.sentences(problems.get("noisy"), results, 1000)
+    text = prose.sentences(problems.get("noisy"), results, 1000)
 
     assert text[1] == (
         "adamax did not stay within it; the lowest final f − f* was sign_sgd's (0.0072)."
@@ -170,15 +170,15 @@ def test_test_metric_sentence_names_the_best_and_the_others():
         _fake("adam", 120, 2e-3, test_accuracy=0.967, train_accuracy=1.0),
     ]
     problem = RAVINE  # any problem: the metrics are the runs' own
-    assert report.sentences(problem, results, 2000)[-1] == (
+    assert prose.sentences(problem, results, 2000)[-1] == (
         "The best test accuracy was sgd's (97.1%); adam 96.7%."
     )
     results = _replace(results, 1, final={**results[1].final, "test_accuracy": 0.971})
-    assert report.sentences(problem, results, 2000)[-1] == (
+    assert prose.sentences(problem, results, 2000)[-1] == (
         "The best test accuracy was shared by sgd and adam (97.1%)."
     )
     errors = [_fake("sgd", 10, 0.0, test_error=0.0), _fake("adam", 20, 0.0, test_error=0.4484)]
-    assert "The lowest test error was sgd's (0.0%); adam 44.8%." in report.sentences(
+    assert "The lowest test error was sgd's (0.0%); adam 44.8%." in prose.sentences(
         problems.get("wilson"), errors, 1500
     )
 
@@ -191,15 +191,15 @@ def test_runs_that_coincide_are_said_to_and_drawn_dashed():
         _fake("adam", 2, 0.2, losses=[1.0, 0.4, 0.2]),
     ]
 
-    text = report.sentences(RAVINE, results, 2)
+    text = prose.sentences(RAVINE, results, 2)
 
-    assert report.coinciding(results) == [["adabound", "amsbound"]]
+    assert prose.coinciding(results) == [["adabound", "amsbound"]]
     assert any(s.startswith("adabound and amsbound coincide") for s in text)
     styles = report._styles(results)
     assert styles["adabound"] == ("-", "") and styles["adam"] == ("-", "")
     assert styles["amsbound"][0] != "-" and styles["amsbound"][1] == ", = adabound"
     results = _replace(results, 1, losses=np.array([1.0, 0.5, 0.26]))
-    assert report.coinciding(results) == []
+    assert prose.coinciding(results) == []
 
 
 def test_final_x_of_a_one_dimensional_problem():
@@ -210,7 +210,7 @@ def test_final_x_of_a_one_dimensional_problem():
     ]
     problem = problems.get("reddi")
 
-    text = report.sentences(problem, results, 2)
+    text = prose.sentences(problem, results, 2)
 
     assert "Final x: adam 1; amsgrad -0.994 (the optimum is -1)." in text
     assert report.table(problem, results, 2).splitlines()[3].split()[4] == "-0.994"
@@ -288,7 +288,7 @@ def test_a_jump_of_the_loss_is_reported_with_its_size_and_step():
         _fake("sgd", 3, 1e-6, losses=[1.0, 1e-2, 1e-4, 1e-6, 1e-6]),
     ]
 
-    text = report.sentences(RAVINE, results, 4)
+    text = prose.sentences(RAVINE, results, 4)
 
     assert (
         "adam's f − f* jumped 1e+04-fold by step 4, from 1.00e-12 to 1.00e-08, and ended at "
@@ -296,4 +296,4 @@ def test_a_jump_of_the_loss_is_reported_with_its_size_and_step():
     )
     assert not any(s.startswith("sgd's") for s in text)
     smaller = _replace(results, 0, losses=np.array([1.0, 1e-3, 1e-9, 1e-12, 5e-10]))
-    assert not any("jumped" in s for s in report.sentences(RAVINE, smaller, 4))
+    assert not any("jumped" in s for s in prose.sentences(RAVINE, smaller, 4))

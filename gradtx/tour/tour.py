@@ -5,7 +5,7 @@ that shows it; then one section a challenge: the built-in problems at the menu's
 (`gradtx/tour/menu.py` says how they were tuned), a rotated ravine, and the literature's
 counterexamples (`gradtx.problems.COUNTEREXAMPLES`) at their papers' settings. A section's static
 text describes only the problem and how it was raced; every sentence about the runs is generated
-from their numbers (`report.sentences`), and every run is repeated at half and double its rate.
+from their numbers (`gradtx.tour.prose`), and every run is repeated at half and double its rate.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import gradtx
 from gradtx.problems import Problem, get
 from gradtx.tour import counterexamples as ce
-from gradtx.tour import ledger, race, report
+from gradtx.tour import ledger, prose, race, report
 from gradtx.tour.menu import OPTIMIZERS, tuning_grid
 
 NEIGHBOURS = (0.5, 2.0)  # every run again at half and double its rate, with no compilation
@@ -254,7 +254,7 @@ def section(c: Challenge, problem: Problem, results: Sequence[race.RunResult], p
         name=c.name,
         text=problem.description,
         note=c.note,
-        measured=report.sentences(problem, results, c.steps, grid=grid),
+        measured=prose.sentences(problem, results, c.steps, grid=grid),
         table=report.table(problem, results, c.steps),
         png=png,
     )
