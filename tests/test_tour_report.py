@@ -282,18 +282,27 @@ def test_loss_panel_draws_exact_zeros_at_a_stated_floor_and_error_bars_from_zero
     plt.close(fig)
 
 
-def test_a_jump_of_the_loss_is_reported_with_its_size_and_step():
+def test_leaving_the_tolerance_and_ending_far_above_the_lowest_loss_are_reported():
     results = [
         _fake("adam", 2, 1e-8, losses=[1.0, 1e-3, 1e-9, 1e-12, 1e-8]),
-        _fake("sgd", 3, 1e-6, losses=[1.0, 1e-2, 1e-4, 1e-6, 1e-6]),
+        _fake("nesterov", 1, 1e-6, losses=[1.0, 1e-4, 0.5, 0.2, 1e-6]),
+        _fake("sgd", 3, 1e-6, losses=[1.0, 1e-2, 1e-2, 1e-6, 1e-6]),
     ]
 
     text = prose.sentences(RAVINE, results, 4)
 
     assert (
-        "adam's f − f* jumped 1e+04-fold by step 4, from 1.00e-12 to 1.00e-08, and ended at "
-        in (" ".join(text))
+        "adam's f − f* ended 1e+04 times above its lowest (1.00e-12 at step 3), at 1.00e-08."
+    ) in text
+    assert (
+        "nesterov left the tolerance after reaching it (f − f* up to 0.5 at step 2); it was "
+        "back within it from step 4."
+    ) in text
+    assert not any(s.startswith("sgd") for s in text)
+    lower = _replace(results, 0, losses=np.array([1.0, 1e-3, 1e-9, 1e-12, 5e-10]))
+    assert not any("times above" in s for s in prose.sentences(RAVINE, lower, 4))
+    stays_out = _replace(results, 1, losses=np.array([1.0, 1e-4, 0.5, 0.2, 0.1]))
+    assert any(
+        s.startswith("nesterov left") and s.endswith("it ended outside it.")
+        for s in prose.sentences(RAVINE, stays_out, 4)
     )
-    assert not any(s.startswith("sgd's") for s in text)
-    smaller = _replace(results, 0, losses=np.array([1.0, 1e-3, 1e-9, 1e-12, 5e-10]))
-    assert not any("jumped" in s for s in prose.sentences(RAVINE, smaller, 4))

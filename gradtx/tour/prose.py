@@ -76,8 +76,9 @@ def sentences(
         In order, those that apply: who reached the tolerance first and who did not (else the
         lowest final loss and the closest to the optimum); who passed through the tolerance
         but diverged (not counted as reaching); who did not stay within it; the minimum each run
-        ended nearest to (several minima); the final x (1-D problems); whose loss jumped (a
-        thousandfold or more over its lowest so far); the best test metric; which runs
+        ended nearest to (several minima); the final x (1-D problems); who left the tolerance
+        after reaching it; who ended a thousandfold or more above its lowest loss; the best test
+        metric; which runs
         coincide; the winner's result at half and double its rate; the rates at an edge of the
         tuning grid.
     """
@@ -93,6 +94,7 @@ def sentences(
         )
         where = f" (the optimum is {optimum:g})" if optimum is not None else ""
         out.append(f"Final x: {'; '.join(ends)}{where}.")
+    out += _left(problem, results)
     out += _jumps(problem, results)
     out += _test_metric(results)
     out += _coincide(results)
@@ -168,14 +170,40 @@ def _stayed(problem: Problem, results: Sequence[RunResult]) -> list[str]:
     ]
 
 
-JUMP = 1e3  # a rise of the loss gap by this factor or more over its lowest so far is reported
+JUMP = 1e3  # a final loss gap this many times its lowest (or more) is reported
+
+
+def _left(problem: Problem, results: Sequence[RunResult]) -> list[str]:
+    """Runs that reached the tolerance, then left it: how far, and whether they came back."""
+    out = []
+    for r in results:
+        if r.reached_at is None:
+            continue
+        first = r.reached_at // r.log_every
+        outside = np.flatnonzero(~(np.asarray(r.losses[first:]) <= target(problem)))
+        if not outside.size:
+            continue
+        peak = first + int(
+            np.argmax(np.where(np.isfinite(r.losses[first:]), r.losses[first:], -np.inf))
+        )
+        text = (
+            f"{r.entrant.optimizer} left the tolerance after reaching it ({gap_name(problem)} up "
+            f"to {number(gap(problem, r.losses[peak]))} at step {peak * r.log_every}); "
+        )
+        back = first + int(outside[-1]) + 1
+        if back < len(r.losses):
+            text += f"it was back within it from step {back * r.log_every}."
+        else:
+            text += "it ended outside it."
+        out.append(text)
+    return out
 
 
 def _jumps(problem: Problem, results: Sequence[RunResult]) -> list[str]:
-    """Runs whose loss gap rose `JUMP`-fold or more over its lowest value so far.
+    """Runs that did not diverge but ended `JUMP` times above their lowest loss gap or more.
 
     Gaps below a billionth of the tolerance count as that (a rise from an exact 0 to 1e-15 is
-    float rounding, not a jump); a diverged run is said to have diverged instead.
+    float rounding, not a jump).
     """
     out = []
     floor = problem.tolerance * 1e-9
@@ -183,14 +211,12 @@ def _jumps(problem: Problem, results: Sequence[RunResult]) -> list[str]:
         if r.diverged_at is not None or len(r.losses) < 2:
             continue
         gaps = np.maximum(np.asarray(r.losses, float) - (problem.optimum_value or 0.0), floor)
-        low = np.minimum.accumulate(gaps)
-        rise = gaps[1:] / low[:-1]
-        t = int(np.argmax(rise))
-        if rise[t] >= JUMP:
+        low = int(np.argmin(gaps))
+        if gaps[-1] >= JUMP * gaps[low]:
             out.append(
-                f"{r.entrant.optimizer}'s {gap_name(problem)} jumped {rise[t]:.0e}-fold by step "
-                f"{(t + 1) * r.log_every}, from {number(low[t])} to {number(gaps[t + 1])}, and "
-                f"ended at {number(gaps[-1])}."
+                f"{r.entrant.optimizer}'s {gap_name(problem)} ended {gaps[-1] / gaps[low]:.0e} "
+                f"times above its lowest ({number(gaps[low])} at step {low * r.log_every}), at "
+                f"{number(gaps[-1])}."
             )
     return out
 
