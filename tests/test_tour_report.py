@@ -225,7 +225,8 @@ def test_table_has_a_row_per_optimizer_its_neighbours_and_a_footnote():
     assert lines[2].split()[2:4] == ["diverged", "1"] and "diverged (step 1)" in lines[2]
     adam = lines[3].split()  # ... reached, lr/2, 2 lr, run ms, compile s
     assert adam[-7:-2] == ["step", "143", "step", "150", "2"]
-    assert lines[5].startswith("run ms: wall time") and "lr/2, 2 lr" in " ".join(lines[5:])
+    assert lines[5].startswith("distance: to the nearest known minimum; run ms: wall time")
+    assert "lr/2, 2 lr" in " ".join(lines[5:])
     assert max(map(len, lines[5:])) <= len(lines[0])
 
 

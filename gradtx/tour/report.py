@@ -117,7 +117,8 @@ def table(problem: Problem, results: Sequence[RunResult], steps: int) -> str:
         for row in [head, *rows]
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    note = _TIMES + (f"; {_NEIGHBOURS.format(gap=prose.gap_name(problem))}" if neighbours else "")
+    note = "distance: to the nearest known minimum; " if problem.optimum is not None else ""
+    note += _TIMES + (f"; {_NEIGHBOURS.format(gap=prose.gap_name(problem))}" if neighbours else "")
     lines += textwrap.wrap(note + ".", width=max(len(lines[0]), 60))
     return "\n".join(lines)
 
