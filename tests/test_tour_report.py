@@ -252,7 +252,7 @@ def test_figure_draws_an_optimizer_off_the_menu(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_loss_panel_draws_exact_zeros_at_a_stated_floor_and_error_bars_from_zero():
+def test_loss_panel_marks_exact_zeros_on_its_floor_and_error_bars_start_at_zero():
     import matplotlib.pyplot as plt
 
     problem = problems.get("wilson")
@@ -266,9 +266,12 @@ def test_loss_panel_draws_exact_zeros_at_a_stated_floor_and_error_bars_from_zero
     report._losses(left, problem, results, 1, colour)
     report._errors(right, problem, results, 1, colour)
 
-    assert left.get_ylabel() == "f − f* (≤ 0 drawn at 3e-10)"
-    drawn = left.get_lines()[0].get_ydata()
-    assert drawn.min() == pytest.approx(1e-9 / 3)  # a zero one step from 1e-9, not 1e-16
+    assert left.get_ylabel() == "f − f* (▼ on the floor: exactly 0)"
+    line, marks = left.get_lines()[:2]  # sgd: its line breaks at the zeros, marked on the floor
+    np.testing.assert_array_equal(line.get_ydata()[[0, 2]], [0.5, 1e-9])
+    assert np.isnan(line.get_ydata()[[1, 3]]).all()
+    np.testing.assert_array_equal(marks.get_xdata(), [1, 3])
+    assert marks.get_ydata() == pytest.approx([1e-9 / 3] * 2)  # below the smallest positive gap
     assert right.get_ylim()[0] == 0 and "error" in right.get_ylabel()
     heights = [bar.get_height() for bar in right.patches]
     assert heights == pytest.approx([0.0, 0.0, 0.0, 45.0])  # train errors, then test errors
@@ -293,7 +296,8 @@ def test_leaving_the_tolerance_and_ending_far_above_the_lowest_loss_are_reported
     text = prose.sentences(RAVINE, results, 4)
 
     assert (
-        "adam's f − f* ended 1e+04 times above its lowest (1.00e-12 at step 3), at 1.00e-08."
+        "adam's f − f* ended 1e+04 times above its lowest (at most 1.00e-12 at step 3), at "
+        "1.00e-08."
     ) in text
     assert (
         "nesterov left the tolerance after reaching it (f − f* up to 0.5 at step 2); it was "

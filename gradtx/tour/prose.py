@@ -213,9 +213,10 @@ def _jumps(problem: Problem, results: Sequence[RunResult]) -> list[str]:
         gaps = np.maximum(np.asarray(r.losses, float) - (problem.optimum_value or 0.0), floor)
         low = int(np.argmin(gaps))
         if gaps[-1] >= JUMP * gaps[low]:
+            lowest = ("at most " if gaps[low] == floor else "") + number(gaps[low])
             out.append(
                 f"{r.entrant.optimizer}'s {gap_name(problem)} ended {gaps[-1] / gaps[low]:.0e} "
-                f"times above its lowest ({number(gaps[low])} at step {low * r.log_every}), at "
+                f"times above its lowest ({lowest} at step {low * r.log_every}), at "
                 f"{number(gaps[-1])}."
             )
     return out

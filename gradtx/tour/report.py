@@ -149,7 +149,7 @@ def figure(
     Returns:
         `path`, holding the paths over the contour map (2-D landscapes) or the iterate against
         the step (1-D problems), the loss curves (log scale; $f - f^*$ where $f^*$ is known, as
-        in the table; exact zeros drawn at the axis' floor, which the label states), and the
+        in the table; a gap of exactly 0 marked on the axis' floor, not drawn as a spike), and the
         final error rates from 0 (datasets). Runs whose losses coincide are drawn dashed, and
         the legend says which they equal. The legend sits below the panels, never clipped.
     """
@@ -239,6 +239,11 @@ def _iterates(
 def _losses(
     ax, problem: Problem, results: Sequence[RunResult], log_every: int, colour: dict
 ) -> None:
+    """Loss gaps on a log scale; a gap of exactly 0 (or below) is a marker on the floor.
+
+    A log axis cannot show 0, and drawing it at a small number makes a spike down to it: the
+    line breaks there instead, and a triangle on the axis' floor marks each such step.
+    """
     curves = [r.losses - (problem.optimum_value or 0.0) for r in results]
     positive = np.concatenate([c[np.isfinite(c) & (c > 0)] for c in curves] + [np.ones(1)])
     floor = max(float(positive.min()) / 3, 1e-30)
@@ -246,19 +251,15 @@ def _losses(
     styles = _styles(results)
     for r, y in zip(results, curves, strict=True):
         style, same = styles[r.entrant.optimizer]
-        ax.semilogy(
-            np.arange(len(y)) * log_every,
-            np.maximum(y, floor),
-            color=colour[r.entrant.optimizer],
-            lw=1.2,
-            ls=style,
-            label=f"{r.entrant.optimizer} (lr {r.entrant.learning_rate:g}{same})",
-        )
+        steps, c = np.arange(len(y)) * log_every, colour[r.entrant.optimizer]
+        label = f"{r.entrant.optimizer} (lr {r.entrant.learning_rate:g}{same})"
+        ax.semilogy(steps, np.where(y > 0, y, np.nan), color=c, lw=1.2, ls=style, label=label)
+        ax.plot(steps[y <= 0], np.full(int(np.sum(y <= 0)), floor), "v", color=c, ms=3)
     ax.axhline(problem.tolerance, color="k", ls=":", lw=0.8)
     ax.set_ylim(bottom=floor / 2)
     ax.set_xlabel("step")
     name = prose.gap_name(problem) if problem.optimum_value is not None else "training loss"
-    ax.set_ylabel(name + (f" (≤ 0 drawn at {floor:.0e})" if zeros else ""))
+    ax.set_ylabel(name + (" (▼ on the floor: exactly 0)" if zeros else ""))
     ax.set_title(f"{name}, log scale (dotted: tolerance)", fontsize=9)
 
 

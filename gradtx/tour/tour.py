@@ -220,6 +220,14 @@ INTRO = (
 )
 
 
+LEDGER_NOTE = (
+    "Each verdict is computed from the row's numbers and the thresholds beside them: 'holds' if "
+    "every condition is met, 'does not hold here' if none is, 'holds here with a caveat' if "
+    "some are, and 'not resolved at this scale' if a number is missing or a stated resolution "
+    "check fails (gradtx/tour/ledger.py). Each claim links to the challenge that shows it."
+)
+
+
 def race_challenge(
     c: Challenge, *, seed: int = 0, progress: Callable[[race.Entrant], None] | None = None
 ) -> tuple[Problem, list[race.RunResult]]:
@@ -314,7 +322,7 @@ def tour(
             "gradtx optimizer tour",
             INTRO.format(seed=seed),
             sections,
-            ledger=ledger.html_table(rows, anchors=ids) if rows else "",
+            ledger=f"<p>{LEDGER_NOTE}</p>{ledger.html_table(rows, anchors=ids)}" if rows else "",
         ),
         encoding="utf-8",
     )
