@@ -20,11 +20,14 @@ from gradtx.tour.menu import OPTIMIZERS
 SKIPPED = ("digits", "breast_cancer")  # seconds of compilation each; their figures are tested apart
 
 
-def test_every_problem_and_counterexample_is_a_challenge_with_known_optimizers():
-    sources = {c.source for c in tour.CHALLENGES.values()}
-    assert sources == set(PROBLEMS) | set(COUNTEREXAMPLES)
-    assert "ravine_rotated" in tour.CHALLENGES
-    for c in tour.CHALLENGES.values():
+def test_every_problem_and_counterexample_is_raced_with_known_optimizers():
+    assert list(tour.CHALLENGES) == list(PROBLEMS)  # at the menu's tuned rates
+    assert all(c.tuned for c in tour.CHALLENGES.values())
+    assert {c.source for c in tour.EXTRAS.values()} == {"ravine", *COUNTEREXAMPLES}
+    names = [c.name for c in tour.plan()]
+    assert names[:3] == ["ravine", "ravine_rotated", "saddle"]
+    assert names[-3:] == list(COUNTEREXAMPLES) and len(names) == len(set(names))
+    for c in tour.plan():
         assert c.lineup and c.steps % c.log_every == 0, c.name
         fixed = {e.optimizer for e in c.entrants}
         assert fixed <= set(c.lineup), c.name
@@ -33,7 +36,7 @@ def test_every_problem_and_counterexample_is_a_challenge_with_known_optimizers()
 
 
 def test_every_ledger_row_links_to_a_challenge_of_the_tour():
-    assert {claim.section for claim in ledger.CLAIMS} <= set(tour.CHALLENGES)
+    assert {claim.section for claim in ledger.CLAIMS} <= {c.name for c in tour.plan()}
 
 
 def test_entrant_takes_the_given_rate_else_the_challenge_setting_else_the_tuned_one():
@@ -50,7 +53,7 @@ def test_entrant_takes_the_given_rate_else_the_challenge_setting_else_the_tuned_
 
 def test_rotated_ravine_turns_the_landscape_and_keeps_its_curvatures():
     ravine = tour.CHALLENGES["ravine"].build()
-    turned = tour.CHALLENGES["ravine_rotated"].build()
+    turned = tour.EXTRAS["ravine_rotated"].build()
     assert float(turned.loss(turned.start)) == pytest.approx(float(ravine.loss(ravine.start)))
     np.testing.assert_allclose(np.asarray(turned.optimum), [0.0, 0.0], atol=1e-12)
     # The steep direction is the diagonal: a step along an axis feels both curvatures.
@@ -92,7 +95,7 @@ class _Bar:
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     out = tmp_path_factory.mktemp("tour")
-    plan = [_short(c) for c in tour.CHALLENGES.values() if c.name not in SKIPPED]
+    plan = [_short(c) for c in tour.plan() if c.name not in SKIPPED]
     claims = [_stand_in(c) for c in ledger.CLAIMS]
     assert tour.tour(out, challenges=plan, claims=claims, progress=_Bar) == 0
     return out, plan, (out / "index.html").read_text(encoding="utf-8")

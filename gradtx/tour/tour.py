@@ -173,14 +173,26 @@ _LINEUPS = (
         note=_WILSON_NOTE,
     ),
 )
-CHALLENGES: dict[str, Challenge] = {c.name: c for c in _LINEUPS}
+# The eleven built-in problems at the menu's tuned rates (the command line's `--problem`, and what
+# notebook 05 tunes), then the challenges raced at settings of their own.
+CHALLENGES: dict[str, Challenge] = {c.name: c for c in _LINEUPS if c.tuned}
+EXTRAS: dict[str, Challenge] = {c.name: c for c in _LINEUPS if not c.tuned}
+
+
+def plan() -> list[Challenge]:
+    """What a tour races, in order: each of `CHALLENGES` followed by its variants (`EXTRAS` on
+    the same problem), then the other `EXTRAS` (the counterexamples)."""
+    out = []
+    for c in CHALLENGES.values():
+        out += [c, *(e for e in EXTRAS.values() if e.source == c.name)]
+    return out + [e for e in EXTRAS.values() if e.source not in CHALLENGES]
 
 
 def entrant(problem: str, optimizer: str, learning_rate: float | None = None) -> race.Entrant:
     """An optimizer of the menu, ready to race on the challenge `problem`.
 
     Args:
-        problem: the challenge's name.
+        problem: the challenge's name (of `CHALLENGES` or `EXTRAS`).
         optimizer: the optimizer's menu name.
         learning_rate: the rate; None for the challenge's setting (a counterexample's) or the
             menu's tuned rate on its problem, else the menu's default.
@@ -188,7 +200,7 @@ def entrant(problem: str, optimizer: str, learning_rate: float | None = None) ->
     Returns:
         The `race.Entrant`.
     """
-    challenge = CHALLENGES.get(problem)
+    challenge = CHALLENGES.get(problem) or EXTRAS.get(problem)
     fixed = {e.optimizer: e for e in challenge.entrants} if challenge else {}
     if optimizer in fixed:
         chosen = fixed[optimizer]
@@ -309,7 +321,7 @@ def tour(
     Args:
         out: the folder for the report, which must exist.
         seed: the seed of every start and of the gradient noise.
-        challenges: what to race; None for every one of `CHALLENGES`.
+        challenges: what to race; None for `plan()`: every challenge and extra.
         claims: the ledger's claims to measure; None for every one of `ledger.CLAIMS`.
         progress: `progress(total)` returns a callable `bar(label)` (with `close()`), called
             before each run.
@@ -318,12 +330,12 @@ def tour(
         0, the exit status.
     """
     tic = time.perf_counter()
-    plan = list(CHALLENGES.values() if challenges is None else challenges)
+    raced = plan() if challenges is None else list(challenges)
     claims = ledger.CLAIMS if claims is None else claims
-    bar = progress(sum(len(c.lineup) for c in plan)) if progress else None
+    bar = progress(sum(len(c.lineup) for c in raced)) if progress else None
     measuring = _Background(ledger.run, claims)  # on the other core while the races run
     sections = []
-    for c in plan:
+    for c in raced:
         label = (lambda e, c=c: bar(f"{c.name}: {e.optimizer}")) if bar else None
         problem, results = race_challenge(c, seed=seed, progress=label)
         png = report.figure(problem, results, out / f"{c.name}.png", log_every=c.log_every)
