@@ -241,7 +241,10 @@ def _test_metric(results: Sequence[RunResult]) -> list[str]:
     return []
 
 
-COINCIDE_RTOL = 1e-5  # two runs coincide if every logged loss agrees to this relative tolerance
+# Two runs coincide if every logged loss agrees within this relative tolerance: their lines are
+# then indistinguishable on a log axis (adam and swats on digits differ by 6e-5, adabound and
+# amsbound by 5e-4, without being bit-equal).
+COINCIDE_RTOL = 0.01
 
 
 def coinciding(results: Sequence[RunResult]) -> list[list[str]]:
@@ -263,8 +266,8 @@ def coinciding(results: Sequence[RunResult]) -> list[list[str]]:
 
 def _coincide(results: Sequence[RunResult]) -> list[str]:
     return [
-        f"{join(names)} coincide: every logged loss agrees to {COINCIDE_RTOL:g} relative, so "
-        "their lines overlap in the figure (all but the first drawn dashed)."
+        f"{join(names)} coincide: their losses agree within {COINCIDE_RTOL:.0%} at every logged "
+        "step, so their lines overlap in the figure (all but the first drawn dashed)."
         for names in coinciding(results)
     ]
 
