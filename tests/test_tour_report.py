@@ -267,6 +267,7 @@ def test_loss_panel_marks_exact_zeros_on_its_floor_and_error_bars_start_at_zero(
     report._errors(right, problem, results, 1, colour)
 
     assert left.get_ylabel() == "f − f* (▼ on the floor: exactly 0)"
+    assert left.get_legend_handles_labels()[1] == ["sgd (lr 0.1)", "adam (lr 0.1)"]
     line, marks = left.get_lines()[:2]  # sgd: its line breaks at the zeros, marked on the floor
     np.testing.assert_array_equal(line.get_ydata()[[0, 2]], [0.5, 1e-9])
     assert np.isnan(line.get_ydata()[[1, 3]]).all()
@@ -281,6 +282,10 @@ def test_loss_panel_marks_exact_zeros_on_its_floor_and_error_bars_start_at_zero(
         _fake("adam", 1, 0.0, train_accuracy=0.99, test_accuracy=0.967),
     ]
     report._errors(right, RAVINE, accuracies, 1, colour)
+    left.clear()
+    diverged = [_fake("adabound", None, np.nan, losses=[1.0, 2.0, np.nan])]
+    report._losses(left, RAVINE, diverged, 1, report.colours(["adabound"]))
+    assert left.get_legend_handles_labels()[1] == ["adabound (lr 0.1, diverged at 1)"]
     heights = [bar.get_height() for bar in right.patches]
     assert heights == pytest.approx([0.0, 1.0, 2.9, 3.3])  # errors, 100 - accuracy
     plt.close(fig)

@@ -252,7 +252,8 @@ def _losses(
     for r, y in zip(results, curves, strict=True):
         style, same = styles[r.entrant.optimizer]
         steps, c = np.arange(len(y)) * log_every, colour[r.entrant.optimizer]
-        label = f"{r.entrant.optimizer} (lr {r.entrant.learning_rate:g}{same})"
+        gone = f", diverged at {r.diverged_at}" if r.diverged_at is not None else ""
+        label = f"{r.entrant.optimizer} (lr {r.entrant.learning_rate:g}{same}{gone})"
         ax.semilogy(steps, np.where(y > 0, y, np.nan), color=c, lw=1.2, ls=style, label=label)
         ax.plot(steps[y <= 0], np.full(int(np.sum(y <= 0)), floor), "v", color=c, ms=3)
     ax.axhline(problem.tolerance, color="k", ls=":", lw=0.8)
