@@ -316,3 +316,31 @@ def test_leaving_the_tolerance_and_ending_far_above_the_lowest_loss_are_reported
         s.startswith("nesterov left") and s.endswith("it ended outside it.")
         for s in prose.sentences(RAVINE, stays_out, 4)
     )
+
+
+def test_swats_switch_is_reported_from_its_state():
+    results = [
+        _fake("swats", 50, 1e-4, lr=0.01, switch_step=145.0, sgd_lr=30.0),
+        _fake("adam", 60, 2e-4, lr=0.01),
+    ]
+
+    text = prose.sentences(RAVINE, results, 2000)
+
+    assert "swats switched from Adam to SGD after step 145, at a learned rate 0.3." in text
+    never = _replace(results, 0, final={"loss": 1e-4, "switch_step": 0.0, "sgd_lr": 0.0})
+    assert "swats never switched from Adam to SGD in 2000 steps: it ran as Adam." in (
+        prose.sentences(RAVINE, never, 2000)
+    )
+
+
+def test_race_reads_the_switch_from_the_swats_state_only():
+    from gradtx.tour.counterexamples import SWATS_SETTING as setting  # a documented switch
+
+    problem = problems.get(setting["problem"])
+    build = lambda lr: gradtx.swats(lr, eps_switch=setting["eps_switch"])
+    swats = race.Entrant("swats", setting["learning_rate"], build)
+
+    result = race.run(problem, swats, setting["steps"])
+
+    assert 0 < result.final["switch_step"] < setting["steps"] and result.final["sgd_lr"] > 0
+    assert race.switch(gradtx.adam(0.1).init(problem.start)) == {}

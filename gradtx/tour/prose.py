@@ -1,9 +1,10 @@
 """The sentences a report prints about a race, each generated from the runs' numbers.
 
 Nothing here is written by hand about a run: who reached the tolerance and when, who diverged,
-who jumped, where each run ended, the best test metric, which runs coincide, how the winner fares
-at half and double its rate, and which rates sit at an edge of their tuning grid all come from
-the `RunResult`s (`sentences`). The report's static text describes only the problem.
+who left the tolerance again, where each run ended, the best test metric, when SWATS switched,
+which runs coincide, how the winner fares at half and double its rate, and which rates sit at an
+edge of their tuning grid all come from the `RunResult`s (`sentences`). The report's static
+text describes only the problem.
 """
 
 from __future__ import annotations
@@ -78,9 +79,8 @@ def sentences(
         but diverged (not counted as reaching); who did not stay within it; the minimum each run
         ended nearest to (several minima); the final x (1-D problems); who left the tolerance
         after reaching it; who ended a thousandfold or more above its lowest loss; the best test
-        metric; which runs
-        coincide; the winner's result at half and double its rate; the rates at an edge of the
-        tuning grid.
+        metric; SWATS' switch; which runs coincide; the winner's result at half and double its
+        rate; the rates at an edge of the tuning grid.
     """
     out = [_reach(problem, results, steps)]
     out += _diverged(problem, results)
@@ -97,6 +97,7 @@ def sentences(
     out += _left(problem, results)
     out += _jumps(problem, results)
     out += _test_metric(results)
+    out += _switches(results, steps)
     out += _coincide(results)
     out += _sensitivity(problem, results, steps)
     out += _edges(problem, results, steps, grid)
@@ -245,6 +246,23 @@ def _test_metric(results: Sequence[RunResult]) -> list[str]:
 # then indistinguishable on a log axis (adam and swats on digits differ by 6e-5, adabound and
 # amsbound by 5e-4, without being bit-equal).
 COINCIDE_RTOL = 0.01
+
+
+def _switches(results: Sequence[RunResult], steps: int) -> list[str]:
+    """SWATS' switch from Adam to SGD (`race.switch`): its step and learned rate, or none."""
+    out = []
+    for r in results:
+        if "switch_step" not in r.final:
+            continue
+        k, name = int(r.final["switch_step"]), r.entrant.optimizer
+        if k > 0:
+            rate = r.entrant.learning_rate * r.final["sgd_lr"]
+            out.append(
+                f"{name} switched from Adam to SGD after step {k}, at a learned rate {rate:.3g}."
+            )
+        else:
+            out.append(f"{name} never switched from Adam to SGD in {steps} steps: it ran as Adam.")
+    return out
 
 
 def coinciding(results: Sequence[RunResult]) -> list[list[str]]:

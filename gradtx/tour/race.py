@@ -65,7 +65,7 @@ class RunResult(NamedTuple):
     entrant: Entrant
     losses: np.ndarray  # shape (records + 1,)
     path: np.ndarray | None  # shape (steps + 1, dim) for a 1-D or 2-D problem, else None
-    final: dict[str, float]  # problem.evaluate at the last params
+    final: dict[str, float]  # problem.evaluate at the last params, and `switch`'s readings
     reached_at: int | None  # the first logged step within tolerance; None if never or diverged
     compile_s: float
     run_s: float
@@ -131,6 +131,35 @@ def reached(losses: np.ndarray, problem: Problem, log_every: int = 1) -> int | N
     return first_reached(losses, problem, log_every)
 
 
+def switch(opt_state: Any) -> dict[str, jax.Array]:
+    """SWATS' switch from Adam to SGD, read from an optimizer state that holds one.
+
+    Args:
+        opt_state: an optimizer's state; any NamedTuple in it with fields `switch_step` and
+            `sgd_lr` (`gradtx.ScaleBySwatsState`) is read.
+
+    Returns:
+        `{"switch_step": k, "sgd_lr": r}` (k the last Adam step, 0 if it never switched; r the
+        learned SGD rate in units of the learning rate), or {} for other optimizers.
+    """
+    found: dict[str, jax.Array] = {}
+
+    def visit(node: Any) -> None:
+        if isinstance(node, tuple) and {"switch_step", "sgd_lr"} <= set(
+            getattr(node, "_fields", ())
+        ):
+            found.update(switch_step=node.switch_step, sgd_lr=node.sgd_lr)
+        if isinstance(node, (tuple, list)):
+            for child in node:
+                visit(child)
+        elif isinstance(node, dict):
+            for child in node.values():
+                visit(child)
+
+    visit(opt_state)
+    return found
+
+
 def keeps_path(problem: Problem) -> bool:
     """Whether a race records every iterate: for 2-D landscapes and 1-D problems."""
     return problem.bounds is not None or problem.dim == 1
@@ -143,7 +172,7 @@ def _dtype(problem: Problem) -> Any:
 def make_run(
     problem: Problem, entrant: Entrant, steps: int, *, log_every: int = 1
 ) -> Callable[[Any, jax.Array, jax.Array], tuple[Any, jax.Array, Any]]:
-    r"""An unjitted `run(params, learning_rate, key) -> (params, losses, path)`.
+    r"""An unjitted `run(params, learning_rate, key) -> (params, losses, path, opt_state)`.
 
     Step $t$ draws its gradient $g_t$ from `problem.value_and_grad(params,
     jax.random.fold_in(key, t))` (deterministic problems ignore the key; an online problem is
@@ -159,7 +188,8 @@ def make_run(
         log_every: steps between two logged losses.
 
     Returns:
-        `run`, which returns the final params, the full noise-free loss before the first step
+        `run`, which returns the final params and optimizer state (last), the full noise-free
+        loss before the first step
         and every `log_every` steps after it (shape `(steps // log_every + 1,)`), and every
         iterate of a 1-D or 2-D problem (shape `(steps + 1, dim)`; None for other problems),
         which records its loss with every iterate, then keeps every `log_every`-th.
@@ -183,7 +213,7 @@ def make_run(
             if problem.online
             else jax.vmap(functools.partial(jax.random.fold_in, key))(steps_t)
         )
-        final, _, _, (losses, path) = training.descend(
+        final, state, _, (losses, path) = training.descend(
             problem.value_and_grad,
             params,
             optimizer.init(params),
@@ -193,7 +223,7 @@ def make_run(
             log_every=record_every,
             project=problem.project,
         )
-        return final, losses[:: log_every // record_every], path
+        return final, losses[:: log_every // record_every], path, state
 
     return body
 
@@ -231,8 +261,8 @@ def run(
     body = make_run(problem, entrant, steps, log_every=log_every)
 
     def evaluated(*args):
-        final, losses, path = body(*args)
-        return problem.evaluate(final), losses, path
+        final, losses, path, state = body(*args)
+        return {**problem.evaluate(final), **switch(state)}, losses, path
 
     tic = time.perf_counter()
     compiled = jax.jit(evaluated).lower(*args).compile()
@@ -329,7 +359,8 @@ def run_batch(
     body = make_run(problem, entrant, steps, log_every=log_every)
 
     def one(key, learning_rate):
-        final, losses, _ = body(problem.init_params(key), learning_rate, jax.random.fold_in(key, 1))
+        start = problem.init_params(key)
+        final, losses, _, _ = body(start, learning_rate, jax.random.fold_in(key, 1))
         return losses, problem.evaluate(final)
 
     over_rates = jax.vmap(one, in_axes=(None, 0))
