@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,5 +27,9 @@ lint: $(STAMP)  # also part of `make test` (tests/test_lint.py)
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
 
+docs: $(STAMP)  # the documentation site, built strictly (any warning fails) into site/
+	$(PY) -m pip install --quiet -e '.[docs]'
+	$(PY) -m mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache site .cache

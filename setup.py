@@ -37,6 +37,12 @@ class BuildFusedStep(build_ext):
 
 
 setup(
-    ext_modules=[Extension("gradtx._native._fused_step", ["gradtx/_native/fused_step.cc"])],
+    ext_modules=[
+        Extension(
+            "gradtx._native._fused_step",
+            ["gradtx/_native/fused_step.cc"],
+            depends=["gradtx/_native/fused_math.h", "gradtx/_native/fused_rules.h"],
+        )
+    ],
     cmdclass={"build_ext": BuildFusedStep},
 )

@@ -101,6 +101,8 @@ from gradtx._aliases.beyond_adam import amsbound as amsbound
 from gradtx._aliases.beyond_adam import swats as swats
 from gradtx._transforms.swats import ScaleBySwatsState as ScaleBySwatsState
 from gradtx._transforms.swats import scale_by_swats as scale_by_swats
+from gradtx._transforms.swats import SwatsSwitch as SwatsSwitch
+from gradtx._transforms.swats import swats_switch as swats_switch
 
 # After AdaBound (2018-2024): the next chapter.
 from gradtx._aliases.adam import nadamw as nadamw

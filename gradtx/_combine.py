@@ -45,14 +45,13 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
     def update(updates, state, params=None, **extra_args):
         if not isinstance(state, tuple) or len(state) != len(transforms):
             got = (
-                f"a tuple of {len(state)}. Was it made by this chain's `init`?"
+                f"a tuple of {len(state)}"
                 if isinstance(state, tuple)
-                else f"a {type(state).__name__}: the arguments are update(updates, state, params), "
-                "in that order"
+                else f"a {type(state).__name__}"
             )
             raise ValueError(
                 f"chain: the state must be a tuple of {len(transforms)} states, one per link, "
-                f"got {got}"
+                f"got {got}" + _validate.state_hint(state, "this chain")
             )
         if extra_args and not any(extra):
             raise TypeError(
@@ -125,6 +124,7 @@ def _masked(where: str, inner: GradientTransformation, mask: Mask) -> GradientTr
         return MaskedState(inner.init(_select(params, _resolve_mask(where, mask, params))))
 
     def update(updates, state, params=None):
+        _validate.check_state(where, state, MaskedState)
         leaf_mask = _resolve_mask(where, mask, updates if params is None else params)
         inner_params = None if params is None else _select(params, leaf_mask)
         new, inner_state = inner.update(
@@ -341,11 +341,15 @@ def multi_transform(
     def update(updates, state, params=None):
         inner_states = getattr(state, "inner_states", None)
         if not isinstance(inner_states, Mapping) or set(inner_states) != set(transforms):
-            got = list(inner_states) if isinstance(inner_states, Mapping) else type(state).__name__
+            got = (
+                f"labels {list(inner_states)}"
+                if isinstance(inner_states, Mapping)
+                else f"a {type(state).__name__}"
+            )
             raise ValueError(
                 f"multi_transform: the state must be a MultiTransformState with one inner state "
-                f"per label {list(transforms)}, got {got}. Was it made by this multi_transform's "
-                "`init`?"
+                f"per label {list(transforms)}, got {got}"
+                + _validate.state_hint(state, "this multi_transform")
             )
         labels = resolve(updates if params is None else params)
         outputs, new_states = {}, {}

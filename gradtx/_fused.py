@@ -1,142 +1,77 @@
-"""The fused CPU step: which optimizers it takes, and how their scalars reach the kernel.
+"""The fused CPU step: which optimizers it takes, and how their leaves reach the kernel.
 
 `plan(tx, params, grads, state)` recognises an optimizer built by a registered alias that the
-kernel implements (from the alias's recorded arguments, `_registry.recipe_of`) and returns a
-function `(params, grads, state) -> (params, state)` running it as XLA FFI custom calls, or None.
-The chain stays the definition: the scalars (bias corrections, the scheduled learning rate) are
-computed here with the chain's own helpers, in the leaf's dtype, and passed to the kernel as a
-1-D operand, so a changed learning rate does not recompile; the per-element arithmetic is
-`_native/fused_step.cc`, written operation for operation as the chain computes it.
+kernel implements (from the alias's recorded arguments, `_registry.recipe_of`, and its `Spec` in
+`_fused_specs`) and returns a function `(params, grads, state) -> (params, state)` running it as
+XLA FFI custom calls, or None. The chain stays the definition: the scalars are computed with the
+chain's own helpers and passed to the kernel as a 1-D operand (a changed learning rate does not
+recompile), the new state's counters are the chain's own update of an empty tree, and the
+per-element arithmetic is `_native/fused_rules.h`, written operation for operation as XLA
+computes the chain.
 
-The leaves go to the kernel in calls of at most `CHUNK` leaves of one dtype: XLA's handling of
-in-place aliases grows faster than quadratically with the operands of one call.
+Leaves go to the kernel in calls of at most `CHUNK` leaves sharing their dtypes: XLA's handling
+of in-place aliases grows faster than quadratically with the operands of one call. float16 and
+bfloat16 params or state compute in float32 and round where the chain rounds; float64 leaves
+compute in float64 with their state in float64.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx import _native, _registry, _tree
-from gradtx._base import EmptyState, apply_updates
-from gradtx._transforms.adam import ScaleByAdamState
-from gradtx._transforms.decay import AddDecayedWeightsState
-from gradtx._transforms.momentum import TraceState
-from gradtx._transforms.scaling import ScaleByScheduleState
+from gradtx import _native, _registry
+from gradtx._base import apply_updates
+from gradtx._fused_specs import SPECS, Path, Spec
 
 CHUNK = 32  # leaves per custom call
-DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
+NARROW = (F32, np.dtype(jnp.bfloat16), np.dtype(np.float16))  # computed in float32
 
 Run = Callable[[Any, Any, Any], tuple[Any, Any]]
 
 
-class Kernel(NamedTuple):
-    """One fused rule: its FFI target, the per-leaf state trees it reads and writes (in the
-    kernel's field order), the scalars it needs, and how the new state is put together."""
-
-    target: str
-    trees: Callable[[Any], Sequence[Any]]  # state -> the per-leaf trees
-    scalars: Callable[[Any, Any], jax.Array]  # (state, dtype) -> hp
-    rebuild: Callable[[Any, Sequence[Any]], Any]  # (state, new trees) -> new state
-    with_trees: Callable[[Any, Sequence[Any]], Any]  # (state, other trees) -> same step's state
+def _get(tree: Any, path: Path) -> Any:
+    for key in path:
+        tree = tree[key] if isinstance(key, int) else getattr(tree, key)
+    return tree
 
 
-def _learning_rate_factor(learning_rate: Any, lr_state: Any, dtype: Any) -> jax.Array | None:
-    """-lr as `scale_by_learning_rate` multiplies by it, or None for an unexpected state."""
-    if callable(learning_rate):
-        if not isinstance(lr_state, ScaleByScheduleState):
-            return None
-        return jnp.asarray(-1 * learning_rate(lr_state.count), dtype)
-    if not isinstance(lr_state, EmptyState):
-        return None
-    return jnp.asarray(-1 * learning_rate, dtype)
+def _replace(tree: Any, path: Path, value: Any) -> Any:
+    if not path:
+        return value
+    key, rest = path[0], path[1:]
+    if isinstance(key, int):
+        items = list(tree)
+        items[key] = _replace(items[key], rest, value)
+        return type(tree)(*items) if hasattr(tree, "_fields") else type(tree)(items)
+    return tree._replace(**{key: _replace(getattr(tree, key), rest, value)})
 
 
-def _next_lr_state(lr_state: Any) -> Any:
-    if isinstance(lr_state, ScaleByScheduleState):
-        return ScaleByScheduleState(count=_tree.safe_increment(lr_state.count))
-    return lr_state
+def _trees(spec: Spec, state: Any) -> list[Any]:
+    return [_get(state, path) for path in spec.paths]
 
 
-def _adam_kernel(arguments: dict[str, Any], state: Any, decay: bool) -> Kernel | None:
-    if arguments["nesterov"] or arguments["mu_dtype"] is not None:
-        return None
-    if decay and arguments["mask"] is not None:
-        return None
-    types_ = (ScaleByAdamState, AddDecayedWeightsState) if decay else (ScaleByAdamState,)
-    if not (isinstance(state, tuple) and len(state) == len(types_) + 1):
-        return None
-    if not all(isinstance(s, t) for s, t in zip(state, types_, strict=False)):
-        return None
-    learning_rate = arguments["learning_rate"]
-    if _learning_rate_factor(learning_rate, state[-1], jnp.float32) is None:
-        return None
-
-    def scalars(state, dtype):
-        adam = state[0]
-        count = _tree.safe_increment(adam.count)
-        b1, b2, eps, eps_root = _tree.as_dtype(
-            dtype, arguments["b1"], arguments["b2"], arguments["eps"], arguments["eps_root"]
-        )
-        # XLA multiplies by the reciprocal of a broadcast scalar divisor, and so does the kernel.
-        r1 = 1 / _tree.bias_correction(b1, count, dtype)
-        r2 = 1 / _tree.bias_correction(b2, count, dtype)
-        neg_lr = _learning_rate_factor(learning_rate, state[-1], dtype)
-        if decay:
-            rate = arguments["weight_decay"]
-            wd = jnp.asarray(rate(state[1].count) if callable(rate) else rate, dtype)
-        else:
-            wd = jnp.zeros([], dtype)
-        return jnp.stack([b1, 1 - b1, b2, 1 - b2, r1, r2, eps_root, eps, neg_lr, wd])
-
-    def rebuild(state, trees):
-        mu, nu = trees
-        adam = ScaleByAdamState(_tree.safe_increment(state[0].count), mu, nu)
-        middle = (AddDecayedWeightsState(_tree.safe_increment(state[1].count)),) if decay else ()
-        return (adam, *middle, _next_lr_state(state[-1]))
-
-    def with_trees(state, trees):
-        return (state[0]._replace(mu=trees[0], nu=trees[1]), *state[1:])
-
-    target = "gradtx_adamw" if decay else "gradtx_adam"
-    trees = lambda state: (state[0].mu, state[0].nu)
-    return Kernel(target, trees, scalars, rebuild, with_trees)
+def _with_trees(spec: Spec, state: Any, trees: Sequence[Any]) -> Any:
+    for path, tree in zip(spec.paths, trees, strict=True):
+        state = _replace(state, path, tree)
+    return state
 
 
-def _sgd_kernel(arguments: dict[str, Any], state: Any) -> Kernel | None:
-    momentum = arguments["momentum"]
-    if momentum is None or not (isinstance(state, tuple) and len(state) == 2):
-        return None
-    if not isinstance(state[0], TraceState):
-        return None
-    learning_rate = arguments["learning_rate"]
-    if _learning_rate_factor(learning_rate, state[-1], jnp.float32) is None:
-        return None
-
-    def scalars(state, dtype):
-        neg_lr = _learning_rate_factor(learning_rate, state[-1], dtype)
-        return jnp.stack([jnp.asarray(momentum, dtype), neg_lr])
-
-    def rebuild(state, trees):
-        trace = TraceState(_tree.safe_increment(state[0].count), trees[0])
-        return (trace, _next_lr_state(state[-1]))
-
-    def with_trees(state, trees):
-        return (state[0]._replace(trace=trees[0]), state[1])
-
-    target = "gradtx_nesterov" if arguments["nesterov"] else "gradtx_momentum"
-    return Kernel(target, lambda state: (state[0].trace,), scalars, rebuild, with_trees)
-
-
-KERNELS: dict[str, Callable[[dict[str, Any], Any], Kernel | None]] = {
-    "adam": lambda arguments, state: _adam_kernel(arguments, state, decay=False),
-    "adamw": lambda arguments, state: _adam_kernel(arguments, state, decay=True),
-    "sgd": _sgd_kernel,
-}
+def _compute_dtype(row: Sequence[Any]) -> Any:
+    """float32 or float64, the dtype the chain computes a leaf in, for the dtype mixes the
+    kernel's tests cover: params, grads and state in one dtype, or float32 params and grads
+    with half-precision state (`mu_dtype`); None for any other mix."""
+    p, *fields = (np.dtype(x.dtype) for x in row)
+    if p == F64:
+        return F64 if set(fields) == {F64} else None
+    if p == F32:
+        return F32 if set(fields) <= set(NARROW) else None
+    return F32 if p in NARROW and set(fields) == {p} else None
 
 
 def _is_plain_leaf(x: Any) -> bool:
@@ -161,8 +96,9 @@ def on_one_cpu_device(*trees: Any) -> bool:
 
 
 def _leaf_columns(params: Any, grads: Any, trees: Sequence[Any]) -> list[list[Any]] | None:
-    """[params leaves, grads leaves, state tree leaves...] when every leaf of every tree has the
-    params' structure, shape and a float32/float64 dtype shared along its row; else None."""
+    """[params leaves, grads leaves, state tree leaves...] when every tree has the params'
+    structure, each row one shape, params and grads one dtype, and a dtype mix the kernel
+    computes (see `_compute_dtype`); else None."""
     treedef = jax.tree.structure(params)
     columns = []
     for tree in (params, grads, *trees):
@@ -170,9 +106,9 @@ def _leaf_columns(params: Any, grads: Any, trees: Sequence[Any]) -> list[list[An
             return None
         columns.append(jax.tree.leaves(tree))
     for row in zip(*columns, strict=True):
-        if not all(_is_plain_leaf(x) for x in row):
+        if not all(_is_plain_leaf(x) for x in row) or len({x.shape for x in row}) != 1:
             return None
-        if len({(x.dtype, x.shape) for x in row}) != 1 or row[0].dtype not in DTYPES:
+        if row[0].dtype != row[1].dtype or _compute_dtype(row) is None:
             return None
     return columns
 
@@ -190,39 +126,47 @@ def _call(target: str, hp: jax.Array, columns: Sequence[Sequence[Any]]) -> list[
     return [list(flat[c * k : (c + 1) * k]) for c in range(len(written))]
 
 
-def _run(tx: Any, kernel: Kernel, params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
-    trees = kernel.trees(state)
-    columns = _leaf_columns(params, grads, trees)
+def _run(tx: Any, spec: Spec, params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
+    columns = _leaf_columns(params, grads, _trees(spec, state))
     assert columns is not None  # checked by `plan`
     out: list[list[Any]] = [list(column) for column in (columns[0], *columns[2:])]
     # A one-element leaf goes through the chain itself: XLA simplifies its divisions otherwise
     # (a / c / d becomes a / (c d) where no broadcast is involved), and rounds differently.
     single = [i for i, leaf in enumerate(columns[0]) if leaf.size == 1]
     if single:
-        _run_chain(tx, kernel, state, [[col[i] for i in single] for col in columns], single, out)
-    by_dtype: dict[Any, list[int]] = {}
-    for i, leaf in enumerate(columns[0]):
-        if leaf.size != 1:
-            by_dtype.setdefault(leaf.dtype, []).append(i)
-    for dtype, indices in by_dtype.items():
-        hp = kernel.scalars(state, dtype)
+        _run_chain(tx, spec, state, [[col[i] for i in single] for col in columns], single, out)
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, row in enumerate(zip(*columns, strict=True)):
+        if row[0].size != 1:
+            groups.setdefault(tuple(np.dtype(x.dtype) for x in row), []).append(i)
+    scalars: dict[Any, jax.Array] = {}
+    for dtypes, indices in groups.items():
+        dtype = _compute_dtype([np.zeros((), d) for d in dtypes])
+        if dtype not in scalars:
+            scalars[dtype] = jnp.stack(spec.scalars(state, dtype)).astype(dtype)
         for start in range(0, len(indices), CHUNK):
             chunk = indices[start : start + CHUNK]
-            results = _call(kernel.target, hp, [[col[i] for i in chunk] for col in columns])
+            results = _call(spec.target, scalars[dtype], [[c[i] for i in chunk] for c in columns])
             _scatter(results, chunk, out)
     treedef = jax.tree.structure(params)
     new_params, *new_trees = (treedef.unflatten(column) for column in out)
-    return new_params, kernel.rebuild(state, new_trees)
+    return new_params, _with_trees(spec, _counters(tx, spec, state), new_trees)
+
+
+def _counters(tx: Any, spec: Spec, state: Any) -> Any:
+    """The chain's next state for an empty tree: every counter and scalar it steps."""
+    empty = _with_trees(spec, state, [{} for _ in spec.paths])
+    return tx.update({}, empty, {})[1]
 
 
 def _run_chain(
-    tx: Any, kernel: Kernel, state: Any, columns: list[list[Any]], where: list[int], out: list
+    tx: Any, spec: Spec, state: Any, columns: list[list[Any]], where: list[int], out: list
 ) -> None:
     """The chain's own step on some leaves (lists of them), written into `out` at `where`."""
     params, grads, *trees = columns
-    updates, new_state = tx.update(grads, kernel.with_trees(state, trees), params)
+    updates, new_state = tx.update(grads, _with_trees(spec, state, trees), params)
     new_params = apply_updates(params, updates)
-    _scatter([new_params, *kernel.trees(new_state)], where, out)
+    _scatter([new_params, *_trees(spec, new_state)], where, out)
 
 
 def _scatter(results: Sequence[Sequence[Any]], where: list[int], out: list) -> None:
@@ -233,24 +177,38 @@ def _scatter(results: Sequence[Sequence[Any]], where: list[int], out: list) -> N
 
 def plan(tx: Any, params: Any, grads: Any, state: Any, *, placed: bool = False) -> Run | None:
     """A fused run of `tx`'s step, or None when the kernel does not apply here: an alias it does
-    not implement, options it does not take, leaves that are not float32/float64 arrays with
-    the state in their dtype, tracers of `vmap`/`grad`, a backend other than CPU, or no compiled
-    kernel. A traced step is fused only in a process with one device (a traced value does not
-    say how it is sharded), unless `placed`: the caller saw the concrete arrays on one device."""
+    not implement, options it does not take, leaf dtypes it has no rule for, tracers of
+    `vmap`/`grad`, a backend other than CPU, or no compiled kernel. A traced step is fused only
+    in a process with one device (a traced value does not say how it is sharded), unless
+    `placed`: the caller saw the concrete arrays on one device."""
     recipe = _registry.recipe_of(tx)
     if recipe is None or recipe.injection is not None:
         return None
     alias = _registry.alias_of(recipe.factory)
-    make = KERNELS.get(alias.name) if alias is not None else None
+    make = SPECS.get(alias.name) if alias is not None else None
     if make is None or jax.default_backend() != "cpu" or not _native.load():
         return None
     if not placed and jax.device_count() != 1:
         return None
-    kernel = make(recipe.arguments, state)
-    if kernel is None:
+    if not isinstance(state, tuple) or not all(_is_plain_leaf(x) for x in jax.tree.leaves(state)):
         return None
-    if _leaf_columns(params, grads, kernel.trees(state)) is None:
+    try:
+        expected = jax.tree.structure(jax.eval_shape(tx.init, params))
+    except Exception:  # noqa: BLE001 - params `init` refuses: the chain will say why
         return None
-    if not all(_is_plain_leaf(x) for x in jax.tree.leaves(state)):
+    if jax.tree.structure(state) != expected:
         return None
-    return lambda params, grads, state: _run(tx, kernel, params, grads, state)
+    spec = make(recipe.arguments, state)
+    if spec is None:
+        return None
+    columns = _leaf_columns(params, grads, _trees(spec, state))
+    if columns is None:
+        return None
+    dtypes = {np.dtype(x.dtype) for column in columns for x in column}
+    if not dtypes <= {F32, F64, *spec.half}:
+        return None
+    if spec.rsqrt and not all(
+        _native.exact_rsqrt("float64" if d == F64 else "float32") for d in dtypes
+    ):
+        return None
+    return lambda params, grads, state: _run(tx, spec, params, grads, state)

@@ -76,8 +76,12 @@ def step(
 
     The same as `updates, state = tx.update(grads, state, params, **extra_args)` followed by
     `params = gradtx.apply_updates(params, updates)`, bit for bit, for every transformation. On
-    CPU, for `adam`, `adamw` (without a mask) and `sgd` with momentum (heavy ball or Nesterov),
-    float32 or float64 leaves with their state in the same dtype, the step runs as a fused C++
+    CPU, for `sgd` (plain, heavy ball, Nesterov), `adagrad`, `rmsprop` (eps in the root; centered,
+    heavy-ball momentum), `adam`, `adamw`, `nadam`, `nadamw` (without a mask), `adamax`,
+    `amsgrad`, `adabelief`, `radam`, `lion` (without a mask), `adabound` and `amsbound`, on
+    float32 or float64 leaves with their state in the same dtype, bfloat16/float16 leaves
+    (computed in float32, rounded where the chain rounds) or half-precision `mu_dtype` moments
+    beside float32 params, the step runs as a fused C++
     kernel (XLA FFI custom calls, in place) when it is built (`fused_available()`); everywhere
     else (another optimizer or option, GPU/TPU, sharded arrays, under `vmap` or differentiation)
     it takes the XLA path, chosen when the step is traced. Learning-rate and weight-decay

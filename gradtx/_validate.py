@@ -216,6 +216,41 @@ def check_mask(where: str, name: str, value: Any) -> None:
             fail_type(where, name, value if leaf is value else leaf, MASK)
 
 
+ARGUMENT_ORDER = "the arguments are update(updates, state, params), in that order"
+
+
+def state_hint(state: Any, made_by: str) -> str:
+    """What to say after "got <state>": a state that is not even a tuple (every state is one) is
+    most often the params, passed first as in `update(state, params)`."""
+    if isinstance(state, tuple):
+        return f". Was it made by {made_by}'s `init`?"
+    return f": {ARGUMENT_ORDER}"
+
+
+def check_state(where: str, state: Any, kind: type) -> None:
+    """`update` got the state its `init` makes: a `kind`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from gradtx import _validate
+        >>> from gradtx._base import EmptyState
+        >>> _validate.check_state("my_update", {"w": jnp.ones(2)}, EmptyState)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: my_update: the state must be an EmptyState, got a dict: the arguments are ...
+    """
+    if isinstance(state, kind):
+        return
+    raise ValueError(
+        f"{where}: the state must be {_a(kind.__name__)}, got {_a(type(state).__name__)}"
+        + state_hint(state, "this optimizer")
+    )
+
+
+def _a(name: str) -> str:
+    return f"{'an' if name[:1] in 'AEIOU' else 'a'} {name}"
+
+
 def check_dtype(where: str, name: str, value: Any) -> None:
     """A state dtype: None (the params' dtype) or a floating-point dtype, as a dtype or its name."""
     if value is None:
@@ -225,4 +260,6 @@ def check_dtype(where: str, name: str, value: Any) -> None:
     except TypeError:
         dtype = None
     if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
-        fail_type(where, name, value, "a floating-point dtype")
+        # `jnp.int8` is a class: name the dtype it stands for, not its metaclass and repr.
+        got = None if dtype is None or isinstance(value, str) else f"dtype {dtype.name}"
+        fail_type(where, name, value, "a floating-point dtype", got=got)

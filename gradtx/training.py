@@ -11,8 +11,8 @@ import jax
 import jax.numpy as jnp
 from jax.tree_util import tree_flatten_with_path
 
-from gradtx import _tree
-from gradtx._base import GradientTransformation, OptState, Params, Updates, apply_updates
+from gradtx import _step, _tree
+from gradtx._base import GradientTransformation, OptState, Params, Updates
 
 LAST_BATCH_POLICIES = ("drop", "smaller", "wrap")
 
@@ -100,8 +100,7 @@ def descend(
     def step(carry, x):
         params, opt_state = carry
         value, grads = value_and_grad(params, x)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        params = apply_updates(params, updates)
+        params, opt_state = _step.step(optimizer, params, grads, opt_state)
         return (params if project is None else project(params), opt_state), value
 
     carry = (params, opt_state)

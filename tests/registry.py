@@ -40,7 +40,8 @@ OPTIMIZERS = {
     "adabound": lambda: gradtx.adabound(0.1, final_lr=0.1),
     "amsbound": lambda: gradtx.amsbound(0.1, final_lr=0.1),
     "swats": lambda: gradtx.swats(0.1),
-    "swats_switching": lambda: gradtx.swats(0.1, eps_switch=1e-2),
+    # switches at step 2 on test_contract's quadratic, so the SGD phase is exercised there too
+    "swats_switching": lambda: gradtx.swats(0.1, eps_switch=0.1),
     "adam_if_finite": lambda: gradtx.apply_if_finite(gradtx.adam(0.1), 3),
     "sgd_accumulated": lambda: gradtx.accumulate(gradtx.sgd(0.1), 2),
     "clipped_momentum": lambda: gradtx.chain(

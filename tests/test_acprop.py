@@ -2,7 +2,6 @@
 the docstring, and conformance with Optax 0.2.8 (`optax.contrib`) in float64 (max elementwise
 relative difference <= 1e-10 over 120 replayed gradients and 150 closed-loop Rosenbrock steps)."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax.contrib
@@ -49,13 +48,6 @@ SETTINGS = [
     dict(learning_rate=3e-3, b1=0.5, b2=0.9, eps=1e-8, eps_root=1e-10, weight_decay=0.01),
     dict(learning_rate=gradtx.linear_schedule(1e-2, 1e-3, 100), b2=0.99, eps=1e-4, eps_root=0.0),
 ]
-
-
-@pytest.fixture
-def _standard_promotion():
-    """Optax mixes Python floats with int32 step counts, which strict promotion rejects."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
 
 
 @pytest.mark.usefixtures("_standard_promotion")

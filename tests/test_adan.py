@@ -5,7 +5,6 @@ NumPy transcriptions of the docstring equations, and conformance with Optax 0.2.
 closed-loop steps on Rosenbrock) for the defaults and other settings.
 """
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -175,13 +174,6 @@ OPTAX = {
     "simplified_ademamix": optax.contrib.simplified_ademamix,
 }
 CASES = [(name, i) for name, settings in SETTINGS.items() for i in range(len(settings))]
-
-
-@pytest.fixture
-def _standard_promotion():
-    """Optax mixes Python floats with int32 step counts, which strict promotion rejects."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
 
 
 @pytest.mark.usefixtures("_standard_promotion")

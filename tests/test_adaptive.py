@@ -8,7 +8,6 @@ gradients and 150 closed-loop steps on Rosenbrock) for its defaults and two othe
 the places where gradtx departs from Optax, both behaviours shown.
 """
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -21,11 +20,7 @@ RTOL = 1e-10
 NUMPY_RTOL = 1e-12
 
 
-@pytest.fixture(autouse=True)
-def _standard_promotion():
-    """Optax mixes Python floats with int32 step counts, which strict promotion rejects."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
+pytestmark = pytest.mark.usefixtures("_standard_promotion")  # conftest.py
 
 
 # --- Conformance with Optax 0.2.8: name -> settings (the first is Optax's defaults).

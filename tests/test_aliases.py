@@ -8,7 +8,6 @@ import inspect
 import json
 import pathlib
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -21,11 +20,7 @@ from tests import replay
 RTOL = 1e-10
 
 
-@pytest.fixture(autouse=True)
-def _standard_promotion():
-    """Optax mixes Python floats with int32 step counts, which strict promotion rejects."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
+pytestmark = pytest.mark.usefixtures("_standard_promotion")  # conftest.py
 
 
 # name -> hyperparameter sets (the first is Optax's defaults; every alias needs a learning rate).

@@ -2,7 +2,6 @@
 the docstring, and conformance with Optax 0.2.8 (`optax.contrib`) in float64 (max elementwise
 relative difference <= 1e-10 over 120 replayed gradients and 150 closed-loop Rosenbrock steps)."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax.contrib
@@ -55,13 +54,6 @@ SETTINGS = [
     dict(learning_rate=0.5, alpha=10.0, eps=1e-6, weight_decay=1e-3),
     dict(learning_rate=gradtx.linear_schedule(1.0, 0.5, 100), alpha=200.0, eps=1e-4),
 ]
-
-
-@pytest.fixture
-def _standard_promotion():
-    """Optax mixes Python floats with int32 step counts, which strict promotion rejects."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
 
 
 @pytest.mark.usefixtures("_standard_promotion")

@@ -29,7 +29,7 @@ def start():
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_optimizer_converges_on_a_quadratic(name):
-    params, _ = helpers.descend(OPTIMIZERS[name](), jax.grad(loss), start(), 300)
+    params, _ = helpers.descend(OPTIMIZERS[name](), jax.grad(loss), start(), 300, jit=True)
     assert float(loss(params)) < 1e-2 * float(loss(start()))
 
 

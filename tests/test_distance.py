@@ -3,7 +3,6 @@ transcriptions of the docstrings, and conformance with Optax 0.2.8 (`optax.contr
 (max elementwise relative difference <= 1e-10 over 120 replayed gradients and 150 closed-loop
 Rosenbrock steps)."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax.contrib
@@ -97,13 +96,6 @@ DOWG_SETTINGS = [
     dict(eps=1e-2, learning_rate=gradtx.linear_schedule(1.0, 0.5, 100)),
 ]
 CASES = [("dog", kw) for kw in DOG_SETTINGS] + [("dowg", kw) for kw in DOWG_SETTINGS]
-
-
-@pytest.fixture
-def _standard_promotion():
-    """Optax mixes Python floats with int32 step counts, which strict promotion rejects."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
 
 
 @pytest.mark.usefixtures("_standard_promotion")

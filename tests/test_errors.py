@@ -10,6 +10,7 @@ Decided here: an empty params tree ({}, [] or ()) is valid. `init` and `update` 
 updates are the same empty tree.
 """
 
+import inspect
 import json
 import re
 
@@ -20,6 +21,7 @@ import pytest
 from jax.experimental import checkify
 
 import gradtx
+from gradtx import _registry
 from gradtx._config import ALIASES
 from tests.registry import ALL, REPAIRS_NANS
 
@@ -127,6 +129,12 @@ BAD_INPUTS = [
         lambda: gradtx.scale_by_swats(b2=1.0),
         ValueError,
         "scale_by_swats: b2 must be in [0, 1), got 1.0",
+    ),
+    (
+        lambda: gradtx.swats_switch(gradtx.adam(0.1).init(PARAMS)),
+        ValueError,
+        "swats_switch: opt_state must hold exactly one ScaleBySwatsState, found 0 in a tuple; "
+        "pass the state of `gradtx.swats(...)` or of a chain with one `scale_by_swats`",
     ),
     # The aliases' hyperparameters that `test_validate.py` does not reach, named as the user
     # called them (not as the inner link that checked them).
@@ -1095,8 +1103,8 @@ NEEDS_A_LIBRARY_FIX = [
         lambda: gradtx.adam(1e-3).update(PARAMS, gradtx.sgd(0.1, momentum=0.9).init(PARAMS)),
         ValueError,
         (
-            "scale_by_adam: the state must be a ScaleByAdamState, got TraceState. Was it made by "
-            "this optimizer's `init`?"
+            "scale_by_adam: the state must be a ScaleByAdamState, got a TraceState. Was it made "
+            "by this optimizer's `init`?"
         ),
     ),
     # Shapes: before, a broadcasting error without a path, or (1,) against (3,) broadcast silently.
@@ -1191,6 +1199,100 @@ NEEDS_A_LIBRARY_FIX = [
 def test_bad_input_that_needs_a_library_fix_raises_its_exact_message(make, error, message):
     with pytest.raises(error, match=exactly(message)):
         make()
+
+
+# Required arguments of the public functions swept below, to build each one.
+REQUIRED_ARGUMENTS = {
+    "learning_rate": 0.1,
+    "decay": 0.9,
+    "opt": gradtx.sgd(0.1),
+    "every_k_schedule": 2,
+    "base_optimizer": gradtx.sgd(0.1),
+    "factory": gradtx.adam,
+}
+
+
+def _built(function, **arguments):
+    """`function(**arguments)`, its other required arguments from REQUIRED_ARGUMENTS."""
+    parameters = inspect.signature(function).parameters
+    required = {
+        name: REQUIRED_ARGUMENTS[name]
+        for name, spec in parameters.items()
+        if spec.default is inspect.Parameter.empty and spec.kind is spec.POSITIONAL_OR_KEYWORD
+    }
+    return function(**{**required, **arguments})
+
+
+WRAPPED_ADAM = {
+    "inject_hyperparams": lambda: gradtx.inject_hyperparams(gradtx.adam)(learning_rate=0.1),
+    "MultiSteps": lambda: gradtx.MultiSteps(gradtx.adam(0.1), 2),
+    "apply_if_finite": lambda: gradtx.apply_if_finite(gradtx.adam(0.1), 2),
+    "masked": lambda: gradtx.masked(gradtx.adam(0.1), {"w": True}),
+    "multi_transform": lambda: gradtx.multi_transform({"a": gradtx.adam(0.1)}, {"w": "a"}),
+    "conditionally_transform": lambda: gradtx.conditionally_transform(
+        gradtx.adam(0.1), lambda step: step > 0
+    ),
+    "conditionally_mask": lambda: gradtx.conditionally_mask(
+        gradtx.adam(0.1), lambda step: step > 0
+    ),
+    "schedule_free": lambda: gradtx.schedule_free(gradtx.adam(0.1), 0.1),
+}
+WRONG_ORDER = [
+    *[
+        pytest.param(lambda n=n: _built(getattr(gradtx, n)), id=n)
+        for n in sorted(_registry.ALIASES)
+    ],
+    *[pytest.param(make, id=name) for name, make in WRAPPED_ADAM.items()],
+]
+
+
+@pytest.mark.parametrize("make", WRONG_ORDER)
+def test_update_with_the_state_first_says_the_argument_order(make):
+    """`tx.update(state, grads, params)`: before, "'dict' object has no attribute 'count'" (or
+    'hyperparams', 'gradient_step', 'weight_sum') from the aliases and wrappers that are not
+    chains."""
+    tx = make()
+    state = tx.init(PARAMS)
+    order = "the arguments are update(updates, state, params), in that order"
+    with pytest.raises(
+        ValueError, match=r"^\w+: the state must be .*, got a dict: " + re.escape(order)
+    ):
+        tx.update(state, PARAMS, PARAMS)
+
+
+def _dtype_arguments():
+    """(public name, argument) for every `*_dtype` argument of gradtx's public callables."""
+    for name in sorted(n for n in dir(gradtx) if not n.startswith("_")):
+        try:
+            parameters = inspect.signature(getattr(gradtx, name)).parameters
+        except (TypeError, ValueError):
+            continue
+        yield from ((name, p) for p in parameters if p.endswith("_dtype"))
+
+
+DTYPE_ARGUMENTS = list(_dtype_arguments())
+
+
+def test_the_dtype_sweep_reaches_the_state_dtypes():
+    expected = {
+        ("adam", "mu_dtype"),
+        ("scale_by_adam", "nu_dtype"),
+        ("trace", "accumulator_dtype"),
+        ("MultiSteps", "accumulator_dtype"),
+        ("schedule_free", "state_dtype"),
+        ("inject_hyperparams", "hyperparam_dtype"),
+    }
+    assert expected <= set(DTYPE_ARGUMENTS)
+    assert len(DTYPE_ARGUMENTS) >= 26
+
+
+@pytest.mark.parametrize("name, argument", DTYPE_ARGUMENTS)
+def test_an_integer_state_dtype_fails_when_built(name, argument):
+    """`adam(mu_dtype=jnp.int8)` stored m_t in int8 (or failed later, in `update`); every
+    `*_dtype` argument is checked when the transformation is built, with the dtype named."""
+    message = f"{name}: {argument} must be a floating-point dtype, got dtype int8"
+    with pytest.raises(TypeError, match=exactly(message)):
+        _built(getattr(gradtx, name), **{argument: jnp.int8})
 
 
 # Empty trees are valid.

@@ -20,11 +20,7 @@ from tests import replay
 RTOL = 1e-10
 
 
-@pytest.fixture(autouse=True)
-def _standard_promotion():
-    """Optax mixes Python floats with int32 step counts, which strict promotion rejects."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
+pytestmark = pytest.mark.usefixtures("_standard_promotion")  # conftest.py
 
 
 def _decay_rate_pow64(i, exponent=0.8):

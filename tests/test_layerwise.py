@@ -9,7 +9,6 @@ float32 rounding of every $\lambda_k$. It is compared with a float64 step count 
 (Optax's own update, unchanged), and a test shows the difference.
 """
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -163,13 +162,6 @@ def _optax(name, kwargs):
     if name == "madgrad":
         return _float64_count(optax.contrib.madgrad(**kwargs))
     return optax.novograd(**kwargs)
-
-
-@pytest.fixture
-def _standard_promotion():
-    """Optax mixes Python floats with int32 step counts, which strict promotion rejects."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
 
 
 @pytest.mark.usefixtures("_standard_promotion")

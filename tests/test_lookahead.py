@@ -48,11 +48,7 @@ def slow_in_state(tx):
     return GradientTransformation(init, update)
 
 
-@pytest.fixture(autouse=True)
-def _standard_promotion():
-    """Optax mixes Python floats with int32 step counts, which strict promotion rejects."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
+pytestmark = pytest.mark.usefixtures("_standard_promotion")  # conftest.py
 
 
 def _run(lib, tx, params, grads):

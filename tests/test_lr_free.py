@@ -2,7 +2,6 @@
 AdamW against NumPy transcriptions of their equations and against optax.contrib 0.2.8 (float64,
 max elementwise relative difference <= 1e-10)."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -14,11 +13,7 @@ from tests import replay
 RTOL = 1e-10
 
 
-@pytest.fixture(autouse=True)
-def _standard_promotion():
-    """Optax mixes Python floats with int32 step counts, which strict promotion rejects."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
+pytestmark = pytest.mark.usefixtures("_standard_promotion")  # conftest.py
 
 
 SETTINGS = {

@@ -2,7 +2,6 @@
 and conformance with Optax 0.2.8 (`optax.contrib.mechanize`) in float64 (max elementwise
 relative difference <= 1e-10 over 120 replayed gradients and 150 closed-loop Rosenbrock steps)."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax.contrib
@@ -67,13 +66,6 @@ SETTINGS = [
     ("momentum", dict(weight_decay=0.0, eps=1e-6, s_init=1e-4, num_betas=3)),
     ("lion", dict(weight_decay=0.1, num_betas=8)),
 ]
-
-
-@pytest.fixture
-def _standard_promotion():
-    """Optax mixes Python floats with int32 step counts, which strict promotion rejects."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
 
 
 @pytest.mark.usefixtures("_standard_promotion")

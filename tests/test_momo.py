@@ -164,13 +164,6 @@ SETTINGS = {
 CASES = [(name, i) for name, settings in SETTINGS.items() for i in range(len(settings))]
 
 
-@pytest.fixture
-def _standard_promotion():
-    """Optax mixes Python floats with int32 step counts, which strict promotion rejects."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
-
-
 @pytest.mark.usefixtures("_standard_promotion")
 @pytest.mark.parametrize("name,i", CASES)
 def test_alias_matches_optax_on_replayed_gradients_and_rosenbrock(name, i):

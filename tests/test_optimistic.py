@@ -4,7 +4,6 @@ where plain descent spirals out and optimism converges."""
 
 import inspect
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -22,11 +21,7 @@ SETTINGS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _standard_promotion():
-    """Optax mixes Python floats with int32 step counts, which strict promotion rejects."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
+pytestmark = pytest.mark.usefixtures("_standard_promotion")  # conftest.py
 
 
 @pytest.mark.parametrize("kwargs", SETTINGS)

@@ -34,11 +34,7 @@ def fed_norm(tx):
     return GradientTransformation(tx.init, update)
 
 
-@pytest.fixture(autouse=True)
-def _standard_promotion():
-    """Optax mixes Python floats with int32 step counts, which strict promotion rejects."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
+pytestmark = pytest.mark.usefixtures("_standard_promotion")  # conftest.py
 
 
 def _losses(steps=replay.REPLAY_STEPS, seed=3):

@@ -34,11 +34,7 @@ def _pair(i, **extra):
     return gradtx.sam(opt, adv, **kwargs), optax.contrib.sam(their_opt, their_adv, **kwargs)
 
 
-@pytest.fixture(autouse=True)
-def _standard_promotion():
-    """Optax mixes Python floats with int32 step counts, which strict promotion rejects."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
+pytestmark = pytest.mark.usefixtures("_standard_promotion")  # conftest.py
 
 
 def _nonzero_gradients(params):

@@ -15,11 +15,7 @@ from tests import helpers, replay
 RTOL = 1e-10
 
 
-@pytest.fixture(autouse=True)
-def _standard_promotion():
-    """Optax mixes Python floats with int32 step counts, which strict promotion rejects."""
-    with jax.numpy_dtype_promotion("standard"):
-        yield
+pytestmark = pytest.mark.usefixtures("_standard_promotion")  # conftest.py
 
 
 # name -> settings compared with optax.contrib (the first: Optax's defaults).

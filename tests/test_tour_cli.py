@@ -102,3 +102,58 @@ def test_tour_command_races_the_challenges_into_the_out_folder(tmp_path, monkeyp
     out = capsys.readouterr().out
     assert "== ravine (10 steps) ==" in out and f"report: {tmp_path / 't' / 'index.html'}" in out
     assert (tmp_path / "t" / "ravine.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        # Each value once: before, "the learning rate '-1' must be a positive float, got '-1'".
+        (
+            ["--lr", "-1"],
+            "argument --lr: the learning rate must be a positive finite number, got '-1'",
+        ),
+        (
+            ["--lr", "0.1,adam=nan"],
+            "argument --lr: adam's learning rate must be a positive finite number, got 'nan'",
+        ),
+        (["--lr", "0.1,adam"], "argument --lr: 'adam' has no rate; write adam=RATE"),
+        (["--lr", "adam=0.1,adam=1"], "argument --lr: two rates for adam: adam=0.1,adam=1"),
+        (
+            ["--lr", "0.1,adam=1,0.2"],
+            "argument --lr: two rates for every optimizer: 0.1,adam=1,0.2",
+        ),
+        (
+            ["--steps", "2.5"],
+            "argument --steps: the step count must be a positive integer, got '2.5'",
+        ),
+        # A rate for an optimizer that is not racing: before, silently unused.
+        (
+            ["--optimizers", "adam", "--lr", "sgd=0.1"],
+            "argument --lr: sets a rate for 'sgd', which is not in this race (--optimizers adam); "
+            "add it to --optimizers or drop the rate",
+        ),
+        (
+            ["--optimizers", "adam,sgd", "--lr", "0.1,rmsprop=1,nesterov=2"],
+            "argument --lr: sets a rate for 'rmsprop' and 'nesterov', which are not in this race "
+            "(--optimizers adam,sgd); add them to --optimizers or drop the rate",
+        ),
+    ],
+)
+def test_race_usage_errors_read_once_and_exactly(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["race", "--problem", "ravine", *args])
+
+    assert exit_.value.code == cli.USAGE_ERROR
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"gradtx race: error: {message} (see gradtx race --help)\n"
+
+
+def test_a_rate_for_a_racing_optimizer_is_accepted(monkeypatch):
+    """The check above refuses only rates nobody would use (no --optimizers: all race)."""
+    raced = []
+    monkeypatch.setattr(cli, "_race_command", lambda args: raced.append(args) or 0)
+
+    assert cli.main(["race", "--problem", "ravine", "--lr", "sgd=0.1"]) == 0
+    assert cli.main(["race", "--problem", "ravine", "--optimizers", "sgd", "--lr", "sgd=0.1"]) == 0
+    assert [args.lr for args in raced] == [{"sgd": 0.1}, {"sgd": 0.1}]

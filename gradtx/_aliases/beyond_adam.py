@@ -11,7 +11,7 @@ from gradtx._transforms.adam import scale_by_amsgrad
 from gradtx._transforms.bound import bound_lr, max_rms_step_size, rms_step_size
 from gradtx._transforms.decay import add_decayed_weights
 from gradtx._transforms.scaling import scale_by_learning_rate
-from gradtx._transforms.swats import scale_by_swats
+from gradtx._transforms.swats import EPS_SWITCH, scale_by_swats
 
 
 @register_alias(static=("mu_dtype",))
@@ -108,13 +108,16 @@ def swats(
     b2: ArrayLike = 0.999,
     eps: ArrayLike = 1e-9,
     *,
-    eps_switch: ArrayLike = 1e-6,
+    eps_switch: ArrayLike = EPS_SWITCH,
 ) -> GradientTransformation:
     r"""SWATS: Adam until its projected step settles, then SGD at the rate it learned.
 
-    The chain: `scale_by_swats`, then `scale_by_learning_rate`. The defaults are Algorithm 1's:
-    $\alpha = 10^{-3}$, $\epsilon = 10^{-9}$, and a switch tolerance of $10^{-9}$ in absolute
-    terms (`eps_switch` is in units of the learning rate).
+    The chain: `scale_by_swats`, then `scale_by_learning_rate`. $\alpha = 10^{-3}$ and
+    $\epsilon = 10^{-9}$ are Algorithm 1's; the switch test is relative,
+    $|\Lambda_k - \gamma_k| < \epsilon_{switch} |\gamma_k|$ with $\Lambda_k > 0$, at
+    $\epsilon_{switch} = 10^{-3}$, where the paper's absolute $10^{-9}$ asks float32 for
+    bit-equality (`scale_by_swats` says why). `gradtx.swats_switch(state, learning_rate)` reads
+    the switch step and the learned SGD rate.
 
     References: Keskar & Socher, "Improving Generalization Performance by Switching from Adam to
     SGD", arXiv:1712.07628, 2017, Algorithm 1.

@@ -1,35 +1,32 @@
 // Fused multi-tensor optimizer steps for XLA:CPU, called through the XLA FFI.
 //
 // Each handler updates a chunk of leaves in place: it reads p, g and the state once and writes p
-// and the state once. The arithmetic is the composable chain's, operation for operation, in the
-// leaf's dtype (float32 or float64), so that the result equals the XLA path bit for bit: compile
-// without -ffast-math and with -ffp-contract=off, and fuse multiply-adds exactly where XLA:CPU
-// does. XLA:CPU lets LLVM contract `a * b + c` into one fused multiply-add (rounded once) on
-// hosts with FMA instructions; for `x * y + z * w` LLVM fuses the left product. The kernels
-// write those contractions as `MulAdd<kFma>`, chosen at run time from the host's features, and
-// nothing else is contracted. Hyperparameters and bias corrections arrive as a 1-D operand `hp` in the leaf dtype,
+// and the state once. The arithmetic (fused_rules.h) is the composable chain's, operation for
+// operation, in float32 or float64 (float32 for bfloat16/float16 storage, rounded where the chain
+// rounds), so that the result equals the XLA path bit for bit: compile without -ffast-math and
+// with -ffp-contract=off; the rules fuse multiply-adds exactly where XLA:CPU does (fused_math.h).
+// Hyperparameters and bias corrections arrive as a 1-D operand `hp` in the compute dtype,
 // computed by the caller (gradtx/_fused.py), so a new learning rate does not recompile.
 //
 // Operand layout, k leaves: hp, p_1..p_k, g_1..g_k, then each state field's k leaves; results:
 // p_1..p_k, then each state field's k leaves (aliased to the operands by the caller).
 
-#include <cmath>
 #include <cstddef>
 #include <cstdlib>
-#include <cstdint>
+#include <type_traits>
 #include <vector>
 
-#if defined(__SSE__)
-#include <xmmintrin.h>
-#endif
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
 
+#include "fused_math.h"
+#include "fused_rules.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
 
+namespace gradtx {
 namespace {
 
 constexpr std::size_t kBlock = 1 << 15;  // elements per OpenMP work item
@@ -39,30 +36,11 @@ struct Block {
   std::size_t leaf, begin, end;
 };
 
-// a * b + c: one rounding (std::fma) where XLA:CPU contracts, two elsewhere.
-template <bool kFma, typename T>
-inline T MulAdd(T a, T b, T c) {
-  if constexpr (kFma) {
-    return std::fma(a, b, c);
-  } else {
-    return a * b + c;
-  }
-}
-
-// Whether XLA:CPU (LLVM, targeting this host) contracts multiply-adds: when the host has FMA.
-inline bool HostHasFma() {
-#if defined(__x86_64__) || defined(__i386__)
-  return __builtin_cpu_supports("fma");
-#else
-  return true;  // aarch64 and other targets always have a fused multiply-add
-#endif
-}
-
-// Pointers to one leaf's operands and results; `in[f]`/`out[f]` index the fields.
-template <typename T, int kIn, int kOut>
+// Pointers to one leaf's operands (p, g, state fields) and results (p, state fields).
+template <int kFields>
 struct Leaf {
-  const T* in[kIn];
-  T* out[kOut];
+  const void* in[2 + kFields];
+  void* out[1 + kFields];
 };
 
 // XLA:CPU runs its programs with the caller's floating-point control word (denormals flushed or
@@ -88,9 +66,9 @@ int Threads() {
   return threads;
 }
 
-template <typename Rule, typename LeafT>
+template <typename Run, typename LeafT>
 void RunBlocks(const std::vector<LeafT>& leaves, const std::vector<std::size_t>& sizes,
-               const Rule& rule) {
+               const Run& run) {
   std::vector<Block> blocks;
   std::size_t total = 0;
   for (std::size_t l = 0; l < sizes.size(); ++l) {
@@ -116,7 +94,7 @@ void RunBlocks(const std::vector<LeafT>& leaves, const std::vector<std::size_t>&
 #endif
     for (long i = 0; i < n_blocks; ++i) {
       const Block& b = blocks[i];
-      rule(leaves[b.leaf], b.begin, b.end);
+      run(leaves[b.leaf], b.begin, b.end);
     }
 #if defined(_OPENMP) && defined(__SSE__)
     _mm_setcsr(saved);
@@ -124,163 +102,245 @@ void RunBlocks(const std::vector<LeafT>& leaves, const std::vector<std::size_t>&
   }
 }
 
-// Collects k leaves of kIn operand fields (after hp) and kOut result fields, checking dtypes and
-// sizes; the caller passes kIn * k operands after hp and kOut * k results.
-template <typename T, int kIn, int kOut>
+// One range of one leaf, every field in T: typed loads and stores the compiler vectorizes.
+template <class Rule, bool kFma, typename T>
+void ApplyExact(const T* hp, const Leaf<Rule::kFields>& leaf, std::size_t begin,
+                std::size_t end) {
+  constexpr int F = Rule::kFields;
+  const Rounding<T, false> r;
+  const T* p_in = static_cast<const T*>(leaf.in[0]);
+  const T* g_in = static_cast<const T*>(leaf.in[1]);
+  T* p_out = static_cast<T*>(leaf.out[0]);
+  const T* s_in[F > 0 ? F : 1];
+  T* s_out[F > 0 ? F : 1];
+  for (int f = 0; f < F; ++f) {
+    s_in[f] = static_cast<const T*>(leaf.in[2 + f]);
+    s_out[f] = static_cast<T*>(leaf.out[1 + f]);
+  }
+  // Each output element depends on the same element of the inputs only (an output may be its
+  // input's buffer): no dependence between iterations.
+#pragma GCC ivdep
+  for (std::size_t i = begin; i < end; ++i) {
+    T s[F > 0 ? F : 1];
+    for (int f = 0; f < F; ++f) s[f] = s_in[f][i];
+    T p = p_in[i];
+    Rule::template Element<kFma>(hp, r, p, g_in[i], s);
+    for (int f = 0; f < F; ++f) s_out[f][i] = s[f];
+    p_out[i] = p;
+  }
+}
+
+// One range of one leaf with half-precision fields: loads, stores and roundings by kind.
+template <class Rule, bool kFma, typename T>
+void ApplyStored(const T* hp, const Rounding<T, true>& r, const Leaf<Rule::kFields>& leaf,
+                 std::size_t begin, std::size_t end) {
+  constexpr int F = Rule::kFields;
+  for (std::size_t i = begin; i < end; ++i) {
+    T s[F > 0 ? F : 1];
+    for (int f = 0; f < F; ++f) s[f] = Load<T>(leaf.in[2 + f], r.s[f], i);
+    T p = Load<T>(leaf.in[0], r.p, i);
+    Rule::template Element<kFma>(hp, r, p, Load<T>(leaf.in[1], r.p, i), s);
+    for (int f = 0; f < F; ++f) Store<T>(leaf.out[1 + f], r.s[f], i, s[f]);
+    Store<T>(leaf.out[0], r.p, i, p);
+  }
+}
+
+bool KindOfDtype(ffi::DataType dtype, Kind* kind) {
+  switch (dtype) {
+    case ffi::DataType::F32:
+      *kind = Kind::kF32;
+      return true;
+    case ffi::DataType::F64:
+      *kind = Kind::kF64;
+      return true;
+    case ffi::DataType::BF16:
+      *kind = Kind::kBF16;
+      return true;
+    case ffi::DataType::F16:
+      *kind = Kind::kF16;
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Collects the k leaves of one call and the storage kind of each field (the same for every
+// leaf of the call), checking dtypes and sizes.
+template <typename T, int F>
 ffi::Error Gather(ffi::RemainingArgs& args, ffi::RemainingRets& rets, std::size_t k,
-                  std::vector<Leaf<T, kIn, kOut>>& leaves, std::vector<std::size_t>& sizes,
-                  ffi::DataType dtype) {
+                  std::vector<Leaf<F>>& leaves, std::vector<std::size_t>& sizes,
+                  Rounding<T, true>& r) {
   leaves.resize(k);
   sizes.resize(k);
+  Kind kinds[2 + F];
   for (std::size_t l = 0; l < k; ++l) {
     std::size_t n = 0;
-    for (int f = 0; f < kIn; ++f) {
+    for (int f = 0; f < 2 + F; ++f) {
       auto buffer = args.get<ffi::AnyBuffer>(f * k + l);
       if (buffer.has_error()) return buffer.error();
-      if (buffer->element_type() != dtype) {
+      Kind kind;
+      if (!KindOfDtype(buffer->element_type(), &kind)) {
+        return ffi::Error::InvalidArgument("gradtx fused step: unsupported dtype");
+      }
+      if (l == 0) kinds[f] = kind;
+      if (kind != kinds[f] || (sizeof(T) == 8) != (kind == Kind::kF64)) {
         return ffi::Error::InvalidArgument("gradtx fused step: mixed dtypes in one call");
       }
       if (f == 0) n = buffer->element_count();
       if (buffer->element_count() != n) {
         return ffi::Error::InvalidArgument("gradtx fused step: leaf sizes differ");
       }
-      leaves[l].in[f] = static_cast<const T*>(buffer->untyped_data());
+      leaves[l].in[f] = buffer->untyped_data();
     }
-    for (int f = 0; f < kOut; ++f) {
+    for (int f = 0; f < 1 + F; ++f) {
       auto buffer = rets.get<ffi::AnyBuffer>(f * k + l);
       if (buffer.has_error()) return buffer.error();
       if ((*buffer)->element_count() != n) {
         return ffi::Error::InvalidArgument("gradtx fused step: result sizes differ");
       }
-      leaves[l].out[f] = static_cast<T*>((*buffer)->untyped_data());
+      leaves[l].out[f] = (*buffer)->untyped_data();
     }
     sizes[l] = n;
   }
+  if (k > 0 && kinds[0] != kinds[1]) {
+    return ffi::Error::InvalidArgument("gradtx fused step: params and grads differ in dtype");
+  }
+  r.p = k > 0 ? kinds[0] : KindOf<T>();
+  for (int f = 0; f < F; ++f) r.s[f] = k > 0 ? kinds[2 + f] : KindOf<T>();
   return ffi::Error::Success();
 }
 
-// Adam, then (kDecay) decoupled weight decay, then the learning rate, then p + u:
-//   m = (1 - b1) g + b1 m;  v = (1 - b2) (g g) + b2 v
-//   u = (m r1) / (sqrt(v r2 + eps_root) + eps);  u = u + wd p (kDecay);  p = p + (-lr) u
-// where r1 = 1 / (1 - b1^t) and r2 = 1 / (1 - b2^t): XLA rewrites a division by a broadcast
-// scalar as a multiplication by its reciprocal, and so does the kernel. With kFma, each of the
-// five multiply-adds is fused (the left product of m and v); v r2 + 0 rounds as v r2 does.
-// hp = [b1, 1 - b1, b2, 1 - b2, r1, r2, eps_root, eps, -lr, wd].
-// Operand fields: p, g, m, v; result fields: p, m, v.
-template <typename T, bool kDecay, bool kFma>
-ffi::Error AdamTyped(ffi::AnyBuffer hp_buffer, ffi::RemainingArgs& args, ffi::RemainingRets& rets,
-                     std::size_t k) {
-  using L = Leaf<T, 4, 3>;
-  std::vector<L> leaves;
+template <class Rule, typename T>
+ffi::Error Typed(ffi::AnyBuffer hp_buffer, ffi::RemainingArgs& args, ffi::RemainingRets& rets,
+                 std::size_t k) {
+  constexpr int F = Rule::kFields;
+  if (Rule::kRsqrt && !kExactRsqrt<T>) {
+    return ffi::Error::InvalidArgument("gradtx fused step: no exact rsqrt for this dtype");
+  }
+  if (hp_buffer.element_count() < static_cast<std::size_t>(Rule::kHp)) {
+    return ffi::Error::InvalidArgument("gradtx fused step: too few scalars");
+  }
+  std::vector<Leaf<F>> leaves;
   std::vector<std::size_t> sizes;
-  ffi::Error error = Gather<T, 4, 3>(args, rets, k, leaves, sizes, hp_buffer.element_type());
+  Rounding<T, true> r;
+  ffi::Error error = Gather<T, F>(args, rets, k, leaves, sizes, r);
   if (error.failure()) return error;
   const T* hp = static_cast<const T*>(hp_buffer.untyped_data());
-  const T b1 = hp[0], one_minus_b1 = hp[1], b2 = hp[2], one_minus_b2 = hp[3];
-  const T r1 = hp[4], r2 = hp[5], eps_root = hp[6], eps = hp[7], neg_lr = hp[8], wd = hp[9];
-  RunBlocks(leaves, sizes, [=](const L& leaf, std::size_t begin, std::size_t end) {
-    const T* p_in = leaf.in[0];
-    const T* g_in = leaf.in[1];
-    const T* m_in = leaf.in[2];
-    const T* v_in = leaf.in[3];
-    T* p_out = leaf.out[0];
-    T* m_out = leaf.out[1];
-    T* v_out = leaf.out[2];
-    // Each output element depends on the same element of the inputs only (an output may be
-    // its input's buffer): no dependence between iterations.
-#pragma GCC ivdep
-    for (std::size_t i = begin; i < end; ++i) {
-      const T g = g_in[i];
-      const T p = p_in[i];
-      const T m = MulAdd<kFma>(one_minus_b1, g, b1 * m_in[i]);
-      const T v = MulAdd<kFma>(one_minus_b2, g * g, b2 * v_in[i]);
-      T u = (m * r1) / (std::sqrt(MulAdd<kFma>(v, r2, eps_root)) + eps);
-      if constexpr (kDecay) u = MulAdd<kFma>(wd, p, u);
-      m_out[i] = m;
-      v_out[i] = v;
-      p_out[i] = MulAdd<kFma>(neg_lr, u, p);
+  bool stored = r.p != KindOf<T>();
+  for (int f = 0; f < F; ++f) stored = stored || r.s[f] != KindOf<T>();
+  static const bool fma = HostHasFma();
+  using L = Leaf<F>;
+  if (!stored) {
+    if (fma) {
+      RunBlocks(leaves, sizes, [=](const L& leaf, std::size_t b, std::size_t e) {
+        ApplyExact<Rule, true, T>(hp, leaf, b, e);
+      });
+    } else {
+      RunBlocks(leaves, sizes, [=](const L& leaf, std::size_t b, std::size_t e) {
+        ApplyExact<Rule, false, T>(hp, leaf, b, e);
+      });
     }
-  });
+  } else if constexpr (std::is_same_v<T, float>) {
+    if (fma) {
+      RunBlocks(leaves, sizes, [=](const L& leaf, std::size_t b, std::size_t e) {
+        ApplyStored<Rule, true, T>(hp, r, leaf, b, e);
+      });
+    } else {
+      RunBlocks(leaves, sizes, [=](const L& leaf, std::size_t b, std::size_t e) {
+        ApplyStored<Rule, false, T>(hp, r, leaf, b, e);
+      });
+    }
+  }
   return ffi::Error::Success();
 }
 
-template <bool kDecay>
-ffi::Error Adam(ffi::AnyBuffer hp, ffi::RemainingArgs args, ffi::RemainingRets rets) {
-  if (args.size() % 4 != 0 || rets.size() * 4 != args.size() * 3) {
-    return ffi::Error::InvalidArgument("gradtx fused adam: expected 4k operands, 3k results");
+template <class Rule>
+ffi::Error Handle(ffi::AnyBuffer hp, ffi::RemainingArgs args, ffi::RemainingRets rets) {
+  constexpr std::size_t in = 2 + Rule::kFields, out = 1 + Rule::kFields;
+  if (args.size() % in != 0 || rets.size() * in != args.size() * out) {
+    return ffi::Error::InvalidArgument("gradtx fused step: wrong number of operands");
   }
-  const std::size_t k = args.size() / 4;
-  static const bool fma = HostHasFma();
+  const std::size_t k = args.size() / in;
   switch (hp.element_type()) {
     case ffi::DataType::F32:
-      return fma ? AdamTyped<float, kDecay, true>(hp, args, rets, k)
-                 : AdamTyped<float, kDecay, false>(hp, args, rets, k);
+      return Typed<Rule, float>(hp, args, rets, k);
     case ffi::DataType::F64:
-      return fma ? AdamTyped<double, kDecay, true>(hp, args, rets, k)
-                 : AdamTyped<double, kDecay, false>(hp, args, rets, k);
+      return Typed<Rule, double>(hp, args, rets, k);
     default:
-      return ffi::Error::InvalidArgument("gradtx fused adam: float32 or float64 only");
-  }
-}
-
-// Heavy-ball or Nesterov momentum (trace, dampening 0), then the learning rate, then p + u:
-//   t = g + mu t;  u = t, or g + mu t (kNesterov);  p = p + (-lr) u.   hp = [mu, -lr].
-// With kFma, each multiply-add is fused.
-// Operand fields: p, g, t; result fields: p, t.
-template <typename T, bool kNesterov, bool kFma>
-ffi::Error MomentumTyped(ffi::AnyBuffer hp_buffer, ffi::RemainingArgs& args,
-                         ffi::RemainingRets& rets, std::size_t k) {
-  using L = Leaf<T, 3, 2>;
-  std::vector<L> leaves;
-  std::vector<std::size_t> sizes;
-  ffi::Error error = Gather<T, 3, 2>(args, rets, k, leaves, sizes, hp_buffer.element_type());
-  if (error.failure()) return error;
-  const T* hp = static_cast<const T*>(hp_buffer.untyped_data());
-  const T mu = hp[0], neg_lr = hp[1];
-  RunBlocks(leaves, sizes, [=](const L& leaf, std::size_t begin, std::size_t end) {
-    const T* p_in = leaf.in[0];
-    const T* g_in = leaf.in[1];
-    const T* t_in = leaf.in[2];
-    T* p_out = leaf.out[0];
-    T* t_out = leaf.out[1];
-#pragma GCC ivdep
-    for (std::size_t i = begin; i < end; ++i) {
-      const T g = g_in[i];
-      const T t = MulAdd<kFma>(mu, t_in[i], g);
-      T u = t;
-      if constexpr (kNesterov) u = MulAdd<kFma>(mu, t, g);
-      t_out[i] = t;
-      p_out[i] = MulAdd<kFma>(neg_lr, u, p_in[i]);
-    }
-  });
-  return ffi::Error::Success();
-}
-
-template <bool kNesterov>
-ffi::Error Momentum(ffi::AnyBuffer hp, ffi::RemainingArgs args, ffi::RemainingRets rets) {
-  if (args.size() % 3 != 0 || rets.size() * 3 != args.size() * 2) {
-    return ffi::Error::InvalidArgument("gradtx fused momentum: expected 3k operands, 2k results");
-  }
-  const std::size_t k = args.size() / 3;
-  static const bool fma = HostHasFma();
-  switch (hp.element_type()) {
-    case ffi::DataType::F32:
-      return fma ? MomentumTyped<float, kNesterov, true>(hp, args, rets, k)
-                 : MomentumTyped<float, kNesterov, false>(hp, args, rets, k);
-    case ffi::DataType::F64:
-      return fma ? MomentumTyped<double, kNesterov, true>(hp, args, rets, k)
-                 : MomentumTyped<double, kNesterov, false>(hp, args, rets, k);
-    default:
-      return ffi::Error::InvalidArgument("gradtx fused momentum: float32 or float64 only");
+      return ffi::Error::InvalidArgument("gradtx fused step: float32 or float64 scalars only");
   }
 }
 
 }  // namespace
 
-#define GRADTX_BINDING \
-  ffi::Ffi::Bind().Arg<ffi::AnyBuffer>().RemainingArgs().RemainingRets()
+// One name per handler: the FFI macros take no commas.
+using SgdRule = Sgd;
+using MomentumRule = Momentum<false>;
+using NesterovRule = Momentum<true>;
+using AdamRule = Adam<false, false>;
+using AdamWRule = Adam<true, false>;
+using NadamRule = Adam<false, true>;
+using NadamWRule = Adam<true, true>;
+using AdamaxRule = Adamax;
+using AmsgradRule = Amsgrad;
+using BeliefRule = Belief;
+using RadamRule = Radam;
+using LionRule = Lion;
+using AdagradRule = Adagrad;
+using RmspropRule = Rmsprop<false, false>;
+using RmspropCenteredRule = Rmsprop<true, false>;
+using RmspropMomentumRule = Rmsprop<false, true>;
+using RmspropCenteredMomentumRule = Rmsprop<true, true>;
+using AdaBoundRule = Bound<false>;
+using AmsBoundRule = Bound<true>;
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(GradtxAdam, Adam<false>, GRADTX_BINDING);
-XLA_FFI_DEFINE_HANDLER_SYMBOL(GradtxAdamW, Adam<true>, GRADTX_BINDING);
-XLA_FFI_DEFINE_HANDLER_SYMBOL(GradtxMomentum, Momentum<false>, GRADTX_BINDING);
-XLA_FFI_DEFINE_HANDLER_SYMBOL(GradtxNesterov, Momentum<true>, GRADTX_BINDING);
+}  // namespace gradtx
+
+// Whether float64 rsqrt (Adagrad, RMSprop) can match XLA:CPU's in this build.
+extern "C" int GradtxExactRsqrt64() { return gradtx::kExactRsqrt<double> ? 1 : 0; }
+
+// The kernel's rsqrt of n values, for the load-time check against XLA's (`exact_rsqrt`): the
+// hardware estimate differs between processors and instruction sets, so the fused Adagrad and
+// RMSprop are used only on a host where the two agree bit for bit. It runs with subnormals
+// flushed to zero (MXCSR's FTZ and DAZ), as XLA:CPU runs its computations and so the kernel.
+template <typename T>
+static void RsqrtProbe(const T* x, T* out, std::int64_t n) {
+  const bool fma = gradtx::HostHasFma();
+#if defined(__SSE__)
+  const unsigned int csr = _mm_getcsr();
+  _mm_setcsr(csr | 0x8040u);
+#endif
+  for (std::int64_t i = 0; i < n; ++i) {
+    out[i] = fma ? gradtx::Rsqrt<true>(x[i]) : gradtx::Rsqrt<false>(x[i]);
+  }
+#if defined(__SSE__)
+  _mm_setcsr(csr);
+#endif
+}
+extern "C" void GradtxRsqrt32(const float* x, float* out, std::int64_t n) { RsqrtProbe(x, out, n); }
+extern "C" void GradtxRsqrt64(const double* x, double* out, std::int64_t n) { RsqrtProbe(x, out, n); }
+
+#define GRADTX_HANDLER(symbol, rule)                                                   \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(symbol, gradtx::Handle<gradtx::rule>,                  \
+                                ffi::Ffi::Bind().Arg<ffi::AnyBuffer>().RemainingArgs() \
+                                    .RemainingRets())
+
+GRADTX_HANDLER(GradtxSgd, SgdRule);
+GRADTX_HANDLER(GradtxMomentum, MomentumRule);
+GRADTX_HANDLER(GradtxNesterov, NesterovRule);
+GRADTX_HANDLER(GradtxAdam, AdamRule);
+GRADTX_HANDLER(GradtxAdamW, AdamWRule);
+GRADTX_HANDLER(GradtxNadam, NadamRule);
+GRADTX_HANDLER(GradtxNadamW, NadamWRule);
+GRADTX_HANDLER(GradtxAdamax, AdamaxRule);
+GRADTX_HANDLER(GradtxAmsgrad, AmsgradRule);
+GRADTX_HANDLER(GradtxBelief, BeliefRule);
+GRADTX_HANDLER(GradtxRadam, RadamRule);
+GRADTX_HANDLER(GradtxLion, LionRule);
+GRADTX_HANDLER(GradtxAdagrad, AdagradRule);
+GRADTX_HANDLER(GradtxRmsprop, RmspropRule);
+GRADTX_HANDLER(GradtxRmspropCentered, RmspropCenteredRule);
+GRADTX_HANDLER(GradtxRmspropMomentum, RmspropMomentumRule);
+GRADTX_HANDLER(GradtxRmspropCenteredMomentum, RmspropCenteredMomentumRule);
+GRADTX_HANDLER(GradtxAdaBound, AdaBoundRule);
+GRADTX_HANDLER(GradtxAmsBound, AmsBoundRule);

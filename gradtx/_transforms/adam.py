@@ -114,11 +114,7 @@ def scale_by_adam(
 
     def update(updates, state, params=None):
         del params
-        if not isinstance(state, ScaleByAdamState):
-            raise ValueError(
-                f"scale_by_adam: the state must be a ScaleByAdamState, got "
-                f"{type(state).__name__}. Was it made by this optimizer's `init`?"
-            )
+        _validate.check_state("scale_by_adam", state, ScaleByAdamState)
         count = _tree.safe_increment(state.count)
         hyperparams = dict(count=count, b1=b1, b2=b2, eps=eps, eps_root=eps_root)
         phases = (_moments, direction)

@@ -230,6 +230,7 @@ def scale_by_muon(
     _validate.check_interval(where, beta=beta)
     _validate.check_non_negative(where, eps=eps)
     _validate.check_int(where, 1, ns_steps=ns_steps)
+    _validate.check_dtype(where, "mu_dtype", mu_dtype)
     if heavy_ball and debias:
         _validate._fail(
             where,

@@ -149,6 +149,7 @@ def schedule_free(
     _validate.check_transformation(where, "base_optimizer", base_optimizer)
     _validate.check_scalar_or_schedule(where, "learning_rate", learning_rate)
     _validate.check_finite(where, b1=b1, weight_lr_power=weight_lr_power)
+    _validate.check_dtype(where, "state_dtype", state_dtype)
     if _validate.is_number(b1) and not 0 < b1 <= 1:
         _validate._fail(where, "b1", b1, "in (0, 1]")  # x_t = (y_t - (1 - b1) z_t) / b1
     base_extra = takes_extra_args(base_optimizer)
@@ -172,6 +173,7 @@ def schedule_free(
             raise ValueError(
                 f"{where}: update needs the params y_t; call update(updates, state, params)"
             )
+        _validate.check_state(where, state, ScheduleFreeState)
         dtype = state.weight_sum.dtype
         (lr,) = _tree.as_dtype(dtype, learning_rate_at(learning_rate, state.count))
         (b1_, power) = _tree.as_dtype(dtype, b1, weight_lr_power)

@@ -100,6 +100,7 @@ def conditionally_transform(
         return ConditionallyTransformState(inner_state=inner.init(params), step=_tree.zero_count())
 
     def update(updates, state, params=None, **extra_args):
+        _validate.check_state("conditionally_transform", state, ConditionallyTransformState)
         updates, inner_state = conditional(
             updates, state.inner_state, state.step, params, extra_args
         )
@@ -148,6 +149,7 @@ def conditionally_mask(
         return ConditionallyMaskState(step=_tree.zero_count(), inner_state=inner.init(params))
 
     def update(updates, state, params=None, **extra_args):
+        _validate.check_state("conditionally_mask", state, ConditionallyMaskState)
         updates, inner_state = conditional(
             updates, state.inner_state, state.step, params, extra_args
         )

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradtx import _registry, _tree
+from gradtx import _registry, _tree, _validate
 from gradtx._base import (
     GradientTransformation,
     GradientTransformationExtraArgs,
@@ -137,6 +137,7 @@ def inject_hyperparams(
         >>> updates, state = tx.update(jnp.ones(3), state)
     """
     static_args = frozenset({static_args} if isinstance(static_args, str) else static_args)
+    _validate.check_dtype("inject_hyperparams", "hyperparam_dtype", hyperparam_dtype)
     alias = _registry.alias_of(factory)
     if alias is None:
         signature = _registry.named_signature("inject_hyperparams", factory)
@@ -171,6 +172,7 @@ def inject_hyperparams(
             return InjectHyperparamsState(count, hyperparams, first_transform.init(params))
 
         def update(updates, state, params=None, **extra_args):
+            _validate.check_state("inject_hyperparams", state, InjectHyperparamsState)
             hyperparams = dict(state.hyperparams)
             for name, schedule in schedules.items():
                 dtype = jnp.result_type(state.hyperparams[name])

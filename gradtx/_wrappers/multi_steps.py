@@ -234,6 +234,7 @@ class MultiSteps:
                 f"MultiSteps: got extra arguments {sorted(extra_args)}, but the wrapped optimizer "
                 "takes none (it is not a GradientTransformationExtraArgs)"
             )
+        _validate.check_state("MultiSteps", state, MultiStepsState)
         k = jnp.asarray(self._every_k(state.gradient_step)).astype(jnp.int32)
         skip, skip_state = self._should_skip(updates, state.gradient_step, params)
         skip = jnp.asarray(skip)

@@ -86,6 +86,7 @@ def apply_if_finite(
         )
 
     def update(updates, state, params=None):
+        _validate.check_state("apply_if_finite", state, ApplyIfFiniteState)
         finite = _tree.all_finite(updates)
         notfinite_count = jnp.where(finite, 0, _tree.safe_increment(state.notfinite_count))
         total = jnp.where(

@@ -1,7 +1,7 @@
 """The command line: `gradtx list`, `gradtx race`, `gradtx tour` (also `python -m gradtx`).
 
-Bad input (an unknown name, a negative step count, an unwritable folder) ends with one line on
-stderr that says what is valid, and exit status 2.
+Bad input (an unknown name, a negative step count, a rate for an optimizer not in the race, an
+unwritable folder) ends with one line on stderr that says what is valid, and exit status 2.
 """
 
 from __future__ import annotations
@@ -27,6 +27,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _check_rates_name_racers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """`--lr sgd=0.1` on a race without sgd would set a rate nobody uses: a usage error."""
+    racing = args.optimizers or list(OPTIMIZERS)
+    idle = [name for name in args.lr if name is not None and name not in racing]
+    if idle:
+        parser.error(
+            f"argument --lr: sets a rate for {' and '.join(map(repr, idle))}, which "
+            f"{'is' if len(idle) == 1 else 'are'} not in this race (--optimizers "
+            f"{','.join(racing)}); add {'it' if len(idle) == 1 else 'them'} to --optimizers "
+            "or drop the rate"
+        )
+
+
 def _choices(kind: str, valid: Sequence[str]):
     def parse(text: str) -> list[str]:
         names = [n.strip() for n in text.split(",") if n.strip()]
@@ -46,7 +59,14 @@ def _problem(text: str) -> str:
     return text
 
 
-def _positive(kind: type, name: str):
+_KINDS = {int: "integer", float: "finite number"}
+
+
+def _positive(kind: type, what: str):
+    """Parse a positive finite `kind`; `what` names the value in the message, which argparse
+    prefixes with the option: "argument --steps: the step count must be a positive integer,
+    got '-5'"."""
+
     def parse(text: str):
         try:
             value = kind(text)
@@ -54,7 +74,7 @@ def _positive(kind: type, name: str):
             value = None
         if value is None or not value > 0 or value != value or value == float("inf"):
             raise argparse.ArgumentTypeError(
-                f"{name} must be a positive {kind.__name__}, got {text!r}"
+                f"{what} must be a positive {_KINDS[kind]}, got {text!r}"
             )
         return value
 
@@ -68,11 +88,16 @@ def _learning_rates(text: str) -> dict[str | None, float]:
         name, _, value = item.rpartition("=")
         if name and name not in OPTIMIZERS:
             raise argparse.ArgumentTypeError(
-                f"unknown optimizer {name!r} in --lr; valid: {', '.join(OPTIMIZERS)}"
+                f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}"
             )
-        rates[name or None] = _positive(float, f"the learning rate {item!r}")(value)
+        if not name and value in OPTIMIZERS:
+            raise argparse.ArgumentTypeError(f"{value!r} has no rate; write {value}=RATE")
+        if (name or None) in rates:
+            raise argparse.ArgumentTypeError(f"two rates for {name or 'every optimizer'}: {text}")
+        what = f"{name}'s learning rate" if name else "the learning rate"
+        rates[name or None] = _positive(float, what)(value)
     if not rates:
-        raise argparse.ArgumentTypeError("--lr needs a number or NAME=NUMBER pairs, e.g. 0.01")
+        raise argparse.ArgumentTypeError("needs a number or NAME=NUMBER pairs, e.g. 0.01")
     return rates
 
 
@@ -110,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_choices("optimizer", list(OPTIMIZERS)),
         help="comma-separated names (default: all)",
     )
-    race_parser.add_argument("--steps", type=_positive(int, "--steps"), help="default: the tour's")
+    race_parser.add_argument(
+        "--steps", type=_positive(int, "the step count"), help="default: the tour's"
+    )
     race_parser.add_argument(
         "--lr",
         type=_learning_rates,
@@ -120,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     race_parser.add_argument("--seed", type=int, default=0, help="start and noise seed (default 0)")
     race_parser.add_argument("--out", type=_out_dir, default="out/race", help="folder for the PNG")
+    race_parser.set_defaults(check=lambda args: _check_rates_name_racers(race_parser, args))
 
     tour_parser = commands.add_parser("tour", help="race every challenge; write one HTML report")
     tour_parser.add_argument(
@@ -205,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         (`pip install 'gradtx[tour]'`), 2 bad input, 130 interrupted.
     """
     args = build_parser().parse_args(argv)
+    if args.command == "race":
+        args.check(args)
     try:
         if args.command == "list":
             return _list()
