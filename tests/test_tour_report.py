@@ -320,7 +320,7 @@ def test_leaving_the_tolerance_and_ending_far_above_the_lowest_loss_are_reported
 
 def test_swats_switch_is_reported_from_its_state():
     results = [
-        _fake("swats", 50, 1e-4, lr=0.01, switch_step=145.0, sgd_lr=30.0),
+        _fake("swats", 50, 1e-4, lr=0.01, switch_step=145.0, sgd_lr=0.3),
         _fake("adam", 60, 2e-4, lr=0.01),
     ]
 
@@ -337,10 +337,12 @@ def test_race_reads_the_switch_from_the_swats_state_only():
     from gradtx.tour.counterexamples import SWATS_SETTING as setting  # a documented switch
 
     problem = problems.get(setting["problem"])
-    build = lambda lr: gradtx.swats(lr, eps_switch=setting["eps_switch"])
-    swats = race.Entrant("swats", setting["learning_rate"], build)
+    swats = race.Entrant("swats", setting["learning_rate"])
 
     result = race.run(problem, swats, setting["steps"])
 
+    state = gradtx.swats(setting["learning_rate"]).init(problem.start)
+    read = gradtx.swats_switch(state, setting["learning_rate"])
     assert 0 < result.final["switch_step"] < setting["steps"] and result.final["sgd_lr"] > 0
-    assert race.switch(gradtx.adam(0.1).init(problem.start)) == {}
+    assert race.switch(state, 0.01) == {"switch_step": read.step, "sgd_lr": read.sgd_lr}
+    assert race.switch(gradtx.adam(0.1).init(problem.start), 0.1) == {}

@@ -256,7 +256,7 @@ def _switches(results: Sequence[RunResult], steps: int) -> list[str]:
             continue
         k, name = int(r.final["switch_step"]), r.entrant.optimizer
         if k > 0:
-            rate = r.entrant.learning_rate * r.final["sgd_lr"]
+            rate = r.final["sgd_lr"]
             out.append(
                 f"{name} switched from Adam to SGD after step {k}, at a learned rate {rate:.3g}."
             )

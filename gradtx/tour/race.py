@@ -131,33 +131,22 @@ def reached(losses: np.ndarray, problem: Problem, log_every: int = 1) -> int | N
     return first_reached(losses, problem, log_every)
 
 
-def switch(opt_state: Any) -> dict[str, jax.Array]:
-    """SWATS' switch from Adam to SGD, read from an optimizer state that holds one.
+def switch(opt_state: Any, learning_rate: Any) -> dict[str, jax.Array]:
+    """SWATS' switch from Adam to SGD (`gradtx.swats_switch`), if the state holds one.
 
     Args:
-        opt_state: an optimizer's state; any NamedTuple in it with fields `switch_step` and
-            `sgd_lr` (`gradtx.ScaleBySwatsState`) is read.
+        opt_state: an optimizer's state.
+        learning_rate: the optimizer's rate, which scales the learned SGD rate.
 
     Returns:
         `{"switch_step": k, "sgd_lr": r}` (k the last Adam step, 0 if it never switched; r the
-        learned SGD rate in units of the learning rate), or {} for other optimizers.
+        SGD phase's learning rate, 0 before), or {} for a state without a `ScaleBySwatsState`.
     """
-    found: dict[str, jax.Array] = {}
-
-    def visit(node: Any) -> None:
-        if isinstance(node, tuple) and {"switch_step", "sgd_lr"} <= set(
-            getattr(node, "_fields", ())
-        ):
-            found.update(switch_step=node.switch_step, sgd_lr=node.sgd_lr)
-        if isinstance(node, (tuple, list)):
-            for child in node:
-                visit(child)
-        elif isinstance(node, dict):
-            for child in node.values():
-                visit(child)
-
-    visit(opt_state)
-    return found
+    is_swats = lambda x: isinstance(x, gradtx.ScaleBySwatsState)
+    if not any(map(is_swats, jax.tree.leaves(opt_state, is_leaf=is_swats))):
+        return {}
+    read = gradtx.swats_switch(opt_state, learning_rate)
+    return {"switch_step": read.step, "sgd_lr": read.sgd_lr}
 
 
 def keeps_path(problem: Problem) -> bool:
@@ -262,7 +251,7 @@ def run(
 
     def evaluated(*args):
         final, losses, path, state = body(*args)
-        return {**problem.evaluate(final), **switch(state)}, losses, path
+        return {**problem.evaluate(final), **switch(state, args[1])}, losses, path
 
     tic = time.perf_counter()
     compiled = jax.jit(evaluated).lower(*args).compile()
