@@ -11,7 +11,7 @@ import pytest
 import gradtx
 from gradtx import _registry
 from gradtx.problems import PROBLEMS
-from gradtx.tour import cli, tour
+from gradtx.tour import cli, ledger, tour
 from gradtx.tour.menu import OPTIMIZERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,6 +94,8 @@ def test_bad_input_is_one_line_on_stderr_and_exit_status_2(args, expected):
 def test_tour_command_races_the_challenges_into_the_out_folder(tmp_path, monkeypatch, capsys):
     ravine = tour.CHALLENGES["ravine"]._replace(steps=10, lineup=("sgd", "adam"))
     monkeypatch.setattr(tour, "CHALLENGES", {"ravine": ravine})
+    monkeypatch.setattr(tour, "EXTRAS", {})
+    monkeypatch.setattr(ledger, "CLAIMS", ())  # the ledger takes a minute; test_tour_tour runs it
 
     assert cli.main(["tour", "--out", str(tmp_path / "t")]) == 0
 

@@ -114,3 +114,30 @@ def test_run_without_a_path_logs_the_loss_every_k_steps_only():
     assert every.path is None and sparse.path is None
     assert sparse.losses.shape == (3,)
     np.testing.assert_allclose(sparse.losses, every.losses[::10], rtol=1e-12)
+
+
+def test_an_online_projected_problem_races_as_the_counterexample_loop_runs_it():
+    """Reddi's problem: the step number as input and projected steps, as `reddi_iterates`."""
+    from gradtx.tour import counterexamples as ce
+
+    optimizer = ce.reddi_optimizer("adam", 3.0)
+    expected = ce.reddi_iterates(optimizer, steps=90)[0]
+    entrant = race.Entrant("adam", ce.REDDI_ALPHA, lambda lr: ce.reddi_optimizer("adam", 3.0, lr))
+
+    result = race.run(problems.get("reddi"), entrant, 90, log_every=3)
+
+    np.testing.assert_allclose(result.path[:, 0], expected, rtol=1e-12)
+    assert result.path.shape == (91, 1) and result.losses.shape == (31,)
+    assert np.all(np.abs(result.path) <= 1.0)
+
+
+def test_neighbours_are_the_same_run_at_other_rates_without_compiling_again():
+    problem = problems.get("ravine")
+    result = race.run(problem, race.Entrant("sgd", 0.01), 30, neighbours=(0.5, 4.0))
+    half = race.run(problem, race.Entrant("sgd", 0.005), 30)
+
+    assert [n.learning_rate for n in result.neighbours] == [0.005, 0.04]
+    assert result.neighbours[0].final == half.final
+    assert result.neighbours[0].reached_at == half.reached_at
+    assert result.neighbours[1].diverged_at is not None  # 0.04 > 2/100, the stability limit
+    assert result.neighbours[1].reached_at is None

@@ -36,11 +36,11 @@ def ravine() -> Problem:
             "times steeper than its floor. Gradient descent must keep its step below 2/100 to "
             "stay stable across the ravine, so it zig-zags between the walls and crawls along "
             "the floor, needing a number of steps proportional to the condition number κ = 100. "
-            "Heavy-ball momentum (Polyak, 1964) and Nesterov's method damp the zig-zag and cut "
-            "the step count to order √κ (Goh, 'Why Momentum Really Works', 2017). Because the "
-            "ravine is aligned with the axes, per-coordinate step sizes (AdaGrad, RMSProp, "
-            "Adam) rescale each axis on its own and barely notice the ill-conditioning; a "
-            "rotated ravine would not let a diagonal preconditioner off so lightly."
+            "Heavy-ball momentum (Polyak, 1964) and Nesterov's method, with their parameters "
+            "set from the two curvatures, damp the zig-zag and need a number of steps of order "
+            "√κ (Goh, 'Why Momentum Really Works', 2017). The ravine is aligned with the axes, "
+            "so a per-coordinate step size can scale the steep axis apart from the shallow one; "
+            "a rotated ravine takes that possibility away."
         ),
         loss=loss,
         start=_point(-8.0, 1.5),
@@ -78,9 +78,9 @@ def saddle() -> Problem:
             "and then escapes only as fast as the tiny offset in y grows, by a factor 1 + η per "
             "step, so the loss curve shows a long false plateau. In high dimensions saddles, not "
             "bad local minima, are the typical critical points (Dauphin et al., 2014). Gradient "
-            "noise escapes them in polynomial time (Ge et al., 2015; Jin et al., 2017); momentum "
-            "and methods that divide by a running gradient scale (RMSProp, Adam) amplify the "
-            "small escape direction and leave much sooner."
+            "noise escapes them in polynomial time (Ge et al., 2015; Jin et al., 2017). How "
+            "soon an optimizer leaves depends on how it scales the tiny escape direction, which "
+            "the race measures."
         ),
         loss=loss,
         start=_point(1.0, 1e-6),
@@ -113,8 +113,8 @@ def plateau() -> Problem:
             "Such plateaus slowed the training of early deep networks (Saxe et al., 2014). "
             "Momentum accumulates a small but consistent gradient, moving up to 1/(1 − β) times "
             "faster, and methods that divide by a running gradient scale (AdaGrad, RMSProp, "
-            "Adam) take steps of about the learning rate whatever the gradient's size, which "
-            "crosses the plateau quickly but can overshoot the narrow well."
+            "Adam) take steps of about the learning rate whatever the gradient's size, in the "
+            "plain and in the narrow well alike."
         ),
         loss=loss,
         start=_point(-3.2, 2.4),
@@ -154,13 +154,13 @@ def himmelblau() -> Problem:
         description=(
             "Himmelblau's function (x² + y − 11)² + (x + y² − 7)² (Himmelblau, 1972) has four "
             "global minima of value 0, separated by ridges and curved valleys, around a local "
-            "maximum at (−0.27, −0.92). Started next to that maximum, every optimiser finds a "
-            "minimum, but which one depends on its path: with typical settings gradient descent "
-            "and momentum roll down the steepest slope to (3.58, −1.85), while sign-like "
-            "adaptive methods (AdaGrad, Adam), whose first steps are diagonal, end at (3, 2). "
-            "Optimisers differ not only in speed but in where they end up, the question behind "
-            "studies of their implicit bias (Wilson et al., 2017). Distance is measured to the "
-            "nearest of the four minima."
+            "maximum at (−0.27, −0.92). Started next to that maximum, an optimiser that "
+            "converges finds one of the minima, and which one depends on its path: the steepest "
+            "slope leads towards (3.58, −1.85), while a step that treats both coordinates alike "
+            "(a sign-like first step) heads diagonally, towards (3, 2). Optimisers differ not "
+            "only in speed but in where they end up, the question behind studies of their "
+            "implicit bias (Wilson et al., 2017). Distance is measured to the nearest of the "
+            "four minima."
         ),
         loss=loss,
         start=_point(-0.2, -0.9),
@@ -228,10 +228,9 @@ def rosenbrock() -> Problem:
             "classic start (−1.2, 1) gradient descent drops onto the valley floor quickly and "
             "then creeps along it: the step that keeps it stable across the valley (curvature "
             "up to about 1000 at the minimum, condition number about 2500) is tiny along it, "
-            "and because the valley bends, the good direction keeps changing. Momentum and "
-            "Nesterov acceleration follow the floor faster; adaptive methods help less because "
-            "the valley is not aligned with the axes; quasi-Newton methods such as BFGS, which "
-            "learn the curvature, are the classic answer (Nocedal & Wright, 2006)."
+            "and because the valley bends, the good direction keeps changing and is aligned "
+            "with neither axis. Quasi-Newton methods such as BFGS, which learn the curvature, "
+            "are the classic answer (Nocedal & Wright, 2006)."
         ),
         loss=loss,
         start=_point(-1.2, 1.0),
@@ -268,13 +267,12 @@ def cliff() -> Problem:
         description=(
             "Exploding gradients: a gentle valley, √(1 + x²) − 1 + y²/2, is fenced by a cliff "
             "of height 100 at x = 1 whose face has gradients above 10³. The start sits on the "
-            "face, so the first plain gradient step at learning rate 0.1 is about 100 units "
-            "long and throws the parameters far behind the minimum; since the valley's slope "
-            "is at most 1, walking back takes hundreds of steps. This is the picture Pascanu, "
-            "Mikolov and Bengio (2013) drew for recurrent networks, and their fix, clipping "
-            "the gradient norm (also Mikolov, 2012), turns the catapult into a short step in "
-            "the right direction. Adam's first step is also bounded, but its second-moment "
-            "estimate remembers the spike and shrinks later steps for a long time."
+            "face, so a plain gradient step of rate η is about 10³ η units long (about 100 at "
+            "η = 0.1) and can throw the parameters far behind the minimum; since the valley's "
+            "slope is at most 1, walking back takes hundreds of steps. This is the picture "
+            "Pascanu, Mikolov and Bengio (2013) drew for recurrent networks, and their fix, "
+            "clipping the gradient norm (also Mikolov, 2012), turns the catapult into a short "
+            "step in the right direction."
         ),
         loss=loss,
         start=_point(1.02, 0.5),

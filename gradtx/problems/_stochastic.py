@@ -48,11 +48,11 @@ def noisy() -> Problem:
             "gradient in about 700 carries noise above 100, one in 20,000 above 1,000, while "
             "the true gradient is 13 at the start and vanishes at the minimum. "
             "Gradient noise in deep networks is heavy-tailed in this way (Simsekli et al., "
-            "2019), notably for attention models (Zhang et al., 2020). One outlier throws plain "
-            "SGD far from the minimum; clipping the gradient (Zhang et al., 2020; Gorbunov et "
-            "al., 2020), normalising it, or averaging the iterates (Polyak & Juditsky, 1992) "
-            "keeps progress steady, and a decaying learning rate tames the noise floor. The "
-            "reported loss is noise-free."
+            "2019), notably for attention models (Zhang et al., 2020). One outlier can throw a "
+            "plain SGD step far from the minimum. The literature's remedies are clipping the "
+            "gradient (Zhang et al., 2020; Gorbunov et al., 2020), normalising it, averaging "
+            "the iterates (Polyak & Juditsky, 1992) and a decaying learning rate against the "
+            "noise floor. The reported loss is noise-free."
         ),
         loss=loss,
         start=jnp.array([4.0, 3.0]),

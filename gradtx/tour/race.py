@@ -4,8 +4,12 @@ Each optimizer's whole run is one jitted `gradtx.training.descend`, the library'
 scan. The learning rate and the PRNG key are arguments of the compiled function, not constants
 baked into it, so one compilation serves every learning rate and seed, and `vmap` sweeps them
 (`run_batch`). Step t's gradient is `problem.value_and_grad(params, jax.random.fold_in(key, t))`
-(gradient noise or a minibatch), and `descend`'s `record` logs the full loss (and the iterates of
-a 2-D landscape).
+(gradient noise or a minibatch; an online problem gets the step number t instead, and a
+constrained one has each step projected), and `descend`'s `record` logs the full loss (and the
+iterates of a 1-D or 2-D problem).
+
+A run that diverges (a logged loss that is not finite, or a final loss above the starting one)
+never counts as having reached the tolerance, even if it passed through it on the way.
 """
 
 from __future__ import annotations
@@ -46,16 +50,28 @@ class Entrant:
         return build(learning_rate)
 
 
+class Neighbour(NamedTuple):
+    """The same run at another learning rate: what its result would have been."""
+
+    learning_rate: float
+    final: dict[str, float]  # problem.evaluate at the last params
+    reached_at: int | None  # as in `RunResult`
+    diverged_at: int | None  # as in `RunResult`
+
+
 class RunResult(NamedTuple):
     """One optimizer's run. `losses[i]` is the full loss after `i * log_every` steps."""
 
     entrant: Entrant
     losses: np.ndarray  # shape (records + 1,)
-    path: np.ndarray | None  # shape (steps + 1, 2) for a 2-D landscape, else None
-    final: dict[str, float]  # problem.evaluate at the last params
-    reached_at: int | None  # the first logged step within tolerance, or None
+    path: np.ndarray | None  # shape (steps + 1, dim) for a 1-D or 2-D problem, else None
+    final: dict[str, float]  # problem.evaluate at the last params, and `switch`'s readings
+    reached_at: int | None  # the first logged step within tolerance; None if never or diverged
     compile_s: float
     run_s: float
+    diverged_at: int | None = None  # see `diverged_at`; None if the run did not diverge
+    neighbours: tuple[Neighbour, ...] = ()  # the same run at other rates, if asked (`run`)
+    log_every: int = 1  # steps between two logged losses
 
 
 def target(problem: Problem) -> float:
@@ -86,6 +102,58 @@ def first_reached(losses: np.ndarray, problem: Problem, log_every: int = 1) -> i
     return None if hits.size == 0 else int(hits[0]) * log_every
 
 
+def diverged_at(losses: np.ndarray, log_every: int = 1) -> int | None:
+    """The step from which a run has diverged, or None if it did not.
+
+    A run diverged if its last logged loss is not finite or is above its first (the start's):
+    it ended worse than it began. It diverged at the first logged step from which every logged
+    loss is non-finite or above the start's.
+
+    Args:
+        losses: the logged losses, `losses[i]` after `i * log_every` steps.
+        log_every: steps between two logged losses.
+
+    Returns:
+        The step, or None.
+    """
+    losses = np.asarray(losses, dtype=float)
+    bad = ~np.isfinite(losses) | (losses > losses[0])
+    if not bad[-1]:
+        return None
+    good = np.flatnonzero(~bad)
+    return (int(good[-1]) + 1 if good.size else 0) * log_every
+
+
+def reached(losses: np.ndarray, problem: Problem, log_every: int = 1) -> int | None:
+    """`first_reached`, or None for a run that diverged (`diverged_at`): it did not stay."""
+    if diverged_at(losses, log_every) is not None:
+        return None
+    return first_reached(losses, problem, log_every)
+
+
+def switch(opt_state: Any, learning_rate: Any) -> dict[str, jax.Array]:
+    """SWATS' switch from Adam to SGD (`gradtx.swats_switch`), if the state holds one.
+
+    Args:
+        opt_state: an optimizer's state.
+        learning_rate: the optimizer's rate, which scales the learned SGD rate.
+
+    Returns:
+        `{"switch_step": k, "sgd_lr": r}` (k the last Adam step, 0 if it never switched; r the
+        SGD phase's learning rate, 0 before), or {} for a state without a `ScaleBySwatsState`.
+    """
+    is_swats = lambda x: isinstance(x, gradtx.ScaleBySwatsState)
+    if not any(map(is_swats, jax.tree.leaves(opt_state, is_leaf=is_swats))):
+        return {}
+    read = gradtx.swats_switch(opt_state, learning_rate)
+    return {"switch_step": read.step, "sgd_lr": read.sgd_lr}
+
+
+def keeps_path(problem: Problem) -> bool:
+    """Whether a race records every iterate: for 2-D landscapes and 1-D problems."""
+    return problem.bounds is not None or problem.dim == 1
+
+
 def _dtype(problem: Problem) -> Any:
     return jnp.result_type(*jax.tree.leaves(problem.start))
 
@@ -93,12 +161,14 @@ def _dtype(problem: Problem) -> Any:
 def make_run(
     problem: Problem, entrant: Entrant, steps: int, *, log_every: int = 1
 ) -> Callable[[Any, jax.Array, jax.Array], tuple[Any, jax.Array, Any]]:
-    r"""An unjitted `run(params, learning_rate, key) -> (params, losses, path)`.
+    r"""An unjitted `run(params, learning_rate, key) -> (params, losses, path, opt_state)`.
 
     Step $t$ draws its gradient $g_t$ from `problem.value_and_grad(params,
-    jax.random.fold_in(key, t))` (deterministic problems ignore the key) and applies
-    $(u_t, s_t) = T_\eta(g_t, s_{t-1}, \theta_t)$, $\theta_{t+1} = \theta_t + u_t$, where
-    $T_\eta$ is the entrant's optimizer at learning rate $\eta$: one `gradtx.training.descend`.
+    jax.random.fold_in(key, t))` (deterministic problems ignore the key; an online problem is
+    passed t itself) and applies $(u_t, s_t) = T_\eta(g_t, s_{t-1}, \theta_t)$,
+    $\theta_{t+1} = \Pi(\theta_t + u_t)$, where $T_\eta$ is the entrant's optimizer at learning
+    rate $\eta$ and $\Pi$ the problem's projection (the identity if it has none): one
+    `gradtx.training.descend`.
 
     Args:
         problem: the challenge.
@@ -107,17 +177,18 @@ def make_run(
         log_every: steps between two logged losses.
 
     Returns:
-        `run`, which returns the final params, the full noise-free loss before the first step
+        `run`, which returns the final params and optimizer state (last), the full noise-free
+        loss before the first step
         and every `log_every` steps after it (shape `(steps // log_every + 1,)`), and every
-        iterate of a 2-D landscape (shape `(steps + 1, 2)`; None for other problems). A 2-D
-        landscape records its loss with every iterate, then keeps every `log_every`-th.
+        iterate of a 1-D or 2-D problem (shape `(steps + 1, dim)`; None for other problems),
+        which records its loss with every iterate, then keeps every `log_every`-th.
 
     Raises:
         ValueError: if `steps` is not a multiple of `log_every`.
     """
     if steps % log_every:
         raise ValueError(f"steps ({steps}) must be a multiple of log_every ({log_every})")
-    keep_path = problem.bounds is not None
+    keep_path = keeps_path(problem)
     record_every = 1 if keep_path else log_every
 
     def record(params):
@@ -125,8 +196,13 @@ def make_run(
 
     def body(params, learning_rate, key):
         optimizer = entrant.optimizer_at(learning_rate)
-        keys = jax.vmap(functools.partial(jax.random.fold_in, key))(jnp.arange(steps))
-        final, _, _, (losses, path) = training.descend(
+        steps_t = jnp.arange(steps)
+        keys = (
+            steps_t
+            if problem.online
+            else jax.vmap(functools.partial(jax.random.fold_in, key))(steps_t)
+        )
+        final, state, _, (losses, path) = training.descend(
             problem.value_and_grad,
             params,
             optimizer.init(params),
@@ -134,14 +210,21 @@ def make_run(
             optimizer,
             record=record,
             log_every=record_every,
+            project=problem.project,
         )
-        return final, losses[:: log_every // record_every], path
+        return final, losses[:: log_every // record_every], path, state
 
     return body
 
 
 def run(
-    problem: Problem, entrant: Entrant, steps: int, *, seed: int = 0, log_every: int = 1
+    problem: Problem,
+    entrant: Entrant,
+    steps: int,
+    *,
+    seed: int = 0,
+    log_every: int = 1,
+    neighbours: Sequence[float] = (),
 ) -> RunResult:
     """Race one entrant: compile its scan, run it, and time both.
 
@@ -152,19 +235,23 @@ def run(
         seed: the start is `problem.init_params(jax.random.key(seed))` (the fixed `start` of a
             landscape) and the gradient noise uses `jax.random.fold_in(jax.random.key(seed), 1)`.
         log_every: steps between two logged losses.
+        neighbours: factors of the learning rate to run again with the same compiled program
+            (no compilation; milliseconds), e.g. (0.5, 2.0) for the result at half and double
+            the rate: the rate's sensitivity.
 
     Returns:
-        The `RunResult`, with compile and run times in seconds.
+        The `RunResult`, with compile and run times in seconds (of the run at the entrant's
+        rate only).
     """
     key = jax.random.key(seed)
     params = problem.init_params(key)
-    learning_rate = jnp.asarray(entrant.learning_rate, _dtype(problem))
-    args = (params, learning_rate, jax.random.fold_in(key, 1))
+    dtype = _dtype(problem)
+    args = (params, jnp.asarray(entrant.learning_rate, dtype), jax.random.fold_in(key, 1))
     body = make_run(problem, entrant, steps, log_every=log_every)
 
     def evaluated(*args):
-        final, losses, path = body(*args)
-        return problem.evaluate(final), losses, path
+        final, losses, path, state = body(*args)
+        return {**problem.evaluate(final), **switch(state, args[1])}, losses, path
 
     tic = time.perf_counter()
     compiled = jax.jit(evaluated).lower(*args).compile()
@@ -172,14 +259,30 @@ def run(
     final, losses, path = jax.block_until_ready(compiled(*args))
     run_s = time.perf_counter() - toc
     losses = np.asarray(losses)
+    others = []
+    for factor in neighbours:
+        rate = factor * entrant.learning_rate
+        other, other_losses, _ = compiled(args[0], jnp.asarray(rate, dtype), args[2])
+        other_losses = np.asarray(other_losses)
+        others.append(
+            Neighbour(
+                rate,
+                {k: float(v) for k, v in other.items()},
+                reached(other_losses, problem, log_every),
+                diverged_at(other_losses, log_every),
+            )
+        )
     return RunResult(
         entrant=entrant,
         losses=losses,
         path=None if path is None else np.asarray(path),
         final={k: float(v) for k, v in final.items()},
-        reached_at=first_reached(losses, problem, log_every),
+        reached_at=reached(losses, problem, log_every),
         compile_s=toc - tic,
         run_s=run_s,
+        diverged_at=diverged_at(losses, log_every),
+        neighbours=tuple(others),
+        log_every=log_every,
     )
 
 
@@ -191,6 +294,7 @@ def race(
     seed: int = 0,
     log_every: int = 1,
     progress: Callable[[Entrant], None] | None = None,
+    neighbours: Sequence[float] = (),
 ) -> list[RunResult]:
     """Run every entrant on `problem` from the same start with the same gradient noise.
 
@@ -201,6 +305,7 @@ def race(
         seed: the seed of the start and the noise, as in `run`.
         log_every: steps between two logged losses.
         progress: called with each entrant before its run starts.
+        neighbours: factors of each entrant's rate to run again, as in `run`.
 
     Returns:
         One `RunResult` an entrant, in order.
@@ -209,7 +314,9 @@ def race(
     for entrant in entrants:
         if progress is not None:
             progress(entrant)
-        results.append(run(problem, entrant, steps, seed=seed, log_every=log_every))
+        results.append(
+            run(problem, entrant, steps, seed=seed, log_every=log_every, neighbours=neighbours)
+        )
     return results
 
 
@@ -241,7 +348,8 @@ def run_batch(
     body = make_run(problem, entrant, steps, log_every=log_every)
 
     def one(key, learning_rate):
-        final, losses, _ = body(problem.init_params(key), learning_rate, jax.random.fold_in(key, 1))
+        start = problem.init_params(key)
+        final, losses, _, _ = body(start, learning_rate, jax.random.fold_in(key, 1))
         return losses, problem.evaluate(final)
 
     over_rates = jax.vmap(one, in_axes=(None, 0))
