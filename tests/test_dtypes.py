@@ -1,5 +1,8 @@
 """Dtypes: parameters keep theirs, integer and boolean leaves are refused, complex is supported.
 
+(That every registry entry keeps each float leaf's dtype in its updates and its state, step after
+step, on trees mixing float16, bfloat16, float32 and float64, is test_properties.py's.)
+
 Complex parameters follow Optax's convention: a method sees g and |g|^2 = conj(g) g, never the
 real and imaginary parts separately. The second moment is |g|^2 (real, stored in the param's
 complex dtype with a zero imaginary part), the first moment complex, and Adam's update
@@ -24,19 +27,9 @@ import pytest
 
 import gradtx
 from tests import helpers
-from tests.registry import ALL, OPTIMIZERS
+from tests.registry import ALL
 
 FLOATS = [jnp.float16, jnp.bfloat16, jnp.float32, jnp.float64]
-
-
-def mixed_params():
-    """The mixed tree with one leaf of each float dtype."""
-    return helpers.mixed_params(helpers.MIXED_DTYPES)
-
-
-def quadratic_grads(params):
-    """Gradient of sum(p^2) / 2 plus a constant tilt, in each leaf's dtype."""
-    return jax.tree.map(lambda p: p + jnp.asarray(0.5, jnp.result_type(p)), params)
 
 
 @pytest.mark.parametrize("update_dtype", FLOATS)
@@ -49,18 +42,6 @@ def test_apply_updates_keeps_each_parameter_dtype(param_dtype, update_dtype):
     new = gradtx.apply_updates(params, updates)
     chex.assert_trees_all_equal_dtypes(new, params)
     np.testing.assert_array_equal(np.asarray(new["w"], np.complex128), [1.25, -1.75])
-
-
-@pytest.mark.parametrize("name", OPTIMIZERS)
-def test_optimizer_keeps_each_parameter_dtype_and_its_state_dtypes(name):
-    tx = OPTIMIZERS[name]()
-    initial, params = tx.init(mixed_params()), mixed_params()
-    arrays = lambda tree: jax.tree.map(jnp.asarray, tree)  # the Python float leaf as float64
-    for step in helpers.steps(tx, mixed_params(), quadratic_grads, count=4, apply=True):
-        chex.assert_trees_all_equal_dtypes(arrays(step.updates), arrays(params))
-        chex.assert_trees_all_equal_shapes_and_dtypes(step.state, initial)
-        params = step.params
-    chex.assert_trees_all_equal_dtypes(arrays(params), arrays(mixed_params()))
 
 
 # Integer and boolean leaves.

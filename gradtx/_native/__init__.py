@@ -76,6 +76,9 @@ def exact_rsqrt(dtype: str) -> bool:
     if path is None:
         return False
     library = ctypes.cdll.LoadLibrary(str(path))
+    probe = getattr(library, "GradtxRsqrt32" if dtype == "float32" else "GradtxRsqrt64", None)
+    if probe is None:  # a library built from older sources: rebuild with gradtx._native.build
+        return False
     if dtype == "float64" and not library.GradtxExactRsqrt64():
         return False
     import jax
@@ -88,7 +91,6 @@ def exact_rsqrt(dtype: str) -> bool:
     x = np.where(np.isnan(x), 1.0, x).astype(dtype)
     got = np.empty_like(x)
     pointer = lambda a: a.ctypes.data_as(ctypes.c_void_p)  # noqa: E731
-    probe = library.GradtxRsqrt32 if dtype == "float32" else library.GradtxRsqrt64
     probe(pointer(x), pointer(got), ctypes.c_int64(x.size))
     with jax.ensure_compile_time_eval():
         cpu = jax.devices("cpu")[0]
