@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
 from gradtx import _tree, _validate
@@ -241,10 +242,10 @@ def scale_by_muon(
         )
     if preconditioning not in PRECONDITIONINGS:
         _validate._fail(where, "preconditioning", preconditioning, f"one of {PRECONDITIONINGS}")
-    shape = jnp.shape(jnp.asarray(ns_coeffs))
+    shape = np.shape(ns_coeffs)
     if len(shape) not in (1, 2) or shape[-1] != 3:
         _validate._fail(where, "ns_coeffs", ns_coeffs, "(a, b, c) or one (a, b, c) per step")
-    table = [[float(c) for c in row] for row in jnp.atleast_2d(jnp.asarray(ns_coeffs)).tolist()]
+    table = [[float(c) for c in row] for row in np.atleast_2d(np.asarray(ns_coeffs)).tolist()]
     if len(shape) == 1:
         table = table * ns_steps
 

@@ -23,6 +23,7 @@ from gradtx._base import (
     GradientTransformation,
     GradientTransformationExtraArgs,
     OptState,
+    compiled,
     takes_extra_args,
 )
 
@@ -184,8 +185,8 @@ def inject_hyperparams(
 
         # The inner transformation's extra arguments (a loss as `value=`) pass through.
         extra = takes_extra_args(first_transform)
-        transform = (GradientTransformationExtraArgs if extra else GradientTransformation)(
-            init, update
+        transform = compiled(
+            (GradientTransformationExtraArgs if extra else GradientTransformation)(init, update)
         )
         _registry.record(transform, _registry.Recipe(factory, arguments, injection))
         return transform
