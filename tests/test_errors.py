@@ -584,6 +584,17 @@ BAD_INPUTS = [
         ValueError,
         "scale_by_muon: ns_coeffs must be (a, b, c) or one (a, b, c) per step, got (1.0, 2.0)",
     ),
+    (  # ragged: NumPy's own error would not name the argument
+        lambda: gradtx.muon(0.1, ns_coeffs=[(3.4, -4.7, 2.0), (1.0, 2.0)]),
+        ValueError,
+        "muon: ns_coeffs must be (a, b, c) or one (a, b, c) per step, got [(3.4, -4.7, 2.0), "
+        "(1.0, 2.0)]",
+    ),
+    (
+        lambda: gradtx.scale_by_muon(ns_coeffs=(3.4, float("nan"), 2.0)),
+        ValueError,
+        "scale_by_muon: ns_coeffs must be finite numbers, got (3.4, nan, 2.0)",
+    ),
     (
         lambda: update_once(gradtx.scale_by_muon(), {"b": jnp.ones(3)}, {"b": jnp.ones(3)}),
         ValueError,

@@ -113,7 +113,13 @@ def _muon_labels(dims):
 
 
 @register_alias(
-    static=("ns_steps", "weight_decay_mask", "mu_dtype", "muon_weight_dimension_numbers")
+    static=(
+        "ns_coeffs",
+        "ns_steps",
+        "weight_decay_mask",
+        "mu_dtype",
+        "muon_weight_dimension_numbers",
+    )
 )
 @compiles
 def muon(

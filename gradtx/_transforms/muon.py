@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
 from gradtx import _tree, _validate
@@ -241,11 +242,16 @@ def scale_by_muon(
         )
     if preconditioning not in PRECONDITIONINGS:
         _validate._fail(where, "preconditioning", preconditioning, f"one of {PRECONDITIONINGS}")
-    shape = jnp.shape(jnp.asarray(ns_coeffs))
-    if len(shape) not in (1, 2) or shape[-1] != 3:
+    try:  # a ragged list or a string entry raises here
+        coeffs = np.asarray(ns_coeffs, np.float64)
+    except (TypeError, ValueError):
+        coeffs = np.zeros(0)
+    if coeffs.ndim not in (1, 2) or coeffs.shape[-1] != 3:
         _validate._fail(where, "ns_coeffs", ns_coeffs, "(a, b, c) or one (a, b, c) per step")
-    table = [[float(c) for c in row] for row in jnp.atleast_2d(jnp.asarray(ns_coeffs)).tolist()]
-    if len(shape) == 1:
+    if not np.all(np.isfinite(coeffs)):
+        _validate._fail(where, "ns_coeffs", ns_coeffs, "finite numbers")
+    table = np.atleast_2d(coeffs).tolist()
+    if coeffs.ndim == 1:
         table = table * ns_steps
 
     def init(params):

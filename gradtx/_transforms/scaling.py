@@ -12,8 +12,13 @@ from gradtx._base import GradientTransformation, ScalarOrSchedule, Schedule, sta
 
 
 def _scale_leaf(factor, g):
+    # The factor goes through an optimization barrier, free at run time: XLA folds a constant
+    # factor (a Python float) into a later link's product with a scalar, s * (g * lr) ->
+    # g * (s * lr), but not an array one (`inject_hyperparams`), and the two would differ by an
+    # ulp (Schedule-Free's interpolation after its base step, Adafactor's parameter scale).
     dtype = _tree.compute_dtype(g)
-    return (jnp.asarray(factor, dtype) * g.astype(dtype)).astype(g.dtype)
+    factor = jax.lax.optimization_barrier(jnp.asarray(factor, dtype))
+    return (factor * g.astype(dtype)).astype(g.dtype)
 
 
 def scale(step_size: jax.typing.ArrayLike) -> GradientTransformation:

@@ -23,6 +23,7 @@ from gradtx._base import (
     GradientTransformation,
     GradientTransformationExtraArgs,
     OptState,
+    compiled,
     takes_extra_args,
 )
 
@@ -119,13 +120,18 @@ def inject_hyperparams(
         `InjectHyperparamsState(count, hyperparams, inner_state)`.
 
     Note:
-        With constant hyperparameters the result equals `factory(**h)` bit for bit: the rules
-        round each hyperparameter to their compute dtype once, and a stored value at least that
-        wide rounds to the same number as the Python float. A `hyperparam_dtype` narrower than the
-        compute dtype (float32 with float64 params) gives up that equality; so does `jax.jit` for
-        a rule in which XLA can reassociate a product with a compile-time constant (the plain
-        alias's Python floats), as in `b1 * m / y`, rewritten `m * (b1 * (1 / y))`; write
-        `m * (b1 / y)`. Unlike Optax 0.2.8, the default dtype does not follow bfloat16 params.
+        The update comes compiled (`jax.jit`, inlined inside a caller's jit, vmap or scan): an
+        eager training loop compiles it once, not the rebuilt transformation at every step. With
+        constant hyperparameters the result equals `factory(**h)` bit for bit: the rules round
+        each hyperparameter to their compute dtype once, and a stored value at least that wide
+        rounds to the same number as the Python float. A `hyperparam_dtype` narrower than the
+        compute dtype (float32 with float64 params) gives up that equality; so does a rule in
+        which XLA can reassociate a product with a compile-time constant (the plain alias's
+        Python floats) but not with the injected array, as in `b1 * m / y`, rewritten
+        `m * (b1 * (1 / y))`; write `m * (b1 / y)`. Across links, `scale` and
+        `scale_by_learning_rate` pass their factor through `jax.lax.optimization_barrier`, so a
+        later link's scalar product is not folded into a constant learning rate. Unlike Optax
+        0.2.8, the default dtype does not follow bfloat16 params.
         A factory that treats a schedule differently from a constant sees a constant here:
         `adabound` moves its band by $\eta_t / \eta_0$ for a schedule, not for injected values.
 
@@ -184,8 +190,8 @@ def inject_hyperparams(
 
         # The inner transformation's extra arguments (a loss as `value=`) pass through.
         extra = takes_extra_args(first_transform)
-        transform = (GradientTransformationExtraArgs if extra else GradientTransformation)(
-            init, update
+        transform = compiled(
+            (GradientTransformationExtraArgs if extra else GradientTransformation)(init, update)
         )
         _registry.record(transform, _registry.Recipe(factory, arguments, injection))
         return transform
