@@ -75,14 +75,20 @@ def test_vmap_over_independent_problems_equals_separate_runs(name):
     starts = [jax.tree.map(lambda t, k=k: t * k, TARGET) for k in (-1.0, 0.5, 2.0)]
     batch = jax.tree.map(lambda *xs: jnp.stack(xs), *starts)
 
-    @jax.jit  # eager vmap would batch op by op: each step a dozen dispatches
-    def solve(params):
-        return helpers.descend(tx, jax.grad(loss), params, 6)[0]
+    def step(params, state):
+        updates, state = tx.update(jax.grad(loss)(params), state, params)
+        return gradtx.apply_updates(params, updates), state
 
-    batched = jax.jit(jax.vmap(solve))(batch)
-    for k, params in enumerate(starts):
+    # one step compiled, batched and not (eager vmap would batch op by op)
+    batched_step, single_step = jax.jit(jax.vmap(step)), jax.jit(step)
+    batched = (batch, jax.vmap(tx.init)(batch))
+    singles = [(params, tx.init(params)) for params in starts]
+    for _ in range(6):
+        batched = batched_step(*batched)
+        singles = [single_step(*single) for single in singles]
+    for k, (params, _) in enumerate(singles):
         chex.assert_trees_all_close(
-            jax.tree.map(lambda x, k=k: x[k], batched), solve(params), rtol=1e-12, atol=1e-300
+            jax.tree.map(lambda x, k=k: x[k], batched[0]), params, rtol=1e-12, atol=1e-300
         )
 
 

@@ -16,9 +16,9 @@ few eager steps:
 On two fixed tree structures (so each entry compiles twice, not once per example), the jitted
 update equals the eager one, step by step, to a tolerance per dtype (`JIT_RTOL`).
 
-Budget: the "ci" profile (the default) runs 100 examples per optimizer, 50 per transformation
+Budget: the "ci" profile (the default) runs 50 examples per optimizer and per transformation,
 and 6 per entry for the jit check (its eager side runs with jit disabled, op by op),
-derandomized and without shrinking: about 5 CPU-minutes for the 150 registry entries. The
+derandomized and without shrinking: about 3 CPU-minutes for the 150 registry entries. The
 "nightly" profile runs 2000, randomized, shrinking failures, with Hypothesis' example database
 on. Run it by hand with
 
@@ -45,7 +45,7 @@ F16_MAX = float(jnp.finfo(jnp.float16).max)
 _SLOW_DATA = [HealthCheck.too_slow, HealthCheck.data_too_large]
 settings.register_profile(
     "ci",
-    max_examples=100,
+    max_examples=50,
     deadline=None,
     derandomize=True,
     database=None,
@@ -57,8 +57,8 @@ settings.register_profile(
     "nightly", max_examples=2000, deadline=None, suppress_health_check=_SLOW_DATA, print_blob=True
 )
 PROFILE = settings.get_profile(os.environ.get("GRADTX_HYPOTHESIS_PROFILE", "ci"))
-TRANSFORMATION_PROFILE = settings(PROFILE, max_examples=max(PROFILE.max_examples // 2, 1))
-JIT_PROFILE = settings(PROFILE, max_examples=max(PROFILE.max_examples // 16, 1))
+TRANSFORMATION_PROFILE = PROFILE
+JIT_PROFILE = settings(PROFILE, max_examples=max(PROFILE.max_examples // 8, 1))
 
 # Tolerance of jit against eager, per leaf dtype, relative to the leaf's largest magnitude
 # (`helpers.assert_jit_matches`, which other tests call with float64's 1e-15). It is loose on
@@ -97,6 +97,14 @@ ILL_CONDITIONED_STEP_SIZE = {
     "scale_by_momo",
     "scale_by_momo_adam",
 }
+# State scalars that are ill-conditioned on random values: Prodigy's r_k = beta_3 r_(k-1) +
+# (d_k / d_0) eta_k <g_k, x_0 - x_k> sums products whose terms cancel (one draw: -2.6e-23 against
+# -2.5e-23, 5% apart, from terms many orders larger), so jit and eager round it apart by any amount.
+# It is left out of the state comparison here (d_k, which it feeds, is still compared) and checked
+# in float64 against Optax and a NumPy transcription in test_lr_free.py.
+ILL_CONDITIONED_STATE = dict.fromkeys(
+    ("prodigy", "prodigy_safeguarded", "scale_by_prodigy"), ".numerator"
+)
 # A KNOWN GAP, likewise: centered RMS keeps nu_t and mu_t in the params' dtype, and in float16
 # nu_t - mu_t^2 cancels to 0 or below where the float32 run stays finite (a derandomized draw).
 FINITENESS_GAPS = {
@@ -137,6 +145,17 @@ def assert_same_direction(jitted, eager, rtol, what):
         np.testing.assert_allclose(
             a64, e64, rtol=tol, atol=tol * np.max(np.abs(e64), initial=0.0), err_msg=what
         )
+
+
+def without(name, state):
+    """`state` with the leaf that `ILL_CONDITIONED_STATE` names for `name` set to 0."""
+    if name not in ILL_CONDITIONED_STATE:
+        return state
+    suffix = ILL_CONDITIONED_STATE[name]
+    return jax.tree_util.tree_map_with_path(
+        lambda path, x: jnp.zeros_like(x) if jax.tree_util.keystr(path).endswith(suffix) else x,
+        state,
+    )
 
 
 def dtype_of(x):
@@ -250,7 +269,8 @@ def test_jitted_update_equals_eager_on_random_values(name, data):
             assert_same_direction(jit, eager, JIT_RTOL, "jitted update's direction differs")
         elif step > 0 or name not in ILL_CONDITIONED_FIRST_UPDATE:
             helpers.assert_jit_matches(jit, eager, JIT_RTOL, "jitted updates differ from eager")
-        helpers.assert_jit_matches(jit_state, eager_state, JIT_RTOL, "jitted state differs")
+        jit_kept, eager_kept = (without(name, state) for state in (jit_state, eager_state))
+        helpers.assert_jit_matches(jit_kept, eager_kept, JIT_RTOL, "jitted state differs")
         params = gradtx.apply_updates(params, eager)
         jit_state = eager_state  # compare one step at a time: no drift from earlier rounding
 
