@@ -1,7 +1,7 @@
 """The contract every optimizer and transformation keeps, driven from one registry.
 
 Converges (optimizers); jit equals eager, and a jitted update traces once; a `lax.scan` loop
-equals a Python loop; `vmap` over independent problems equals running them one by one; step
+equals a Python loop, and `vmap` over independent problems equals running them one by one; step
 counters are int32 scalars; state buffers are distinct. Structure, shapes and dtypes of updates
 and state on mixed pytrees (nested containers, None and Python-float leaves, float16 to
 float64), eager and jitted, are test_properties.py's, on random trees of the same kinds.
@@ -54,41 +54,32 @@ def test_jitted_update_equals_eager_and_traces_once(name):
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_scan_loop_equals_python_loop(name):
+def test_scan_equals_python_loop_and_vmap_equals_separate_runs(name):
+    """A `lax.scan` loop equals a Python loop; `vmap` over independent problems equals solving
+    them one by one. One compiled scan serves both (and its batched version)."""
     tx = ALL[name]()
-    steps = 8
+    steps = 6
 
     def body(carry, _):
         params, state = carry
         updates, state = tx.update(jax.grad(loss)(params), state, params)
         return (gradtx.apply_updates(params, updates), state), loss(params)
 
-    (scanned, _), losses = jax.lax.scan(body, (start(), tx.init(start())), length=steps)
+    @jax.jit
+    def solve(params):
+        (params, _), losses = jax.lax.scan(body, (params, tx.init(params)), length=steps)
+        return params, losses
+
+    scanned, losses = solve(start())
     looped, _ = helpers.descend(tx, jax.grad(loss), start(), steps)
     chex.assert_trees_all_close(scanned, looped, rtol=1e-12, atol=1e-300)
     assert losses.shape == (steps,)
 
-
-@pytest.mark.parametrize("name", ALL)
-def test_vmap_over_independent_problems_equals_separate_runs(name):
-    tx = ALL[name]()
     starts = [jax.tree.map(lambda t, k=k: t * k, TARGET) for k in (-1.0, 0.5, 2.0)]
-    batch = jax.tree.map(lambda *xs: jnp.stack(xs), *starts)
-
-    def step(params, state):
-        updates, state = tx.update(jax.grad(loss)(params), state, params)
-        return gradtx.apply_updates(params, updates), state
-
-    # one step compiled, batched and not (eager vmap would batch op by op)
-    batched_step, single_step = jax.jit(jax.vmap(step)), jax.jit(step)
-    batched = (batch, jax.vmap(tx.init)(batch))
-    singles = [(params, tx.init(params)) for params in starts]
-    for _ in range(6):
-        batched = batched_step(*batched)
-        singles = [single_step(*single) for single in singles]
-    for k, (params, _) in enumerate(singles):
+    batched, _ = jax.jit(jax.vmap(solve))(jax.tree.map(lambda *xs: jnp.stack(xs), *starts))
+    for k, params in enumerate(starts):
         chex.assert_trees_all_close(
-            jax.tree.map(lambda x, k=k: x[k], batched[0]), params, rtol=1e-12, atol=1e-300
+            jax.tree.map(lambda x, k=k: x[k], batched), solve(params)[0], rtol=1e-12, atol=1e-300
         )
 
 
