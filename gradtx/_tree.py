@@ -286,6 +286,22 @@ def zero_count() -> jax.Array:
     return jnp.zeros([], jnp.int32)
 
 
+def only_state(where: str, name: str, state: Any, state_type: type, hint: str) -> Any:
+    """The one `state_type` inside `state` (a chain's tuple, a wrapper's inner state), or a
+    ValueError naming `name`, the count found and `hint` (what to pass instead)."""
+    found = [
+        s
+        for s in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, state_type))
+        if isinstance(s, state_type)
+    ]
+    if len(found) != 1:
+        raise ValueError(
+            f"{where}: {name} must hold exactly one {state_type.__name__}, found {len(found)} "
+            f"in a {type(state).__name__}; {hint}"
+        )
+    return found[0]
+
+
 @functools.cache
 def leaf_fields(state_type: type) -> tuple[str, ...]:
     """The fields of a state NamedTuple that hold one leaf per parameter: those annotated

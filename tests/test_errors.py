@@ -783,8 +783,8 @@ BAD_INPUTS = [
     (
         lambda: gradtx.averaged_params(gradtx.sgd(0.1).init(jnp.zeros(2))),
         ValueError,
-        "averaged_params: the state must hold exactly one AverageParamsState, found 0. Pass the "
-        "state of a chain that ends in `average_params`.",
+        "averaged_params: the state must hold exactly one AverageParamsState, found 0 in a "
+        "tuple; pass the state of a chain that ends in `average_params`",
     ),
     # FTRL-Proximal (the keras.Ftrl adapter's building block).
     (

@@ -3,7 +3,7 @@ Ruppert's averaged SGD, torch.optim.ASGD's `ax`)."""
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -18,21 +18,6 @@ class AverageParamsState(NamedTuple):
 
     count: jax.Array  # shape (), int32: the steps taken, t
     average: Updates  # bar theta_t, the averaged params (torch.optim.ASGD's `ax`)
-
-
-def _where_state(where: str, state: Any) -> AverageParamsState:
-    """The one `AverageParamsState` inside `state` (a chain's tuple, a wrapper's inner state)."""
-    found = [
-        s
-        for s in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, AverageParamsState))
-        if isinstance(s, AverageParamsState)
-    ]
-    if len(found) != 1:
-        raise ValueError(
-            f"{where}: the state must hold exactly one AverageParamsState, found {len(found)}. "
-            "Pass the state of a chain that ends in `average_params`."
-        )
-    return found[0]
 
 
 def averaged_params(state: OptState) -> Params:
@@ -57,7 +42,13 @@ def averaged_params(state: OptState) -> Params:
         >>> gradtx.averaged_params(state)  # the mean of 0.5 and 0.25
         Array([0.375, 0.375], dtype=float32)
     """
-    return _where_state("averaged_params", state).average
+    return _tree.only_state(
+        "averaged_params",
+        "the state",
+        state,
+        AverageParamsState,
+        "pass the state of a chain that ends in `average_params`",
+    ).average
 
 
 def average_params(start: ArrayLike = 1) -> GradientTransformation:

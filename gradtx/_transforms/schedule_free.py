@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -30,21 +30,6 @@ class ScheduleFreeState(NamedTuple):
     max_lr: jax.Array  # shape (): max_{i <= t} gamma_i
     base_optimizer_state: OptState  # the state of the base optimizer
     z: Updates  # z_t, the base optimizer's own iterate
-
-
-def _where_state(where: str, state: Any) -> ScheduleFreeState:
-    """The one `ScheduleFreeState` inside `state` (a chain's tuple, a wrapper's inner state)."""
-    found = [
-        s
-        for s in jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, ScheduleFreeState))
-        if isinstance(s, ScheduleFreeState)
-    ]
-    if len(found) != 1:
-        raise ValueError(
-            f"{where}: the state must hold exactly one ScheduleFreeState, found {len(found)}. "
-            "Pass the state of `schedule_free`, `schedule_free_sgd` or `schedule_free_adamw`."
-        )
-    return found[0]
 
 
 def _x_from(y, z, b1):
@@ -76,7 +61,13 @@ def schedule_free_eval_params(state: OptState, params: Params) -> Params:
         Array([0.9, 0.9], dtype=float32)
     """
     where = "schedule_free_eval_params"
-    state = _where_state(where, state)
+    state = _tree.only_state(
+        where,
+        "the state",
+        state,
+        ScheduleFreeState,
+        "pass the state of `schedule_free`, `schedule_free_sgd` or `schedule_free_adamw`",
+    )
 
     def rule(y, z):
         dtype = _tree.compute_dtype(y, z)

@@ -210,16 +210,11 @@ def swats_switch(opt_state: OptState, learning_rate: ArrayLike = 1.0) -> SwatsSw
         >>> gradtx.swats_switch(tx.init(jnp.zeros(3)), 0.01).switched
         Array(False, dtype=bool)
     """
-    found = [
-        s
-        for s in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, ScaleBySwatsState))
-        if isinstance(s, ScaleBySwatsState)
-    ]
-    if len(found) != 1:
-        raise ValueError(
-            f"swats_switch: opt_state must hold exactly one ScaleBySwatsState, found {len(found)}"
-            f" in a {type(opt_state).__name__}; pass the state of `gradtx.swats(...)` or of a "
-            "chain with one `scale_by_swats`"
-        )
-    (state,) = found
+    state = _tree.only_state(
+        "swats_switch",
+        "opt_state",
+        opt_state,
+        ScaleBySwatsState,
+        "pass the state of `gradtx.swats(...)` or of a chain with one `scale_by_swats`",
+    )
     return SwatsSwitch(state.switched, state.switch_step, learning_rate * state.sgd_lr)
