@@ -141,3 +141,21 @@ def test_scale_rejects_a_step_size_that_is_not_a_finite_number(bad, error, messa
     with pytest.raises(error, match="^" + re.escape(message) + "$"):
         gradtx.scale(bad)
     gradtx.scale(-2.0)  # any sign
+
+
+def test_scaling_differentiates_and_batches_in_its_factor_and_updates():
+    # The factor passes an optimization barrier (scaling.py): gradients (both modes) and vmap must
+    # go through it, as they do through a plain product (jax < 0.5.3 had no rules for it).
+    g = jnp.array([1.0, -2.0, 3.0])
+
+    def scaled(rate, g):
+        tx = gradtx.scale_by_learning_rate(rate)
+        return tx.update(g, tx.init(g))[0]
+
+    np.testing.assert_array_equal(jax.jacrev(scaled)(0.5, g), -g)
+    np.testing.assert_array_equal(jax.jacfwd(scaled, argnums=1)(0.5, g), -0.5 * jnp.eye(3))
+    rates = jnp.array([0.5, 2.0])
+    np.testing.assert_array_equal(jax.vmap(scaled, (0, None))(rates, g), -jnp.outer(rates, g))
+    np.testing.assert_array_equal(
+        jax.vmap(jax.grad(lambda r: jnp.sum(scaled(r, g))))(rates), jnp.full(2, -jnp.sum(g))
+    )
