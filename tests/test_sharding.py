@@ -2,8 +2,9 @@
 
 JAX fixes its device count on import, and the test session has imported it with one device.
 So the checks of `tests/sharding_checks.py` run in one child process with 8 simulated CPU
-devices, and each check is one test here. The example of docs/distributed.md runs three times:
-on one device, on 8 local devices, and as 2 processes of 4 devices joined by `jax.distributed`.
+devices, in one test here that names each failing check. The example of docs/distributed.md
+runs three times: on one device, on 8 local devices, and as 2 processes of 4 devices joined by
+`jax.distributed`.
 """
 
 import json
@@ -21,8 +22,8 @@ from tests.sharding_checks import DEVICES, NAMES
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TIMEOUT = 600
 
-# Known gaps in gradtx, each name mapped to its reason; a strict xfail mark, so a fixed gap
-# fails as XPASS until its entry is deleted. None at present.
+# Known gaps in gradtx, each name mapped to its reason: these checks must fail (a fixed gap fails
+# the test until its entry is deleted). None at present.
 KNOWN_GAPS: dict[str, str] = {}
 
 
@@ -36,8 +37,12 @@ def _env(devices: int) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def report():
+def test_known_gaps_are_names_of_checks():
+    assert set(KNOWN_GAPS) <= set(NAMES)
+
+
+def test_every_sharding_check_passes_but_the_known_gaps():
+    # One test for the one child (a test per check would run the child once per xdist worker).
     env = {**_env(DEVICES), "JAX_NUMPY_DTYPE_PROMOTION": "strict"}
     result = subprocess.run(
         [sys.executable, "-m", "tests.sharding_checks"],
@@ -48,22 +53,14 @@ def report():
         timeout=TIMEOUT,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def _marked(name):
-    if name in KNOWN_GAPS:
-        return pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_GAPS[name], strict=True))
-    return name
-
-
-def test_known_gaps_are_names_of_checks():
-    assert set(KNOWN_GAPS) <= set(NAMES)
-
-
-@pytest.mark.parametrize("name", [_marked(name) for name in NAMES])
-def test_sharding_check(report, name):
-    assert report["checks"][name] is None, report["checks"][name]
+    checks = json.loads(result.stdout.strip().splitlines()[-1])["checks"]
+    assert set(checks) == set(NAMES)
+    failures = {name: error for name, error in checks.items() if error is not None}
+    unexpected = {name: error for name, error in failures.items() if name not in KNOWN_GAPS}
+    assert not unexpected, "\n".join(f"{name}: {error}" for name, error in unexpected.items())
+    assert set(failures) == set(KNOWN_GAPS), (
+        f"fixed, delete from KNOWN_GAPS: {set(KNOWN_GAPS) - set(failures)}"
+    )
 
 
 # The example of docs/distributed.md.
