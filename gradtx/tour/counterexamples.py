@@ -211,6 +211,7 @@ def effective_step_sizes(
             def step(carry, _):
                 params, state, mu = carry
                 grads = jax.grad(problem.loss)(params)
+                # u_t itself is measured, so not `gradtx.step`, which returns only the params.
                 updates, state = optimizer.update(grads, state, params)
                 mu = b1 * mu + (1 - b1) * grads
                 eta = -updates / jnp.where(mu == 0, jnp.nan, mu)

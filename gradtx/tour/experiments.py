@@ -176,8 +176,8 @@ def measure_adagrad() -> dict[str, float]:
             def step(carry, t):
                 params, state = carry
                 _, grads = problem.value_and_grad(params, jax.random.fold_in(jax.random.key(0), t))
-                updates, state = optimizer.update(grads, state, params)
-                return (params + updates, state), state[0].sum_of_squares
+                params, state = gradtx.step(optimizer, params, grads, state)
+                return (params, state), state[0].sum_of_squares
 
             carry = (problem.start, optimizer.init(problem.start))
             return jax.lax.scan(step, carry, jnp.arange(1000))[1]
@@ -205,9 +205,9 @@ def measure_rmsprop_adadelta() -> dict[str, float]:
             def step(carry, _):
                 params, state = carry
                 grads = jax.grad(problem.loss)(params)
-                updates, state = optimizer.update(grads, state, params)
+                params, state = gradtx.step(optimizer, params, grads, state)
                 (adadelta,) = [s for s in state if hasattr(s, "e_x")]
-                return (params + updates, state), jnp.sqrt(adadelta.e_x + 1e-6)
+                return (params, state), jnp.sqrt(adadelta.e_x + 1e-6)
 
             carry = (problem.start, optimizer.init(problem.start))
             return jax.lax.scan(step, carry, None, length=2000)[1]
