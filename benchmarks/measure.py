@@ -76,7 +76,7 @@ def compile_and_analyse(
 ) -> Compiled:
     """Time `jax.jit(fn).lower(*args)` and `.compile()` apart, read XLA's memory and cost
     analyses, and return a runner that feeds each call's outputs back as the donated inputs.
-    `phase` is told "lower", then "compile", before each begins."""
+    `phase` is told "lower", "compile", then "analyse", before each begins."""
     jitted = jax.jit(fn, donate_argnums=donate)
     phase("lower")
     start = time.perf_counter()
@@ -85,6 +85,7 @@ def compile_and_analyse(
     phase("compile")
     compiled = lowered.compile()
     compiled_at = time.perf_counter()
+    phase("analyse")
     stats = compiled.memory_analysis()
     memory = {
         "temp_bytes": stats.temp_size_in_bytes,
