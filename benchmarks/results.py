@@ -23,7 +23,7 @@ class Result:
     necessary_bytes: int  # bytes one step cannot avoid moving (`cases.necessary_bytes`)
     floor_arrays: str  # the floor kernel's arity, e.g. "4->3"
     status: str = "ok"  # "ok", "n/a" (the library has no such optimizer) or "failed ...: why"
-    step_s: float | None = None  # median jitted step (update + apply_updates, donated)
+    step_s: float | None = None  # median jitted step (params and state donated)
     step_iqr_s: float | None = None
     floor_s: float | None = None  # median floor kernel, timed interleaved with the steps
     floor_bytes_accessed: float | None = None  # XLA cost analysis of the floor kernel
@@ -197,7 +197,8 @@ def _optax_note(target: Target, libs: dict[str, Result]) -> str | None:
     if target.tree != "D" or theirs is None:
         return None
     if theirs.status != "ok":
-        return f"Optax {theirs.status}"
+        status = theirs.status.split(" (cap")[0]  # the child's last words are in the rows
+        return f"Optax {status}"[:120]
     value = theirs.to_json()[target.field]
     return None if value is None else f"Optax {with_unit(value, target.unit)}"
 
