@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import numpy as np
@@ -104,20 +105,41 @@ def _case(spec: OptimizerSpec) -> Optimizer:
 OPTIMIZERS = {o.name: o for o in (_case(spec) for spec in MENU if spec.name in _BENCHMARKED)}
 QUICK_OPTIMIZERS = ("sgd_momentum", "adam")
 
-GRADTX, OPTAX, OPTAX_FLATTEN = "gradtx", "optax", "optax.flatten"
-APPLY_UPDATES = {
-    GRADTX: gradtx.apply_updates,
-    OPTAX: optax.apply_updates,
-    OPTAX_FLATTEN: optax.apply_updates,
-}
+GRADTX, GRADTX_FUSED = "gradtx", "gradtx.fused"
+OPTAX, OPTAX_FLATTEN = "optax", "optax.flatten"
+LIBRARIES = (GRADTX, GRADTX_FUSED, OPTAX, OPTAX_FLATTEN)  # the order of rows in a report
 
 
 def libraries(opt: Optimizer, compare_flatten: bool) -> dict[str, Callable | None]:
-    """The transformations to compare for `opt`, gradtx first; None marks a missing one."""
-    libs = {GRADTX: opt.gradtx, OPTAX: opt.optax}
+    """The transformations to compare for `opt`, gradtx's first; None marks a missing one.
+    `gradtx` and `gradtx.fused` are the same transformation, stepped by its XLA chain and by
+    `gradtx.step` (the fused kernel on CPU)."""
+    libs = {GRADTX: opt.gradtx, GRADTX_FUSED: opt.gradtx, OPTAX: opt.optax}
     if compare_flatten and opt.name == "adam":
         libs[OPTAX_FLATTEN] = lambda: optax.flatten(opt.optax())
     return libs
+
+
+Step = Callable[[Any, Any, Any], tuple[Any, Any]]  # (params, state, grads) -> (params, state)
+
+
+def step_function(library: str, tx, *, eager: bool = False) -> Step:
+    """The train step of `library` for `tx`. The XLA libraries: `update` then `apply_updates`
+    (op by op when not jitted); gradtx.fused: `gradtx.step`, which outside `jit` (`eager`) runs
+    one compiled program and consumes params and state (`donate=True`)."""
+    if library == GRADTX_FUSED:
+
+        def fused(params, state, grads):
+            return gradtx.step(tx, params, grads, state, donate=eager)
+
+        return fused
+    apply_updates = gradtx.apply_updates if library == GRADTX else optax.apply_updates
+
+    def chained(params, state, grads):
+        updates, state = tx.update(grads, state, params)
+        return apply_updates(params, updates), state
+
+    return chained
 
 
 def floor_arity(opt: Optimizer) -> tuple[int, int]:

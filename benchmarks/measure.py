@@ -16,7 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks import floor_c
+
 Runner = Callable[[], None]
+FUSED_CALL = "custom_call @gradtx_"  # how gradtx's fused kernel appears in lowered StableHLO
 
 
 @dataclasses.dataclass
@@ -64,6 +67,7 @@ class Compiled:
     compile_s: float
     memory: dict[str, int]  # from `compiled.memory_analysis()`
     bytes_accessed: float  # from `compiled.cost_analysis()`
+    fused_calls: int  # gradtx's FFI custom calls in the lowered program (its fused kernel)
     run: Runner
 
 
@@ -72,7 +76,7 @@ def compile_and_analyse(
 ) -> Compiled:
     """Time `jax.jit(fn).lower(*args)` and `.compile()` apart, read XLA's memory and cost
     analyses, and return a runner that feeds each call's outputs back as the donated inputs.
-    `phase` is told "lower", then "compile", before each begins."""
+    `phase` is told "lower", "compile", then "analyse", before each begins."""
     jitted = jax.jit(fn, donate_argnums=donate)
     phase("lower")
     start = time.perf_counter()
@@ -81,6 +85,7 @@ def compile_and_analyse(
     phase("compile")
     compiled = lowered.compile()
     compiled_at = time.perf_counter()
+    phase("analyse")
     stats = compiled.memory_analysis()
     memory = {
         "temp_bytes": stats.temp_size_in_bytes,
@@ -103,6 +108,7 @@ def compile_and_analyse(
         compile_s=compiled_at - lowered_at,
         memory=memory,
         bytes_accessed=float(cost["bytes accessed"]),
+        fused_calls=lowered.as_text().count(FUSED_CALL),
         run=run,
     )
 
@@ -118,39 +124,46 @@ def shared_buffers(state) -> int:
     return len(leaves) - len({id(leaf) for leaf in leaves})
 
 
-def train_step(tx, apply_updates) -> Callable:
-    """The step users jit: gradients in, new params and state out."""
-
-    def step(params, state, grads):
-        updates, state = tx.update(grads, state, params)
-        return apply_updates(params, updates), state
-
-    return step
-
-
-def jitted_step(tx, apply_updates, params, grads, phase) -> tuple[Compiled, int, list[str]]:
-    """The compiled train step with params and state donated; also the state's bytes, and notes
-    on anything the harness had to work around."""
+def jitted_step(tx, step, params, grads, phase) -> tuple[Compiled, int, list[str]]:
+    """The compiled train step `step(params, state, grads) -> (params, state)` with params and
+    state donated; also the state's bytes, and notes on anything the harness had to work
+    around."""
     notes = []
     state = tx.init(params)
     if shared := shared_buffers(state):
         notes.append(f"init returns {shared} state leaf(s) aliasing another; copied to donate")
         state = jax.tree.map(jnp.copy, state)
     size = state_bytes(state)
-    step = train_step(tx, apply_updates)
     return compile_and_analyse(step, [params, state, grads], (0, 1), phase), size, notes
 
 
-def eager_step(tx, apply_updates, params, grads) -> Runner:
-    """The un-jitted step as met in a notebook: `update` then `apply_updates`, op by op."""
-    box = [params, tx.init(params)]
+def eager_step(tx, step, params, grads) -> Runner:
+    """The un-jitted step as met in a notebook, e.g. `update` then `apply_updates`, op by op
+    (a state whose leaves share a buffer is copied, in case `step` donates it)."""
+    state = tx.init(params)
+    if shared_buffers(state):
+        state = jax.tree.map(jnp.copy, state)
+    box = [params, state]
 
     def run():
-        updates, box[1] = tx.update(grads, box[1], box[0])
-        box[0] = apply_updates(box[0], updates)
+        box[0], box[1] = step(box[0], box[1], grads)
         jax.block_until_ready(box)
 
     return run
+
+
+def dispatch_floor(tx, params, grads) -> Compiled:
+    """A jitted step that returns its donated params and state untouched: what calling a
+    compiled program with these arguments costs (per-argument dispatch, donation, aliasing)
+    before any arithmetic."""
+    state = tx.init(params)
+    if shared_buffers(state):
+        state = jax.tree.map(jnp.copy, state)
+
+    def untouched(params, state, grads):
+        return params, state
+
+    return compile_and_analyse(untouched, [params, state, grads], (0, 1), phase=lambda _: None)
 
 
 def floor_kernel(inputs: int, outputs: int) -> Callable:
@@ -173,12 +186,15 @@ def floor_kernel(inputs: int, outputs: int) -> Callable:
 
 
 @functools.cache
-def bandwidth_floor(size: int, inputs: int, outputs: int, dtype: str = "float32") -> Compiled:
+def bandwidth_floor(
+    size: int, inputs: int, outputs: int, dtype: str = "float32", c: bool = False
+) -> Compiled:
     """The floor kernel compiled over vectors of `size` and `dtype`, the rewritten inputs
-    donated; one per size, arity and dtype for the whole run (cached), stepped in place."""
+    donated; one per size, arity, dtype and kind for the whole run (cached), stepped in place.
+    `c`: the C++ kernel (`floor_c`, which must be loaded) instead of XLA's."""
     keys = jax.random.split(jax.random.key(1), inputs)
     args = [jax.random.normal(k, (size,), dtype) for k in keys]
-    kernel = floor_kernel(inputs, outputs)
+    kernel = floor_c.kernel(inputs, outputs) if c else floor_kernel(inputs, outputs)
     return compile_and_analyse(kernel, args, tuple(range(outputs)), phase=lambda _: None)
 
 

@@ -1,131 +1,32 @@
-"""The results: one row per (optimizer, tree, library), the gradtx/Optax ratios, the table, JSON."""
+"""How a run is shown: the plain-text table `run.py` prints, and the README's Markdown tables.
+
+`python -m benchmarks.report RESULTS.json` prints the Markdown tables of a run's JSON; with
+`--readme README.md` it writes them into the README, between the `benchmarks.report` comments
+of its Performance section (the prose around them is left as it is).
+"""
 
 from __future__ import annotations
 
-import dataclasses
+import argparse
 import json
-import statistics
-from collections.abc import Iterable
+import sys
+from pathlib import Path
 
-from benchmarks.cases import GRADTX
+from benchmarks.cases import GRADTX, GRADTX_FUSED, OPTAX
 from benchmarks.measure import ratio
+from benchmarks.results import (
+    RATIO_FIELDS,
+    Result,
+    by_case,
+    floors,
+    ratios,
+    targets,
+    with_unit,
+)
 
 MB = 1e6
 
-
-@dataclasses.dataclass
-class Result:
-    """One library's optimizer on one tree. Times in seconds, sizes in bytes; None: not measured
-    (a failure, 'n/a', or eager on tree D)."""
-
-    optimizer: str
-    tree: str
-    library: str
-    necessary_bytes: int  # bytes one step cannot avoid moving (`cases.necessary_bytes`)
-    floor_arrays: str  # the floor kernel's arity, e.g. "4->3"
-    status: str = "ok"  # "ok", "n/a" (the library has no such optimizer) or "failed ...: why"
-    step_s: float | None = None  # median jitted step (update + apply_updates, donated)
-    step_iqr_s: float | None = None
-    floor_s: float | None = None  # median floor kernel, timed interleaved with the steps
-    floor_bytes_accessed: float | None = None  # XLA cost analysis of the floor kernel
-    lower_s: float | None = None
-    compile_s: float | None = None
-    temp_bytes: int | None = None  # XLA memory analysis of the compiled step
-    argument_bytes: int | None = None
-    output_bytes: int | None = None
-    alias_bytes: int | None = None
-    state_bytes: int | None = None  # the optimizer state's arrays
-    bytes_accessed: float | None = None  # XLA cost analysis of the compiled step
-    eager_s: float | None = None  # median un-jitted step, as in a notebook (not on tree D)
-    eager_iqr_s: float | None = None
-    eager_first_s: float | None = None  # the first un-jitted step: compiling, then stepping
-    notes: list[str] = dataclasses.field(default_factory=list)
-
-    def derived(self) -> dict[str, float | None]:
-        return {
-            "step_over_floor": ratio(self.step_s, self.floor_s),
-            "accessed_over_necessary": ratio(self.bytes_accessed, self.necessary_bytes),
-            "floor_gb_per_s": ratio(self.necessary_bytes / 1e9, self.floor_s),
-            "step_gb_per_s": ratio(self.necessary_bytes / 1e9, self.step_s),
-        }
-
-    def to_json(self) -> dict:
-        return {**dataclasses.asdict(self), **self.derived()}
-
-
-RATIO_FIELDS = (
-    "step_s",
-    "lower_s",
-    "compile_s",
-    "temp_bytes",
-    "state_bytes",
-    "bytes_accessed",
-    "eager_s",
-    "eager_first_s",
-)
-
-
-def by_case(results: Iterable[Result]) -> dict[tuple[str, str], dict[str, Result]]:
-    """Results keyed by (optimizer, tree), then by library, in the order they came."""
-    cases: dict[tuple[str, str], dict[str, Result]] = {}
-    for r in results:
-        cases.setdefault((r.optimizer, r.tree), {})[r.library] = r
-    return cases
-
-
-def ratios(results: Iterable[Result]) -> list[dict]:
-    """gradtx over each other library measured on the same (optimizer, tree); a field is None
-    where either side lacks it or the quotient is undefined (e.g. temp bytes 0 / 0)."""
-    rows = []
-    for (optimizer, tree), libs in by_case(results).items():
-        ours = libs.get(GRADTX)
-        for name, theirs in libs.items():
-            if name == GRADTX or ours is None or not ours.status == theirs.status == "ok":
-                continue
-            row = {"optimizer": optimizer, "tree": tree, "numerator": GRADTX, "denominator": name}
-            for field in RATIO_FIELDS:
-                row[field] = ratio(getattr(ours, field), getattr(theirs, field))
-            rows.append(row)
-    return rows
-
-
-def floors(results: Iterable[Result]) -> list[dict]:
-    """The floor kernel per (tree, arity): the median over the cases it was timed beside."""
-    groups: dict[tuple[str, str], list[Result]] = {}
-    for r in results:
-        if r.floor_s is not None:
-            groups.setdefault((r.tree, r.floor_arrays), []).append(r)
-    rows = []
-    for (tree, arrays), rs in sorted(groups.items()):
-        median_s = statistics.median(r.floor_s for r in rs)
-        nbytes = rs[0].necessary_bytes
-        rows.append(
-            {
-                "tree": tree,
-                "arrays": arrays,
-                "bytes": nbytes,
-                "median_s": median_s,
-                "gb_per_s": nbytes / 1e9 / median_s,
-                "accessed_over_bytes": ratio(rs[0].floor_bytes_accessed, nbytes),
-                "cases": len(rs),
-            }
-        )
-    return rows
-
-
-def to_json(meta: dict, trees: list[dict], results: list[Result]) -> str:
-    document = {
-        "schema": 1,
-        "meta": meta,
-        "trees": trees,
-        "results": [r.to_json() for r in results],
-        "ratios": ratios(results),
-        "floors": floors(results),
-    }
-    return json.dumps(document, indent=1, allow_nan=False)
-
-
-# The table: plain text, right-aligned numbers, ratios as 'x'.
+# The plain-text table: right-aligned numbers, ratios as 'x'.
 
 COLUMNS = (  # header, field, unit
     ("optimizer", None, None),
@@ -134,11 +35,14 @@ COLUMNS = (  # header, field, unit
     ("step ms", "step_s", "ms"),
     ("IQR ms", "step_iqr_s", "ms"),
     ("/floor", "step_over_floor", "x"),
+    ("/C floor", "step_over_floor_c", "x"),
     ("GB/s", "step_gb_per_s", "GB/s"),
+    ("dispatch ms", "dispatch_s", "ms"),
     ("lower s", "lower_s", "s"),
     ("compile s", "compile_s", "s"),
     ("temp MB", "temp_bytes", "MB"),
     ("state MB", "state_bytes", "MB"),
+    ("peak MB", "peak_rss_bytes", "MB"),
     ("accessed/needed", "accessed_over_necessary", "x"),
     ("eager ms", "eager_s", "ms"),
     ("1st eager s", "eager_first_s", "s"),
@@ -157,7 +61,7 @@ def _number(value: float | None, unit: str) -> str:
 
 
 def _result_cells(r: Result) -> list[str]:
-    values = {**dataclasses.asdict(r), **r.derived()}
+    values = r.to_json()
     head = [r.optimizer, r.tree, r.library]
     if r.status != "ok":
         return head + [r.status]
@@ -175,8 +79,46 @@ def _ratio_cells(row: dict) -> list[str]:
     return ["", "", f"{row['numerator']}/{row['denominator']}"] + cells
 
 
+def _aligned(lines: list[list[str]]) -> list[str]:
+    full = [line for line in lines if len(line) == len(COLUMNS)]  # not a status line
+    widths = [max(len(line[i]) for line in (full if i > 2 else lines)) for i in range(len(COLUMNS))]
+    text = []
+    for line in lines:
+        cells = [c.ljust(w) for c, w in zip(line[:3], widths[:3], strict=True)]
+        if len(line) < len(COLUMNS):  # a status instead of numbers
+            text.append("  ".join(cells + [line[3]]))
+            continue
+        cells += [c.rjust(w) for c, w in zip(line[3:], widths[3:], strict=True)]
+        text.append("  ".join(cells).rstrip())
+    return text
+
+
+def _floor_line(f: dict) -> str:
+    line = (
+        f"  tree {f['tree']:3}  {f['arrays']:>5} arrays  {f['bytes'] / MB:8.1f} MB  "
+        f"XLA {f['median_s'] * 1e3:9.3f} ms  {f['gb_per_s']:6.2f} GB/s  "
+        f"accessed/needed {f['accessed_over_bytes']:.2f}x"
+    )
+    if f["c_median_s"] is not None:
+        line += f"  C {f['c_median_s'] * 1e3:9.3f} ms  {f['c_gb_per_s']:6.2f} GB/s"
+    return line
+
+
+def _target_line(t: dict) -> str:
+    def shown(value):
+        return "-" if value is None else with_unit(value, t["unit"])
+
+    goal = "reported" if t["goal"] is None else f"goal <= {with_unit(t['goal'], t['unit'])}"
+    met = {True: "met", False: "NOT met", None: ""}[t["met"]]
+    worst = f"worst {shown(t['worst'])} ({t['worst_optimizer']})" if t["optimizers"] > 1 else ""
+    note = f"; {t['note']}" if t["note"] else ""
+    what = f"{t['what']}, {t['tree']}"
+    return f"  {what:42} {t['reference']} {shown(t['value']):>9}  {goal:16} {met:8} {worst}{note}"
+
+
 def table(results: list[Result]) -> str:
-    """One line per result, then one line of gradtx/other ratios per case; notes underneath."""
+    """One line per result, then one line of ratios per pair of libraries; floors, targets and
+    notes underneath."""
     ratio_rows: dict[tuple[str, str], list[dict]] = {}
     for row in ratios(results):
         ratio_rows.setdefault((row["optimizer"], row["tree"]), []).append(row)
@@ -186,26 +128,113 @@ def table(results: list[Result]) -> str:
             lines.append(_result_cells(r))
             notes += [f"{r.library} {r.optimizer} {r.tree}: {note}" for note in r.notes]
         lines += [_ratio_cells(row) for row in ratio_rows.get(case, [])]
-    full = [line for line in lines if len(line) == len(COLUMNS)]  # not a status line
-    widths = [max(len(line[i]) for line in (full if i > 2 else lines)) for i in range(len(COLUMNS))]
-    text = []
-    for line in lines:
-        if len(line) < len(COLUMNS):  # a status instead of numbers
-            cells = [c.ljust(w) for c, w in zip(line[:3], widths[:3], strict=True)]
-            text.append("  ".join(cells + [line[3]]))
-            continue
-        cells = [c.ljust(w) for c, w in zip(line[:3], widths[:3], strict=True)]
-        cells += [c.rjust(w) for c, w in zip(line[3:], widths[3:], strict=True)]
-        text.append("  ".join(cells).rstrip())
-    floor_lines = [
-        f"  tree {f['tree']}  {f['arrays']:>5} arrays  {f['bytes'] / MB:8.1f} MB  "
-        f"{f['median_s'] * 1e3:9.3f} ms  {f['gb_per_s']:6.2f} GB/s  "
-        f"accessed/needed {f['accessed_over_bytes']:.2f}x"
-        for f in floors(results)
-    ]
     footer = []
-    if floor_lines:
-        footer += ["", "Bandwidth floor (each array read or written once, donated):", *floor_lines]
+    if floor_lines := [_floor_line(f) for f in floors(results)]:
+        footer += ["", "Bandwidth floors (each array read or written once, donated):", *floor_lines]
+    target_rows = targets(results)
+    if any(t["value"] is not None for t in target_rows):
+        footer += ["", "Targets of the fused step (issue 14):", *map(_target_line, target_rows)]
     if notes:
         footer += ["", "Notes:", *(f"  {note}" for note in notes)]
-    return "\n".join(text + footer)
+    return "\n".join(_aligned(lines) + footer)
+
+
+# The README's Markdown tables: gradtx's two steps as ratios to Optax, then the targets.
+
+README_START, README_END = "<!-- benchmarks.report: start -->", "<!-- benchmarks.report: end -->"
+STEPS = {GRADTX: "XLA", GRADTX_FUSED: "fused"}
+MARKDOWN_COLUMNS = (  # header, tree, field, unit of an absolute value
+    *((tree, tree, "step_s", "ms") for tree in ("A", "B", "C", "D", "A16")),
+    ("compile C", "C", "lower_compile_s", "s"),
+    *((f"eager {tree}", tree, "eager_s", "ms") for tree in ("A", "B", "C")),
+)
+XLA_PATH = "†"  # the fused step took the XLA path in this case
+
+
+def _markdown_cell(libs: dict[str, Result], library: str, field: str, unit: str) -> str:
+    """ours / Optax; ours alone where Optax has no such optimizer or failed; '—' not measured."""
+    ours, theirs = libs.get(library), libs.get(OPTAX)
+    if ours is None:
+        return "—"
+    if ours.status != "ok":
+        return "fails"
+    value = ours.to_json()[field]
+    if value is None:
+        return "—"
+    mark = XLA_PATH if library == GRADTX_FUSED and ours.fused_calls == 0 else ""
+    if theirs is None or theirs.status == "n/a":
+        return with_unit(value, unit) + mark
+    if theirs.status != "ok":
+        return f"{with_unit(value, unit)}{mark} (Optax fails)"
+    shown = ratio(value, theirs.to_json()[field])
+    return "—" if shown is None else f"{shown:.2f}x{mark}"
+
+
+def markdown_table(results: list[Result]) -> str:
+    cases = by_case(results)
+    optimizers = list(dict.fromkeys(r.optimizer for r in results))
+    lines = [
+        "| optimizer | step | " + " | ".join(h for h, *_ in MARKDOWN_COLUMNS) + " |",
+        "|---|---|" + "---|" * len(MARKDOWN_COLUMNS),
+    ]
+    for optimizer in optimizers:
+        for library, step in STEPS.items():
+            cells = [
+                _markdown_cell(cases.get((optimizer, tree), {}), library, field, unit)
+                for _, tree, field, unit in MARKDOWN_COLUMNS
+            ]
+            lines.append(f"| {optimizer} | {step} | " + " | ".join(cells) + " |")
+    if any(XLA_PATH in line for line in lines[2:]):
+        lines += ["", f"{XLA_PATH} the fused step took the XLA path (no kernel for this case)."]
+    return "\n".join(lines)
+
+
+def markdown_targets(rows: list[dict]) -> str:
+    def shown(value, unit):
+        return "—" if value is None else with_unit(value, unit)
+
+    lines = [
+        f"| target (issue 14) | tree | {rows[0]['reference'] if rows else ''} | worst | goal |",
+        "|---|---|---|---|---|",
+    ]
+    for t in rows:
+        met = {True: " ✓", False: " ✗", None: ""}[t["met"]]
+        worst = shown(t["worst"], t["unit"])
+        if t["worst_optimizer"] and t["optimizers"] > 1:
+            worst += f" ({t['worst_optimizer']})"
+        goal = "—" if t["goal"] is None else "≤ " + with_unit(t["goal"], t["unit"])
+        note = f" ({t['note']})" if t["note"] else ""
+        value = shown(t["value"], t["unit"]) + met + note
+        lines.append(f"| {t['what']} | {t['tree']} | {value} | {worst} | {goal} |")
+    return "\n".join(lines)
+
+
+def markdown(document: dict) -> str:
+    """The README's tables from a run's JSON document."""
+    results = [Result.from_json(row) for row in document["results"]]
+    return markdown_table(results) + "\n\n" + markdown_targets(targets(results))
+
+
+def splice(readme: str, tables: str) -> str:
+    """`readme` with the text between its `benchmarks.report` comments replaced by `tables`."""
+    start, end = readme.find(README_START), readme.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"the README lacks the {README_START} ... {README_END} comments")
+    return readme[: start + len(README_START)] + "\n" + tables + "\n" + readme[end:]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.report", description=__doc__)
+    parser.add_argument("results", type=Path, help="a run's JSON (python -m benchmarks.run --json)")
+    parser.add_argument("--readme", type=Path, help="write the tables into this README")
+    args = parser.parse_args(argv)
+    tables = markdown(json.loads(args.results.read_text()))
+    if args.readme is None:
+        print(tables)
+        return
+    args.readme.write_text(splice(args.readme.read_text(), tables))
+    print(f"Wrote the tables of {args.results} into {args.readme}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,10 +1,13 @@
 """Measure gradtx beside Optax: `python -m benchmarks.run [--quick] [--json PATH]`.
 
-Per optimizer and tree, each library's jitted train step (update + apply_updates, params and
-state donated, gradients an input) is compiled, analysed by XLA, and timed in blocks interleaved
-with the other library and with a bandwidth-floor kernel; then the eager step is timed the same
-way. Tree D (20,000 leaves) runs in child processes under memory and time caps, so that a library
-that cannot compile it is reported instead of ending the run.
+Per optimizer and tree, each library's jitted train step (params and state donated, gradients
+an input) is compiled, analysed by XLA, and timed in blocks interleaved with the other
+libraries, the bandwidth-floor kernels (XLA's and C++'s) and, for gradtx, a step that returns its
+arguments untouched (the dispatch floor); then the eager step is timed the same way. The
+libraries: gradtx's `update` + `apply_updates` (the XLA path), `gradtx.step` (the fused CPU
+kernel), Optax's `update` + `apply_updates`. Tree D (20,000 leaves) runs in child processes under
+memory and time caps, so that a library that cannot compile it is reported instead of ending the
+run.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ import jax
 import optax
 
 import gradtx
-from benchmarks import cases, measure
-from benchmarks.report import Result, table, to_json
+from benchmarks import cases, floor_c, measure
+from benchmarks.report import table
+from benchmarks.results import Result, to_json
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT_PREFIX = "RESULT "
@@ -82,15 +86,8 @@ def blank_result(opt: cases.Optimizer, tree: cases.Tree, lib: str, status: str =
     return Result(opt.name, tree.name, lib, cases.necessary_bytes(opt, tree), arrays, status)
 
 
-def measure_case(
-    opt: cases.Optimizer, tree: cases.Tree, libs: dict, steps: int, eager: bool
-) -> list[Result]:
-    """Every library of `libs` on `tree`: compile each, then time them interleaved with the
-    floor kernel; then, if `eager`, time the un-jitted steps interleaved."""
-    results = {lib: blank_result(opt, tree, lib) for lib in libs}
-    host_params, host_grads = cases.host_tree(tree, seed=0), cases.host_tree(tree, seed=1)
-    grads = jax.device_put(host_grads)
-    jit_plan, eager_plan = plans(steps)
+def compile_libraries(opt, tree, libs, host_params, grads, results) -> dict:
+    """Compile each library's jitted step into `results`; the runners of those that compiled."""
     runners = {}
     # The library compiled first pays more (measured: ~1-2 s at 2,000 leaves), so the order
     # alternates from one optimizer to the next.
@@ -105,53 +102,89 @@ def measure_case(
         phase = Phase(tree.name, opt.name, lib)
         phase("init")
         try:
-            params = jax.device_put(host_params)
+            tx, params = make(), jax.device_put(host_params)
             step, r.state_bytes, r.notes = measure.jitted_step(
-                make(), cases.APPLY_UPDATES[lib], params, grads, phase
+                tx, cases.step_function(lib, tx), params, grads, phase
             )
         except Exception as error:  # a library failing to compile is a result, not a crash
             r.status = _failure(phase.last, error)
             continue
-        r.lower_s, r.compile_s, r.bytes_accessed = step.lower_s, step.compile_s, step.bytes_accessed
+        r.lower_s, r.compile_s, r.fused_calls = step.lower_s, step.compile_s, step.fused_calls
+        # XLA's cost analysis does not see into a custom call: no estimate for the fused kernel.
+        r.bytes_accessed = None if step.fused_calls else step.bytes_accessed
+        if lib == cases.GRADTX_FUSED and not step.fused_calls:
+            why = "the kernel is not built" if not gradtx.fused_available() else "no kernel for it"
+            r.notes.append(f"gradtx.step took the XLA path ({why})")
         for key, value in step.memory.items():
             setattr(r, key, value)
         runners[lib] = step.run
+    return runners
+
+
+def reference_runners(opt, tree, host_params, grads, with_dispatch: bool) -> dict:
+    """The floor kernels (XLA's, and C++'s where it is built) and, `with_dispatch`, the
+    dispatch floor over gradtx's arguments."""
+    arity = cases.floor_arity(opt)
+    runners = {"floor": measure.bandwidth_floor(tree.size, *arity, tree.dtype)}
+    if floor_c.load() is None:
+        runners["floor_c"] = measure.bandwidth_floor(tree.size, *arity, tree.dtype, c=True)
+    if with_dispatch:
+        runners["dispatch"] = measure.dispatch_floor(opt.gradtx(), host_params, grads)
+    return runners
+
+
+def time_eager(opt, tree, libs, host_params, grads, plan, results) -> None:
+    """The un-jitted steps of the libraries that compiled, timed interleaved, into `results`."""
+    Phase(tree.name, opt.name)("eager")
+    ok = [lib for lib, r in results.items() if r.status == "ok"]
+    try:
+        runners = {}
+        for lib in ok:
+            tx = libs[lib]()
+            step = cases.step_function(lib, tx, eager=True)
+            runners[lib] = measure.eager_step(tx, step, jax.device_put(host_params), grads)
+        for lib, run in runners.items():
+            results[lib].eager_first_s = measure.time_once(run)
+        timings = measure.time_interleaved(runners, **plan.timing_args())
+    except Exception as error:
+        for lib in ok:
+            results[lib].notes.append(_failure("eager", error))
+        return
+    for lib, t in timings.items():
+        results[lib].eager_s, results[lib].eager_iqr_s = t.median_s, t.iqr_s
+
+
+def measure_case(
+    opt: cases.Optimizer, tree: cases.Tree, libs: dict, steps: int, eager: bool
+) -> list[Result]:
+    """Every library of `libs` on `tree`: compile each, then time them interleaved with the
+    reference kernels; then, if `eager`, time the un-jitted steps interleaved."""
+    results = {lib: blank_result(opt, tree, lib) for lib in libs}
+    host_params, host_grads = cases.host_tree(tree, seed=0), cases.host_tree(tree, seed=1)
+    grads = jax.device_put(host_grads)
+    jit_plan, eager_plan = plans(steps)
+    runners = compile_libraries(opt, tree, libs, host_params, grads, results)
     if not runners:
         return list(results.values())
+    ours = [lib for lib in (cases.GRADTX, cases.GRADTX_FUSED) if lib in runners]
     Phase(tree.name, opt.name)("run")
     try:
-        floor = measure.bandwidth_floor(tree.size, *cases.floor_arity(opt), tree.dtype)
-        runners["floor"] = floor.run
+        references = reference_runners(opt, tree, jax.device_put(host_params), grads, bool(ours))
+        runners |= {name: compiled.run for name, compiled in references.items()}
         timings = measure.time_interleaved(runners, **jit_plan.timing_args())
     except Exception as error:
-        for lib in runners.keys() - {"floor"}:
+        for lib in results.keys() & runners.keys():
             results[lib].status = _failure("run", error)
         return list(results.values())
-    for lib, t in timings.items():
-        if lib != "floor":
-            r = results[lib]
-            r.step_s, r.step_iqr_s, r.floor_s = t.median_s, t.iqr_s, timings["floor"].median_s
-            r.floor_bytes_accessed = floor.bytes_accessed
-    del runners
+    for lib in results.keys() & timings.keys():
+        r, t = results[lib], timings[lib]
+        r.step_s, r.step_iqr_s, r.floor_s = t.median_s, t.iqr_s, timings["floor"].median_s
+        r.floor_bytes_accessed = references["floor"].bytes_accessed
+        r.floor_c_s = timings["floor_c"].median_s if "floor_c" in timings else None
+        r.dispatch_s = timings["dispatch"].median_s if lib in ours else None
+    del runners, references
     if eager:
-        Phase(tree.name, opt.name)("eager")
-        ok = [lib for lib, r in results.items() if r.status == "ok"]
-        try:
-            eager_runners = {
-                lib: measure.eager_step(
-                    libs[lib](), cases.APPLY_UPDATES[lib], jax.device_put(host_params), grads
-                )
-                for lib in ok
-            }
-            for lib, run in eager_runners.items():
-                results[lib].eager_first_s = measure.time_once(run)
-            timings = measure.time_interleaved(eager_runners, **eager_plan.timing_args())
-        except Exception as error:
-            for lib in ok:
-                results[lib].notes.append(_failure("eager", error))
-            return list(results.values())
-        for lib, t in timings.items():
-            results[lib].eager_s, results[lib].eager_iqr_s = t.median_s, t.iqr_s
+        time_eager(opt, tree, libs, host_params, grads, eager_plan, results)
     return list(results.values())
 
 
@@ -208,7 +241,11 @@ def child_main(spec: dict) -> None:
         opt = cases.OPTIMIZERS[name]
         libs = cases.libraries(opt, compare_flatten=True)
         libs = {lib: libs[lib] for lib in lib_names}
-        results += measure_case(opt, tree, libs, spec["steps"], eager=False)
+        case = measure_case(opt, tree, libs, spec["steps"], eager=False)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+        for r in case:
+            r.peak_rss_bytes = peak if r.status == "ok" else None
+        results += case
     print(RESULT_PREFIX + json.dumps([dataclasses.asdict(r) for r in results]), flush=True)
 
 
@@ -252,9 +289,9 @@ def run(args: argparse.Namespace) -> list[Result]:
             eager = tree.name != "C" or args.quick or opt.name in args.c_eager_optimizers
             results += measure_case(opt, tree, libs, args.steps, eager=eager)
     order = [(o.name, t.name) for o in optimizers for t in trees]
-    libraries = [cases.GRADTX, cases.OPTAX, cases.OPTAX_FLATTEN]
     return sorted(
-        results, key=lambda r: (order.index((r.optimizer, r.tree)), libraries.index(r.library))
+        results,
+        key=lambda r: (order.index((r.optimizer, r.tree)), cases.LIBRARIES.index(r.library)),
     )
 
 
@@ -267,6 +304,9 @@ def meta(args: argparse.Namespace, started: float, load_before: tuple) -> dict:
         "python": platform.python_version(),
         "backend": jax.default_backend(),
         "device": str(jax.devices()[0].device_kind),
+        "fused_available": gradtx.fused_available(),
+        "fused_threads": os.environ.get("GRADTX_FUSED_THREADS", "1"),
+        "floor_c": floor_c.load() or "built",
         "cpu_count": os.cpu_count(),
         "load_average_before": list(load_before),
         "load_average_after": list(os.getloadavg()),
@@ -328,6 +368,10 @@ def main(argv: list[str] | None = None) -> None:
         child_main(json.loads(args.child))
         return
     started, load_before = time.perf_counter(), os.getloadavg()
+    if not gradtx.fused_available():
+        print("Note: gradtx's fused kernel is not built; gradtx.fused takes the XLA path.")
+    if why := floor_c.load():  # built here, before tree D's children look for it
+        print(f"Note: the C floor kernel is not built ({why}); going on without it.")
     results = run(args)
     info = meta(args, started, load_before)
     print(table(results))
