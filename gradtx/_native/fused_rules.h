@@ -40,6 +40,16 @@ struct Rounding {
   bool PExact() const { return !kStored || p == KindOf<T>(); }
 };
 
+// Rounding when params, gradients and every state field share one half-precision storage
+// `kKind` (bfloat16 or float16 training): the same roundings as Rounding<float, true>, with
+// the kind known at compile time, so that loops over elements vectorize.
+template <Kind kKind>
+struct UniformRounding {
+  float P(float x) const { return Round(kKind, x); }
+  float S(int, float x) const { return Round(kKind, x); }
+  bool PExact() const { return false; }
+};
+
 // p + scale * u, `u` in the params' dtype: `scale_by_learning_rate` then `apply_updates`.
 // XLA fuses the two into one multiply-add unless the product is rounded to the params' dtype.
 template <bool kFma, typename T, class R>

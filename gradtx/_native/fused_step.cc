@@ -145,6 +145,51 @@ void ApplyStored(const T* hp, const Rounding<T, true>& r, const Leaf<Rule::kFiel
   }
 }
 
+// ApplyStored for leaves whose params, gradients and state are all stored as `kKind`: the
+// kind is a compile-time constant, so the loads, stores and roundings vectorize.
+template <class Rule, bool kFma, Kind kKind>
+void ApplyUniform(const float* hp, const Leaf<Rule::kFields>& leaf, std::size_t begin,
+                  std::size_t end) {
+  constexpr int F = Rule::kFields;
+  const UniformRounding<kKind> r;
+  const std::uint16_t* p_in = static_cast<const std::uint16_t*>(leaf.in[0]);
+  const std::uint16_t* g_in = static_cast<const std::uint16_t*>(leaf.in[1]);
+  std::uint16_t* p_out = static_cast<std::uint16_t*>(leaf.out[0]);
+  const std::uint16_t* s_in[F > 0 ? F : 1];
+  std::uint16_t* s_out[F > 0 ? F : 1];
+  for (int f = 0; f < F; ++f) {
+    s_in[f] = static_cast<const std::uint16_t*>(leaf.in[2 + f]);
+    s_out[f] = static_cast<std::uint16_t*>(leaf.out[1 + f]);
+  }
+#pragma GCC ivdep
+  for (std::size_t i = begin; i < end; ++i) {
+    float s[F > 0 ? F : 1];
+    for (int f = 0; f < F; ++f) s[f] = Load<float>(s_in[f], kKind, i);
+    float p = Load<float>(p_in, kKind, i);
+    Rule::template Element<kFma>(hp, r, p, Load<float>(g_in, kKind, i), s);
+    for (int f = 0; f < F; ++f) Store<float>(s_out[f], kKind, i, s[f]);
+    Store<float>(p_out, kKind, i, p);
+  }
+}
+
+template <class Rule, bool kFma, Kind kKind, typename LeafT>
+void RunUniform(const float* hp, const std::vector<LeafT>& leaves,
+                const std::vector<std::size_t>& sizes) {
+  RunBlocks(leaves, sizes, [=](const LeafT& leaf, std::size_t b, std::size_t e) {
+    ApplyUniform<Rule, kFma, kKind>(hp, leaf, b, e);
+  });
+}
+
+// The one half-precision kind of every field, or kF32 where they are not all one such kind.
+template <typename T>
+Kind UniformHalf(const Rounding<T, true>& r, int fields) {
+  if (r.p != Kind::kBF16 && r.p != Kind::kF16) return Kind::kF32;
+  for (int f = 0; f < fields; ++f) {
+    if (r.s[f] != r.p) return Kind::kF32;
+  }
+  return r.p;
+}
+
 bool KindOfDtype(ffi::DataType dtype, Kind* kind) {
   switch (dtype) {
     case ffi::DataType::F32:
@@ -241,7 +286,14 @@ ffi::Error Typed(ffi::AnyBuffer hp_buffer, ffi::RemainingArgs& args, ffi::Remain
       });
     }
   } else if constexpr (std::is_same_v<T, float>) {
-    if (fma) {
+    const Kind half = UniformHalf(r, F);
+    if (half == Kind::kBF16) {
+      fma ? RunUniform<Rule, true, Kind::kBF16>(hp, leaves, sizes)
+          : RunUniform<Rule, false, Kind::kBF16>(hp, leaves, sizes);
+    } else if (half == Kind::kF16) {
+      fma ? RunUniform<Rule, true, Kind::kF16>(hp, leaves, sizes)
+          : RunUniform<Rule, false, Kind::kF16>(hp, leaves, sizes);
+    } else if (fma) {
       RunBlocks(leaves, sizes, [=](const L& leaf, std::size_t b, std::size_t e) {
         ApplyStored<Rule, true, T>(hp, r, leaf, b, e);
       });
