@@ -120,7 +120,17 @@ def _restore_leaf(array: np.ndarray, like: Any) -> jax.Array:
     dtype = jnp.dtype(like.dtype if hasattr(like, "dtype") else jnp.result_type(like))
     array = array.view(dtype)
     sharding = getattr(like, "sharding", None)
-    return jnp.asarray(array) if sharding is None else jax.device_put(array, sharding)
+    if sharding is None or _is_default_device(sharding):
+        # uncommitted, as `init`'s arrays are: a committed array would make the next call of
+        # a jitted step compile again, and every eager operation on it
+        return jnp.asarray(array)
+    return jax.device_put(array, sharding)
+
+
+def _is_default_device(sharding: Any) -> bool:
+    return isinstance(sharding, jax.sharding.SingleDeviceSharding) and sharding.device_set == {
+        jax.devices()[0]
+    }
 
 
 def load_state(path: str | os.PathLike, like: OptState) -> OptState:

@@ -2,9 +2,9 @@
 
 Every registered optimizer and transformation (PRNG keys, schedule counts, switch flags and all)
 runs 6 steps; the state after step 3 is saved, restored into a fresh optimizer's `init`
-template, and the last 3 steps rerun from it: updates, params and state agree bit for bit, with
-`save_state` / `load_state` and with Orbax's `StandardCheckpointer`. The messages of a refused
-restore are in `test_errors.py`.
+template, and the last 3 steps rerun from it: updates, params and state agree bit for bit. Orbax's
+`StandardCheckpointer` restores the same tree, avals and bits. The messages of a refused restore
+are in `test_errors.py`.
 """
 
 import json
@@ -74,23 +74,43 @@ def orbax_round_trip(state, template, tmp_path):
 
 @pytest.mark.parametrize("name", ALL)
 def test_resumed_run_equals_uninterrupted_run_bit_for_bit(name, tmp_path):
+    """Resumed from `load_state`, the run goes on bit for bit. Orbax's restored state is the
+    same: the same tree, avals (dtypes, shapes, weak types) and bits as the saved one, so the
+    same (deterministic) steps follow from it."""
     tx, params = ALL[name](), make_params()
     step = stepper(tx)
     mid_params, mid_state, _ = run(step, params, tx.init(params), 0, SAVE_AFTER)
     straight_params, straight_state, straight_updates = run(
         step, mid_params, mid_state, SAVE_AFTER, STEPS
     )
-    for round_trip in (numpy_round_trip, orbax_round_trip):
-        template = ALL[name]().init(params)  # a fresh optimizer's template, as after a restart
-        restored = round_trip(mid_state, template, tmp_path)
-        chex.assert_trees_all_equal(restored, mid_state)
-        chex.assert_trees_all_equal_shapes_and_dtypes(restored, template)
-        resumed_params, resumed_state, resumed_updates = run(
-            step, mid_params, restored, SAVE_AFTER, STEPS
-        )
-        chex.assert_trees_all_equal(resumed_updates, straight_updates)
-        chex.assert_trees_all_equal(resumed_params, straight_params)
-        chex.assert_trees_all_equal(resumed_state, straight_state)
+    template = ALL[name]().init(params)  # a fresh optimizer's template, as after a restart
+    restored = numpy_round_trip(mid_state, template, tmp_path)
+    assert_same_tree_avals_and_bits(restored, mid_state)
+    resumed_params, resumed_state, resumed_updates = run(
+        step, mid_params, restored, SAVE_AFTER, STEPS
+    )
+    chex.assert_trees_all_equal(resumed_updates, straight_updates)
+    chex.assert_trees_all_equal(resumed_params, straight_params)
+    chex.assert_trees_all_equal(resumed_state, straight_state)
+    assert_same_tree_avals_and_bits(orbax_round_trip(mid_state, template, tmp_path), mid_state)
+
+
+def assert_same_tree_avals_and_bits(restored, saved):
+    chex.assert_trees_all_equal_structs(restored, saved)
+    chex.assert_trees_all_equal(restored, saved)
+    avals = [jax.typeof(x) for x in jax.tree.leaves((restored, saved))]
+    half = len(avals) // 2
+    assert avals[:half] == avals[half:]
+
+
+def test_a_restored_state_does_not_recompile_the_jitted_step(tmp_path):
+    tx, params = gradtx.adam(0.1), make_params()
+    step = stepper(tx)
+    params, state, _ = step(params, tx.init(params), jnp.asarray(0, jnp.int32))
+    step(params, state, jnp.asarray(1, jnp.int32))
+    compiled = step._cache_size()
+    step(params, numpy_round_trip(state, state, tmp_path), jnp.asarray(1, jnp.int32))
+    assert step._cache_size() == compiled
 
 
 def test_load_state_accepts_an_abstract_template(tmp_path):
