@@ -6,7 +6,9 @@
 // `r` rounds to the stored dtypes: r.S(f, x) is x as state field f stores it (later phases read
 // moments as stored), r.P(x) as the params' dtype stores it (each link of the chain hands the next
 // an update in the params' dtype). For float32/float64 leaves with their state in the same dtype
-// both are the identity, and XLA contracts across them: `Descend` and the rules say where.
+// both are the identity, and XLA contracts across them: `Descend` and the rules say where. It
+// also takes the rules' reciprocal square roots, r.Rsqrt (the kernel computes them kTile at a
+// time: fused_step.cc's ApplyTiled).
 
 #ifndef GRADTX_FUSED_RULES_H_
 #define GRADTX_FUSED_RULES_H_
@@ -38,6 +40,10 @@ struct Rounding {
     return x;
   }
   bool PExact() const { return !kStored || p == KindOf<T>(); }
+  template <bool kFma>
+  T Rsqrt(T x) const {
+    return gradtx::Rsqrt<kFma>(x);
+  }
 };
 
 // Rounding when params, gradients and every state field share one half-precision storage
@@ -48,6 +54,10 @@ struct UniformRounding {
   float P(float x) const { return Round(kKind, x); }
   float S(int, float x) const { return Round(kKind, x); }
   bool PExact() const { return false; }
+  template <bool kFma>
+  float Rsqrt(float x) const {
+    return gradtx::Rsqrt<kFma>(x);
+  }
 };
 
 // p + scale * u, `u` in the params' dtype: `scale_by_learning_rate` then `apply_updates`.
@@ -181,7 +191,7 @@ struct Adagrad : Rule {
   template <bool kFma, typename T, class R>
   static void Element(const T* hp, const R& r, T& p, T g, T* s) {
     s[0] = r.S(0, MulAdd<kFma>(g, g, s[0]));
-    const T scale = s[0] > 0 ? Rsqrt<kFma>(s[0] + hp[0]) : T(0);
+    const T scale = s[0] > 0 ? r.template Rsqrt<kFma>(s[0] + hp[0]) : T(0);
     p = Descend<kFma>(r, p, r.P(scale * g), hp[1]);
   }
 };
@@ -203,7 +213,7 @@ struct Rmsprop : Rule {
       s[1] = r.S(1, MulAdd<kFma>(omd, g, d * s[1]));
       second = Max(MulAdd<kFma>(-s[1], s[1], s[0]), T(0));
     }
-    const T u = r.P(Rsqrt<kFma>(second + hp[2]) * g);
+    const T u = r.P(r.template Rsqrt<kFma>(second + hp[2]) * g);
     if constexpr (kMomentum) {
       constexpr int t = kFields - 1;
       if (r.PExact()) {

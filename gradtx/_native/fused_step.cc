@@ -102,6 +102,59 @@ void RunBlocks(const std::vector<LeafT>& leaves, const std::vector<std::size_t>&
   }
 }
 
+// A rule's r.Rsqrt in the two passes of ApplyTiled: the first records each element's operand,
+// the second returns its root.
+template <typename T, class Base>
+struct RsqrtOperand : Base {
+  T* operand;
+  template <bool kFma>
+  T Rsqrt(T x) const {
+    *operand = x;
+    return x;
+  }
+};
+
+template <typename T, class Base>
+struct RsqrtResult : Base {
+  T root;
+  template <bool kFma>
+  T Rsqrt(T) const {
+    return root;
+  }
+};
+
+// Elements begin..end of a rule with a reciprocal square root, kTile at a time: the rule runs
+// on copies to collect the roots' operands, RsqrtTile takes them all at once, and the rule runs
+// again with those roots, storing. `load(f, i)` reads field f (0 params, 1 gradients, 2 + j
+// state field j) of element i; `store(f, i, x)` writes result f (0 params, 1 + j state field j).
+template <class Rule, bool kFma, typename T, class Base, class Load, class Store>
+void ApplyTiled(const T* hp, const Base& base, std::size_t begin, std::size_t end,
+                const Load& load, const Store& store) {
+  constexpr int F = Rule::kFields;
+  for (std::size_t i0 = begin; i0 < end; i0 += kTile) {
+    const int n = end - i0 < static_cast<std::size_t>(kTile) ? static_cast<int>(end - i0) : kTile;
+    T operands[kTile], roots[kTile];
+    for (int j = 0; j < kTile; ++j) operands[j] = T(1);  // lanes past the end, and no root taken
+    for (int j = 0; j < n; ++j) {
+      T s[F > 0 ? F : 1];
+      for (int f = 0; f < F; ++f) s[f] = load(2 + f, i0 + j);
+      T p = load(0, i0 + j);
+      const RsqrtOperand<T, Base> r{base, &operands[j]};
+      Rule::template Element<kFma>(hp, r, p, load(1, i0 + j), s);
+    }
+    RsqrtTile<kFma>(operands, roots);
+    for (int j = 0; j < n; ++j) {
+      T s[F > 0 ? F : 1];
+      for (int f = 0; f < F; ++f) s[f] = load(2 + f, i0 + j);
+      T p = load(0, i0 + j);
+      const RsqrtResult<T, Base> r{base, roots[j]};
+      Rule::template Element<kFma>(hp, r, p, load(1, i0 + j), s);
+      for (int f = 0; f < F; ++f) store(1 + f, i0 + j, s[f]);
+      store(0, i0 + j, p);
+    }
+  }
+}
+
 // One range of one leaf, every field in T: typed loads and stores the compiler vectorizes.
 template <class Rule, bool kFma, typename T>
 void ApplyExact(const T* hp, const Leaf<Rule::kFields>& leaf, std::size_t begin,
@@ -116,6 +169,14 @@ void ApplyExact(const T* hp, const Leaf<Rule::kFields>& leaf, std::size_t begin,
   for (int f = 0; f < F; ++f) {
     s_in[f] = static_cast<const T*>(leaf.in[2 + f]);
     s_out[f] = static_cast<T*>(leaf.out[1 + f]);
+  }
+  if constexpr (Rule::kRsqrt) {
+    const auto load = [&](int f, std::size_t i) {
+      return f == 0 ? p_in[i] : f == 1 ? g_in[i] : s_in[f - 2][i];
+    };
+    const auto store = [&](int f, std::size_t i, T x) { (f == 0 ? p_out : s_out[f - 1])[i] = x; };
+    ApplyTiled<Rule, kFma, T>(hp, r, begin, end, load, store);
+    return;
   }
   // Each output element depends on the same element of the inputs only (an output may be its
   // input's buffer): no dependence between iterations.
@@ -160,6 +221,16 @@ void ApplyUniform(const float* hp, const Leaf<Rule::kFields>& leaf, std::size_t 
   for (int f = 0; f < F; ++f) {
     s_in[f] = static_cast<const std::uint16_t*>(leaf.in[2 + f]);
     s_out[f] = static_cast<std::uint16_t*>(leaf.out[1 + f]);
+  }
+  if constexpr (Rule::kRsqrt) {
+    const auto load = [&](int f, std::size_t i) {
+      return Load<float>(f == 0 ? p_in : f == 1 ? g_in : s_in[f - 2], kKind, i);
+    };
+    const auto store = [&](int f, std::size_t i, float x) {
+      Store<float>(f == 0 ? p_out : s_out[f - 1], kKind, i, x);
+    };
+    ApplyTiled<Rule, kFma, float>(hp, r, begin, end, load, store);
+    return;
   }
 #pragma GCC ivdep
   for (std::size_t i = begin; i < end; ++i) {
@@ -351,7 +422,7 @@ using AmsBoundRule = Bound<true>;
 // Whether float64 rsqrt (Adagrad, RMSprop) can match XLA:CPU's in this build.
 extern "C" int GradtxExactRsqrt64() { return gradtx::kExactRsqrt<double> ? 1 : 0; }
 
-// The kernel's rsqrt of n values, for the load-time check against XLA's (`exact_rsqrt`): the
+// The kernel's rsqrt of n values (RsqrtTile, as its rules take them), for the load-time check against XLA's (`exact_rsqrt`): the
 // hardware estimate differs between processors and instruction sets, so the fused Adagrad and
 // RMSprop are used only on a host where the two agree bit for bit. It runs with subnormals
 // flushed to zero (MXCSR's FTZ and DAZ), as XLA:CPU runs its computations and so the kernel.
@@ -362,8 +433,12 @@ static void RsqrtProbe(const T* x, T* out, std::int64_t n) {
   const unsigned int csr = _mm_getcsr();
   _mm_setcsr(csr | 0x8040u);
 #endif
-  for (std::int64_t i = 0; i < n; ++i) {
-    out[i] = fma ? gradtx::Rsqrt<true>(x[i]) : gradtx::Rsqrt<false>(x[i]);
+  constexpr int kTile = gradtx::kTile;
+  for (std::int64_t i = 0; i < n; i += kTile) {
+    T in[kTile], roots[kTile];
+    for (int j = 0; j < kTile; ++j) in[j] = i + j < n ? x[i + j] : T(1);
+    fma ? gradtx::RsqrtTile<true>(in, roots) : gradtx::RsqrtTile<false>(in, roots);
+    for (int j = 0; j < kTile && i + j < n; ++j) out[i + j] = roots[j];
   }
 #if defined(__SSE__)
   _mm_setcsr(csr);
