@@ -1,8 +1,8 @@
 """The fused CPU step: which optimizers it takes, and how their leaves reach the kernel.
 
 `plan(tx, params, grads, state)` recognises an optimizer built by a registered alias that the
-kernel implements (from the alias's recorded arguments, `_registry.recipe_of`, and its `Spec` in
-`_fused_specs`) and returns a function `(params, grads, state) -> (params, state)` running it as
+kernel implements, directly or through `inject_hyperparams` (from the alias's recorded arguments,
+`_registry.recipe_of`, and its `Spec` in `_fused_specs`) and returns a function `(params, grads, state) -> (params, state)` running it as
 XLA FFI custom calls, or None. The chain stays the definition: the scalars are computed with the
 chain's own helpers and passed to the kernel as a 1-D operand (a changed learning rate does not
 recompile), the new state's counters are the chain's own update of an empty tree, and the
@@ -10,7 +10,8 @@ per-element arithmetic is `_native/fused_rules.h`, written operation for operati
 computes the chain.
 
 Leaves go to the kernel in calls of at most `CHUNK` leaves sharing their dtypes: XLA's handling
-of in-place aliases grows faster than quadratically with the operands of one call. float16 and
+of in-place aliases grows faster than quadratically with the operands of one call. With a
+weight-decay mask, the leaves outside it go to calls of their own, to the rule without the decay. float16 and
 bfloat16 params or state compute in float32 and round where the chain rounds; float64 leaves
 compute in float64 with their state in float64.
 """
@@ -26,7 +27,8 @@ import numpy as np
 
 from gradtx import _native, _registry
 from gradtx._base import apply_updates
-from gradtx._fused_specs import SPECS, Path, Spec
+from gradtx._combine import _resolve_mask
+from gradtx._fused_specs import SPECS, Path, Spec, injected
 
 CHUNK = 32  # leaves per custom call
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -126,6 +128,15 @@ def _call(target: str, hp: jax.Array, columns: Sequence[Sequence[Any]]) -> list[
     return [list(flat[c * k : (c + 1) * k]) for c in range(len(written))]
 
 
+def _targets(spec: Spec, params: Any) -> list[str]:
+    """The kernel target of each leaf: `spec.target`, or `spec.undecayed` outside its mask."""
+    if spec.mask is None:
+        return [spec.target] * len(jax.tree.leaves(params))
+    mask = _resolve_mask("add_decayed_weights", spec.mask, params)
+    flags = jax.tree.map(lambda m, sub: jax.tree.map(lambda _: bool(m), sub), mask, params)
+    return [spec.target if flag else spec.undecayed for flag in jax.tree.leaves(flags)]
+
+
 def _run(tx: Any, spec: Spec, params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
     columns = _leaf_columns(params, grads, _trees(spec, state))
     assert columns is not None  # checked by `plan`
@@ -133,24 +144,37 @@ def _run(tx: Any, spec: Spec, params: Any, grads: Any, state: Any) -> tuple[Any,
     # A one-element leaf goes through the chain itself: XLA simplifies its divisions otherwise
     # (a / c / d becomes a / (c d) where no broadcast is involved), and rounds differently.
     single = [i for i, leaf in enumerate(columns[0]) if leaf.size == 1]
-    if single:
-        _run_chain(tx, spec, state, [[col[i] for i in single] for col in columns], single, out)
+    if spec.mask is None:
+        base = _counters(tx, spec, state)
+        if single:
+            _run_chain(tx, spec, state, [[col[i] for i in single] for col in columns], single, out)
+    else:
+        # A mask is resolved against the whole tree: the chain's own step over every leaf gives
+        # the counters and the one-element leaves; XLA removes the rest of it, unused.
+        new_params, base = _chain_step(tx, params, grads, state)
+        new = [jax.tree.leaves(tree) for tree in (new_params, *_trees(spec, base))]
+        _scatter([[column[i] for i in single] for column in new], single, out)
     groups: dict[tuple[Any, ...], list[int]] = {}
-    for i, row in enumerate(zip(*columns, strict=True)):
+    for i, (target, *row) in enumerate(zip(_targets(spec, params), *columns, strict=True)):
         if row[0].size != 1:
-            groups.setdefault(tuple(np.dtype(x.dtype) for x in row), []).append(i)
+            groups.setdefault((target, *(np.dtype(x.dtype) for x in row)), []).append(i)
     scalars: dict[Any, jax.Array] = {}
-    for dtypes, indices in groups.items():
+    for (target, *dtypes), indices in groups.items():
         dtype = _compute_dtype([np.zeros((), d) for d in dtypes])
         if dtype not in scalars:
             scalars[dtype] = jnp.stack(spec.scalars(state, dtype)).astype(dtype)
         for start in range(0, len(indices), CHUNK):
             chunk = indices[start : start + CHUNK]
-            results = _call(spec.target, scalars[dtype], [[c[i] for i in chunk] for c in columns])
+            results = _call(target, scalars[dtype], [[c[i] for i in chunk] for c in columns])
             _scatter(results, chunk, out)
     treedef = jax.tree.structure(params)
     new_params, *new_trees = (treedef.unflatten(column) for column in out)
-    return new_params, _with_trees(spec, _counters(tx, spec, state), new_trees)
+    return new_params, _with_trees(spec, base, new_trees)
+
+
+def _chain_step(tx: Any, params: Any, grads: Any, state: Any) -> tuple[Any, Any]:
+    updates, state = tx.update(grads, state, params)
+    return apply_updates(params, updates), state
 
 
 def _counters(tx: Any, spec: Spec, state: Any) -> Any:
@@ -164,8 +188,7 @@ def _run_chain(
 ) -> None:
     """The chain's own step on some leaves (lists of them), written into `out` at `where`."""
     params, grads, *trees = columns
-    updates, new_state = tx.update(grads, _with_trees(spec, state, trees), params)
-    new_params = apply_updates(params, updates)
+    new_params, new_state = _chain_step(tx, params, grads, _with_trees(spec, state, trees))
     _scatter([new_params, *_trees(spec, new_state)], where, out)
 
 
@@ -182,12 +205,14 @@ def plan(tx: Any, params: Any, grads: Any, state: Any, *, placed: bool = False) 
     in a process with one device (a traced value does not say how it is sharded), unless
     `placed`: the caller saw the concrete arrays on one device."""
     recipe = _registry.recipe_of(tx)
-    if recipe is None or recipe.injection is not None:
+    if recipe is None:
         return None
     alias = _registry.alias_of(recipe.factory)
     make = SPECS.get(alias.name) if alias is not None else None
     if make is None or jax.default_backend() != "cpu" or not _native.load():
         return None
+    if recipe.injection is not None:
+        make = injected(make, recipe)
     if not placed and jax.device_count() != 1:
         return None
     if not isinstance(state, tuple) or not all(_is_plain_leaf(x) for x in jax.tree.leaves(state)):
@@ -203,6 +228,10 @@ def plan(tx: Any, params: Any, grads: Any, state: Any, *, placed: bool = False) 
         return None
     columns = _leaf_columns(params, grads, _trees(spec, state))
     if columns is None:
+        return None
+    try:
+        _targets(spec, params)
+    except Exception:  # noqa: BLE001 - a mask that does not fit: the chain will say why
         return None
     dtypes = {np.dtype(x.dtype) for column in columns for x in column}
     if not dtypes <= {F32, F64, *spec.half}:

@@ -5,6 +5,13 @@ paths to the per-leaf state trees it reads and writes (in the kernel's field ord
 `_native/fused_rules.h`), and how to compute its scalars: with the chain's own helpers, in the
 compute dtype, in the order the kernel reads them. Options the kernel does not implement give
 None, and the step takes the XLA path.
+
+A weight-decay `mask` splits the leaves between two targets with the same scalars: the masked-in
+leaves go to the decaying rule, the others to the rule without the decay term (`masked` passes
+their update through, so their chain never computes `u + 0 p`, which differs where p is not
+finite or u is -0). An optimizer built by `inject_hyperparams(alias)` is the alias's spec on
+`state.inner_state`, its scalars computed from the hyperparameters in the state as the injected
+update rebuilds the alias from them.
 """
 
 from __future__ import annotations
@@ -15,9 +22,12 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradtx import _tree
+from gradtx import _registry, _tree
+from gradtx._base import Mask
+from gradtx._combine import MaskedState
 from gradtx._transforms.bound import _band
 from gradtx._transforms.scaling import learning_rate_at
+from gradtx._wrappers.hyperparams import InjectHyperparamsState, inner_arguments
 
 Path = tuple[int | str, ...]
 HALF = (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16))
@@ -31,6 +41,8 @@ class Spec(NamedTuple):
     scalars: Callable[[Any, Any], list[jax.Array]]  # (state, compute dtype) -> hp
     rsqrt: bool = False  # the kernel takes a reciprocal square root (see fused_math.h)
     half: tuple[Any, ...] = HALF  # the half-precision dtypes its tests cover bit for bit
+    mask: Mask | None = None  # weight decay only where True; the other leaves go to `undecayed`
+    undecayed: str = ""  # the target without the weight-decay term, same scalars
 
 
 def _neg_lr(learning_rate: Any, state: Any, dtype: Any) -> jax.Array:
@@ -40,8 +52,15 @@ def _neg_lr(learning_rate: Any, state: Any, dtype: Any) -> jax.Array:
 
 
 def _rate(rate: Any, state: Any, dtype: Any) -> jax.Array:
-    """A scheduled or constant rate (weight decay) as `add_decayed_weights` reads it."""
+    """A scheduled or constant rate (weight decay) as `add_decayed_weights` reads it, from its
+    state (inside `masked`'s when it has a mask)."""
+    state = state.inner_state if isinstance(state, MaskedState) else state
     return jnp.asarray(learning_rate_at(rate, state.count), dtype)
+
+
+def _decay_mask(spec: Spec, a: dict[str, Any], undecayed: str) -> Spec:
+    """`spec` with the alias's weight-decay mask, if it has one."""
+    return spec if a["mask"] is None else spec._replace(mask=a["mask"], undecayed=undecayed)
 
 
 def _adam_like(a: dict[str, Any], state: Any, dtype: Any) -> list[jax.Array]:
@@ -65,7 +84,7 @@ def _nesterov_factors(a: dict[str, Any], state: Any, dtype: Any) -> list[jax.Arr
 def adam(a: dict[str, Any], state: Any, *, decay: bool, nesterov: bool = False) -> Spec | None:
     """adam, adamw, nadam, nadamw: (ScaleByAdamState, [AddDecayedWeightsState], lr state)."""
     nesterov = nesterov or a.get("nesterov", False)
-    if decay and a["mask"] is not None or len(state) != 2 + decay:
+    if len(state) != 2 + decay:
         return None
 
     def scalars(state, dtype):
@@ -74,8 +93,9 @@ def adam(a: dict[str, Any], state: Any, *, decay: bool, nesterov: bool = False) 
         hp += _nesterov_factors(a, state[0], dtype) if nesterov else [jnp.zeros([], dtype)] * 2
         return hp
 
-    target = "gradtx_" + ("nadam" if nesterov else "adam") + ("w" if decay else "")
-    return Spec(target, ((0, "mu"), (0, "nu")), scalars)
+    plain = "gradtx_" + ("nadam" if nesterov else "adam")
+    spec = Spec(plain + ("w" if decay else ""), ((0, "mu"), (0, "nu")), scalars)
+    return _decay_mask(spec, a, plain) if decay else spec
 
 
 def _one_scaler(
@@ -104,6 +124,19 @@ def _adamax_head(a, state, dtype):
     count = _tree.safe_increment(state.count)
     b1, b2, eps = _tree.as_dtype(dtype, a["b1"], a["b2"], a["eps"])
     return [b1, 1 - b1, b2, eps, 1 / _tree.bias_correction(b1, count, dtype)], []
+
+
+def adamaxw(a: dict[str, Any], state: Any) -> Spec | None:
+    """adamaxw: (ScaleByAdamaxState, AddDecayedWeightsState, lr state)."""
+    if len(state) != 3:
+        return None
+
+    def scalars(state, dtype):
+        hp = _adamax_head(a, state[0], dtype)[0] + [_neg_lr(a["learning_rate"], state[2], dtype)]
+        return hp + [_rate(a["weight_decay"], state[1], dtype)]
+
+    spec = Spec("gradtx_adamaxw", ((0, "mu"), (0, "nu")), scalars, half=ADAMAX_HALF)
+    return _decay_mask(spec, a, "gradtx_adamax")
 
 
 def _radam_head(a, state, dtype):
@@ -175,7 +208,7 @@ def rmsprop(a: dict[str, Any], state: Any) -> Spec | None:
 
 def lion(a: dict[str, Any], state: Any) -> Spec | None:
     """lion: (ScaleByLionState, AddDecayedWeightsState, lr state)."""
-    if a["mask"] is not None or len(state) != 3:
+    if len(state) != 3:
         return None
 
     def scalars(state, dtype):
@@ -183,7 +216,7 @@ def lion(a: dict[str, Any], state: Any) -> Spec | None:
         wd = _rate(a["weight_decay"], state[1], dtype)
         return [b1, 1 - b1, b2, 1 - b2, wd, _neg_lr(a["learning_rate"], state[2], dtype)]
 
-    return Spec("gradtx_lion", ((0, "mu"),), scalars)
+    return _decay_mask(Spec("gradtx_lion", ((0, "mu"),), scalars), a, "gradtx_lion_undecayed")
 
 
 def bound(a: dict[str, Any], state: Any, *, running_max: bool) -> Spec | None:
@@ -213,16 +246,47 @@ def bound(a: dict[str, Any], state: Any, *, running_max: bool) -> Spec | None:
     return Spec(target, paths, scalars, half=())
 
 
+def injected(
+    make: Callable, recipe: _registry.Recipe
+) -> Callable[[dict[str, Any], Any], Spec | None]:
+    """The spec of `inject_hyperparams(alias)` from the alias's `make`: its trees and scalars
+    read from `state.inner_state`, its arguments from the hyperparameters in the state (scalars
+    only: a hyperparameter of another shape takes the XLA path)."""
+
+    def make_injected(a: dict[str, Any], state: Any) -> Spec | None:
+        del a  # the recorded arguments: the state holds the values the update uses
+        if not isinstance(state, InjectHyperparamsState):
+            return None
+        if any(jnp.shape(h) != () for h in state.hyperparams.values()):
+            return None
+        spec = make(inner_arguments(recipe, state), state.inner_state)
+        if spec is None:
+            return None
+
+        def scalars(state, dtype):
+            inner = make(inner_arguments(recipe, state), state.inner_state)
+            return inner.scalars(state.inner_state, dtype)
+
+        paths = tuple(("inner_state", *path) for path in spec.paths)
+        half = tuple(d for d in spec.half if d in INJECTED_HALF.get(spec.target, spec.half))
+        return spec._replace(paths=paths, scalars=scalars, half=half)
+
+    return make_injected
+
+
+# Injected float16 Nesterov SGD: where two NaNs meet in p + u, XLA keeps the other one's sign (its
+# fusion of the injected learning rate orders the operands otherwise): not fused.
+INJECTED_HALF = {"gradtx_nesterov": (jnp.dtype(jnp.bfloat16),)}
+# float16 AdaMax differs from XLA in the last place on a few elements: not fused.
+ADAMAX_HALF = (jnp.dtype(jnp.bfloat16),)
 SPECS: dict[str, Callable[[dict[str, Any], Any], Spec | None]] = {
     "sgd": sgd,
     "adam": lambda a, s: adam(a, s, decay=False),
     "adamw": lambda a, s: adam(a, s, decay=True),
     "nadam": lambda a, s: adam(a, s, decay=False, nesterov=True),
     "nadamw": lambda a, s: adam(a, s, decay=True, nesterov=True),
-    # float16 AdaMax differs from XLA in the last place on a few elements: not fused.
-    "adamax": _one_scaler(
-        "gradtx_adamax", ((0, "mu"), (0, "nu")), _adamax_head, half=(jnp.dtype(jnp.bfloat16),)
-    ),
+    "adamax": _one_scaler("gradtx_adamax", ((0, "mu"), (0, "nu")), _adamax_head, half=ADAMAX_HALF),
+    "adamaxw": adamaxw,
     "amsgrad": _one_scaler("gradtx_amsgrad", ((0, "mu"), (0, "nu"), (0, "nu_max")), _amsgrad_head),
     "adabelief": adabelief,
     "radam": radam,

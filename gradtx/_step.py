@@ -39,13 +39,29 @@ def _traced_step(tx, params, grads, state, extra, fused):
     if run is None:
         return _xla_step(tx, params, grads, state, extra)
 
+    def xla_step(params, grads, state):
+        return _xla_step(tx, params, grads, state, {})
+
+    @jax.custom_batching.custom_vmap
+    def kernel(params, grads, state):
+        return run(params, grads, state)
+
+    @kernel.def_vmap
+    def kernel_vmap(axis_size, in_batched, params, grads, state):
+        # Batched after tracing (`vmap` of a `lax.scan` or `jit` whose body steps): the XLA path,
+        # batched, as under a direct `vmap` (its tracers never reach `plan`).
+        del axis_size
+        axes = tuple(jax.tree.map(lambda batched: 0 if batched else None, in_batched))
+        out = jax.vmap(xla_step, in_axes=axes)(params, grads, state)
+        return out, jax.tree.map(lambda _: True, out)
+
     @jax.custom_jvp
     def fused_step(params, grads, state):
-        return run(params, grads, state)
+        return kernel(params, grads, state)
 
     @fused_step.defjvp
     def fused_step_jvp(primals, tangents):  # differentiate the definition, never the kernel
-        return jax.jvp(lambda *a: _xla_step(tx, *a, {}), primals, tangents)
+        return jax.jvp(xla_step, primals, tangents)
 
     return fused_step(params, grads, state)
 
@@ -77,15 +93,17 @@ def step(
     The same as `updates, state = tx.update(grads, state, params, **extra_args)` followed by
     `params = gradtx.apply_updates(params, updates)`, bit for bit, for every transformation. On
     CPU, for `sgd` (plain, heavy ball, Nesterov), `adagrad`, `rmsprop` (eps in the root; centered,
-    heavy-ball momentum), `adam`, `adamw`, `nadam`, `nadamw` (without a mask), `adamax`,
-    `amsgrad`, `adabelief`, `radam`, `lion` (without a mask), `adabound` and `amsbound`, on
-    float32 or float64 leaves with their state in the same dtype, bfloat16/float16 leaves
-    (computed in float32, rounded where the chain rounds) or half-precision `mu_dtype` moments
-    beside float32 params, the step runs as a fused C++
-    kernel (XLA FFI custom calls, in place) when it is built (`fused_available()`); everywhere
-    else (another optimizer or option, GPU/TPU, sharded arrays, under `vmap` or differentiation)
-    it takes the XLA path, chosen when the step is traced. Learning-rate and weight-decay
-    schedules are evaluated in JAX and enter the kernel as operands: no recompilation.
+    heavy-ball momentum), `adam`, `adamw`, `nadam`, `nadamw`, `adamax`, `adamaxw`, `amsgrad`,
+    `adabelief`, `radam`, `lion`, `adabound` and `amsbound` (with or without a weight-decay
+    `mask`; each also built by `inject_hyperparams`), on float32 or float64 leaves with their
+    state in the same dtype, bfloat16/float16 leaves (computed in float32, rounded where the
+    chain rounds) or half-precision `mu_dtype` moments beside float32 params, the step runs as a
+    fused C++ kernel (XLA FFI custom calls, in place) when it is built (`fused_available()`);
+    everywhere else (another optimizer or option, GPU/TPU, sharded arrays, under `vmap` or
+    differentiation, including a `vmap` of a `lax.scan` or `jit` whose body steps) it takes the
+    XLA path, chosen when the step is traced or batched. Learning-rate and weight-decay
+    schedules, and hyperparameters injected into the state, are evaluated in JAX and enter the
+    kernel as operands: changing them does not recompile.
 
     Called outside `jax.jit`, the step runs as one compiled program (compiled once per `tx`
     and tree structure).

@@ -101,13 +101,61 @@ FUSED = {
     "rmsprop_centered_momentum": lambda: gradtx.rmsprop(0.1, centered=True, momentum=0.9),
     "adabound": lambda: gradtx.adabound(0.1, weight_decay=0.01),
     "amsbound": lambda: gradtx.amsbound(gradtx.linear_schedule(0.1, 0.01, 20)),
+    "adamaxw": lambda: gradtx.adamaxw(0.1, weight_decay=0.1),
 }
+
+
+def matrices(params):
+    return jax.tree.map(lambda x: x.ndim > 1, params)
+
+
+def by_name(params):  # a prefix of the params' tree
+    return {key: key in ("w", "layers") for key in params}
+
+
+# A weight-decay mask: the leaves outside it skip the decay (never `u + 0 p`), in calls of their
+# own; a mask function of the leaves, and one returning a prefix of the tree.
+MASKED = {
+    "adamw_mask": lambda: gradtx.adamw(0.05, weight_decay=0.1, mask=matrices),
+    "nadamw_mask": lambda: gradtx.nadamw(0.05, weight_decay=0.1, mask=by_name),
+    "adamaxw_mask": lambda: gradtx.adamaxw(0.1, weight_decay=0.1, mask=by_name),
+    "lion_mask": lambda: gradtx.lion(0.1, weight_decay=0.1, mask=matrices),
+}
+# `inject_hyperparams`: the kernel's scalars come from the hyperparameters in the state.
+inject = gradtx.inject_hyperparams
+INJECTED = {
+    "inject_sgd": lambda: inject(gradtx.sgd)(learning_rate=0.1),
+    "inject_momentum": lambda: inject(gradtx.sgd)(learning_rate=0.1, momentum=0.9),
+    "inject_nesterov": lambda: inject(gradtx.sgd)(learning_rate=0.1, momentum=0.9, nesterov=True),
+    "inject_adam": lambda: inject(gradtx.adam)(learning_rate=0.1, eps_root=1e-8),
+    "inject_adamw_mask": lambda: inject(gradtx.adamw)(
+        learning_rate=gradtx.linear_schedule(0.1, 0.01, 20), weight_decay=0.1, mask=matrices
+    ),
+    "inject_nadamw": lambda: inject(gradtx.nadamw)(learning_rate=0.1, weight_decay=0.05),
+    "inject_adamax": lambda: inject(gradtx.adamax)(learning_rate=0.1),
+    "inject_adamaxw": lambda: inject(gradtx.adamaxw)(learning_rate=0.1, weight_decay=0.1),
+    "inject_amsgrad": lambda: inject(gradtx.amsgrad)(learning_rate=0.1),
+    "inject_adabelief": lambda: inject(gradtx.adabelief)(learning_rate=0.1),
+    "inject_radam": lambda: inject(gradtx.radam)(learning_rate=0.1),
+    "inject_lion": lambda: inject(gradtx.lion)(learning_rate=0.1, weight_decay=0.1),
+    "inject_adagrad": lambda: inject(gradtx.adagrad)(learning_rate=0.1),
+    "inject_rmsprop": lambda: inject(gradtx.rmsprop)(
+        learning_rate=0.1, centered=True, momentum=0.9
+    ),
+    "inject_adabound": lambda: inject(gradtx.adabound)(learning_rate=0.1, weight_decay=0.01),
+    "inject_amsbound": lambda: inject(gradtx.amsbound)(
+        learning_rate=gradtx.linear_schedule(0.1, 0.01, 20)
+    ),
+}
+FUSED |= MASKED | INJECTED
 # Moments stored in half precision beside float32 params (`mu_dtype`).
 MU_DTYPE = {
     "adam_mu_bf16": lambda: gradtx.adam(0.1, mu_dtype=jnp.bfloat16),
     "nadam_mu_f16": lambda: gradtx.nadam(0.1, mu_dtype=jnp.float16),
     "amsgrad_mu_bf16": lambda: gradtx.amsgrad(0.1, mu_dtype=jnp.bfloat16),
     "lion_mu_bf16": lambda: gradtx.lion(0.1, mu_dtype=jnp.bfloat16),
+    "adamw_mask_mu_bf16": lambda: gradtx.adamw(0.1, mu_dtype=jnp.bfloat16, mask=by_name),
+    "inject_adam_mu_bf16": lambda: inject(gradtx.adam)(learning_rate=0.1, mu_dtype=jnp.bfloat16),
 }
 TREES = {
     "mixed": lambda dtype: {
@@ -184,22 +232,35 @@ def test_fused_equals_xla_path_bit_for_bit(dtype):
     runs, hlo = run_both(txs, params, gradient_sequence(params, 0))
     for name, (fused, plain) in zip(FUSED, runs, strict=True):
         assert_same_bits(fused, plain), name
-    expect_custom_calls(hlo, len(FUSED))
+    expect_custom_calls(hlo, len(FUSED) + len(MASKED) + 1)  # + the masked injected adamw
 
 
 # Half precision the kernel leaves to XLA: float16 AdaMax (a few last-place differences), the
-# bound aliases (a NaN's sign where two NaNs meet), and state in another half dtype than params.
+# bound aliases and float16 injected Nesterov SGD (a NaN's sign where two NaNs meet), and state
+# in another half dtype than params.
 HALF_UNFUSED = {
-    jnp.bfloat16: {"adabound", "amsbound", "nadam_mu_f16"},
+    jnp.bfloat16: {"adabound", "amsbound", "inject_adabound", "inject_amsbound", "nadam_mu_f16"},
     jnp.float16: {
         "adamax",
+        "adamaxw",
+        "adamaxw_mask",
+        "inject_adamax",
+        "inject_adamaxw",
         "adabound",
         "amsbound",
+        "inject_adabound",
+        "inject_amsbound",
+        "inject_nesterov",
         "adam_mu_bf16",
         "amsgrad_mu_bf16",
         "lion_mu_bf16",
+        "adamw_mask_mu_bf16",
+        "inject_adam_mu_bf16",
     },
 }
+# Calls per fused optimizer on the half-precision tree: two where a mask splits {w, b, s}.
+TWO_CALLS = {"adamw_mask", "nadamw_mask", "adamaxw_mask", "lion_mask", "inject_adamw_mask"}
+TWO_CALLS |= {"adamw_mask_mu_bf16"}
 
 
 @pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16, jnp.float32])
@@ -212,7 +273,8 @@ def test_half_precision_fused_equals_xla_path_bit_for_bit(dtype):
     for name, (fused, plain) in zip(makes, runs, strict=True):
         assert_same_bits(fused, plain), name
     unfused = HALF_UNFUSED.get(dtype, set())
-    expect_custom_calls(hlo, len([name for name in makes if name not in unfused]))
+    fused = [name for name in makes if name not in unfused]
+    expect_custom_calls(hlo, len(fused) + len(TWO_CALLS.intersection(fused)))
 
 
 def test_an_empty_tree_steps_its_counters():
@@ -224,11 +286,11 @@ def test_an_empty_tree_steps_its_counters():
 
 OTHERS = {
     "mu_dtype_f64": lambda: gradtx.adam(0.1, mu_dtype=jnp.float64),
-    "mask": lambda: gradtx.adamw(0.1, mask=lambda p: jax.tree.map(lambda x: x.ndim > 1, p)),
-    "adamaxw": lambda: gradtx.adamaxw(0.1),
     "rmsprop_eps_outside": lambda: gradtx.rmsprop(0.1, eps_in_sqrt=False),
     "radam_nesterov": lambda: gradtx.radam(0.1, nesterov=True),
-    "inject_hyperparams": lambda: gradtx.inject_hyperparams(gradtx.adam)(learning_rate=0.1),
+    "inject_rmsprop_eps_outside": lambda: inject(gradtx.rmsprop)(
+        learning_rate=0.1, eps_in_sqrt=False
+    ),
     "chain": lambda: gradtx.chain(gradtx.scale_by_adam(), gradtx.scale_by_learning_rate(0.1)),
 }
 
@@ -270,6 +332,31 @@ def test_vmap_over_step_equals_the_xla_path():
         assert_same_bits(stepped, plain)
 
 
+def test_vmap_over_a_scan_that_steps_takes_the_xla_path():
+    """A `lax.scan` body is traced before `vmap` batches it, so `step` sees `jit`'s tracers and
+    plans the kernel: batching it then takes the XLA path, batched (the kernel run once per
+    problem rounds otherwise in the last place). Three problems, four steps."""
+    tx = gradtx.adam(0.1)
+    params = {"w": jnp.zeros((3, 4, 5)), "b": jnp.zeros((3, 5))}
+    grads = jax.tree.map(
+        lambda x: jnp.cos(jnp.arange(4 * x.size, dtype=x.dtype)).reshape(4, *x.shape), params
+    )
+    state = jax.vmap(tx.init)(params)
+
+    def train(fused):
+        def one(params, grads, state):
+            def body(carry, g):
+                return gradtx.step(tx, carry[0], g, carry[1], fused=fused), None
+
+            return jax.lax.scan(body, (params, state), grads)[0]
+
+        return jax.jit(jax.vmap(one, in_axes=(0, 1, 0)))
+
+    stepped, plain = train(True), train(False)
+    assert_same_bits(stepped(params, grads, state), plain(params, grads, state))
+    expect_custom_call(stepped.lower(params, grads, state).as_text(), False)
+
+
 def test_grad_through_step_equals_the_xla_path():
     tx = gradtx.adamw(0.1, weight_decay=0.01)
     params = {"w": jnp.linspace(-1.0, 1.0, 12).reshape(3, 4)}
@@ -308,6 +395,30 @@ def test_a_schedule_changes_the_rate_without_recompiling():
     assert len(traces) == 1
     assert moved[0] > moved[1] > moved[2] > moved[3] > 0  # the rate halves every step
     assert train_step._cache_size() == 1
+
+
+def test_an_injected_rate_changes_without_recompiling():
+    """A learning rate written into `state.hyperparams` reaches the kernel as an operand."""
+    tx = gradtx.inject_hyperparams(gradtx.adamw)(learning_rate=0.1, mask=matrices)
+    traces = []
+
+    @jax.jit
+    def train_step(params, grads, state):
+        traces.append(1)
+        return gradtx.step(tx, params, grads, state)
+
+    params = {"w": jnp.ones((5, 4)), "b": jnp.ones(4)}
+    state = tx.init(params)
+    grads = jax.tree.map(lambda x: jnp.full_like(x, 0.5), params)
+    moved = []
+    for rate in (0.1, 0.05, 0.025):
+        state.hyperparams["learning_rate"] = jnp.asarray(rate, jnp.float32)
+        new, state = train_step(params, grads, state)
+        moved.append(float(params["b"][0] - new["b"][0]))
+        params = new
+    assert len(traces) == 1 and train_step._cache_size() == 1
+    assert moved[0] > moved[1] > moved[2] > 0
+    expect_custom_calls(train_step.lower(params, grads, state).as_text(), 2)
 
 
 def test_eager_step_compiles_once_and_donates():

@@ -120,15 +120,19 @@ struct Adam : Rule {
   }
 };
 
-// AdaMax: m as Adam's, nu = max(|g| + eps, b2 nu), u = (m r1) / nu.
-// hp = [b1, 1 - b1, b2, eps, r1, -lr].
+// AdaMax, and with decoupled weight decay (kDecay, as AdamW's):
+//   m as Adam's, nu = max(|g| + eps, b2 nu), u = (m r1) / nu;  u = u + wd p.
+// hp = [b1, 1 - b1, b2, eps, r1, -lr, wd].
+template <bool kDecay>
 struct Adamax : Rule {
-  static constexpr int kFields = 2, kHp = 6;
+  static constexpr int kFields = 2, kHp = 6 + kDecay;
   template <bool kFma, typename T, class R>
   static void Element(const T* hp, const R& r, T& p, T g, T* s) {
     s[0] = r.S(0, MulAdd<kFma>(hp[1], g, hp[0] * s[0]));
     s[1] = r.S(1, Max(std::abs(g) + hp[3], s[1] * hp[2]));
-    p = Descend<kFma>(r, p, r.P((s[0] * hp[4]) / s[1]), hp[5]);
+    T u = r.P((s[0] * hp[4]) / s[1]);
+    if constexpr (kDecay) u = r.P(MulAdd<kFma>(hp[6], p, u));
+    p = Descend<kFma>(r, p, u, hp[5]);
   }
 };
 
@@ -171,15 +175,18 @@ struct Radam : Rule {
   }
 };
 
-// Lion: u = sign((1 - b1) g + b1 m) + wd p, then m = (1 - b2) g + b2 m.
-// hp = [b1, 1 - b1, b2, 1 - b2, wd, -lr].
+// Lion: u = sign((1 - b1) g + b1 m), then m = (1 - b2) g + b2 m; with weight decay (kDecay)
+// u = u + wd p (a leaf outside the decay mask skips the addition). hp = [b1, 1 - b1, b2, 1 - b2,
+// wd, -lr].
+template <bool kDecay>
 struct Lion : Rule {
   static constexpr int kFields = 1, kHp = 6;
   template <bool kFma, typename T, class R>
   static void Element(const T* hp, const R& r, T& p, T g, T* s) {
     const T c = MulAdd<kFma>(hp[1], g, hp[0] * s[0]);
     s[0] = r.S(0, MulAdd<kFma>(hp[3], g, hp[2] * s[0]));
-    const T u = r.P(MulAdd<kFma>(hp[4], p, r.P(Sign(c))));
+    T u = r.P(Sign(c));
+    if constexpr (kDecay) u = r.P(MulAdd<kFma>(hp[4], p, u));
     p = Descend<kFma>(r, p, u, hp[5]);
   }
 };

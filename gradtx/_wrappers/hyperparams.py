@@ -79,6 +79,25 @@ def _default_dtype(params: Any) -> Any:
     return jnp.finfo(_tree.compute_dtype(*leaves) if leaves else jnp.float32).dtype
 
 
+def _hyperparams_at(state: InjectHyperparamsState, schedules: Mapping[str, Callable]) -> dict:
+    """The hyperparameters of the update at `state`: those stored, schedules evaluated at
+    `state.count` in their stored dtype."""
+    hyperparams = dict(state.hyperparams)
+    for name, schedule in schedules.items():
+        dtype = jnp.result_type(state.hyperparams[name])
+        hyperparams[name] = jnp.asarray(schedule(state.count), dtype)
+    return hyperparams
+
+
+def inner_arguments(recipe: _registry.Recipe, state: InjectHyperparamsState) -> dict[str, Any]:
+    """The arguments from which the update at `state` rebuilds the inner transformation of an
+    optimizer `inject_hyperparams` built from `recipe` (the fused step reads them)."""
+    alias = _registry.alias_of(recipe.factory)
+    static = recipe.injection.static_args | (alias.static if alias is not None else frozenset())
+    fixed, _, schedules = _sort(recipe.arguments, static)
+    return {**fixed, **_hyperparams_at(state, schedules)}
+
+
 @_registry.register_wrapper
 def inject_hyperparams(
     factory: Callable[..., GradientTransformation],
@@ -179,10 +198,7 @@ def inject_hyperparams(
 
         def update(updates, state, params=None, **extra_args):
             _validate.check_state("inject_hyperparams", state, InjectHyperparamsState)
-            hyperparams = dict(state.hyperparams)
-            for name, schedule in schedules.items():
-                dtype = jnp.result_type(state.hyperparams[name])
-                hyperparams[name] = jnp.asarray(schedule(state.count), dtype)
+            hyperparams = _hyperparams_at(state, schedules)
             inner = build(hyperparams).update
             updates, inner_state = inner(updates, state.inner_state, params, **extra_args)
             count = _tree.safe_increment(state.count)
