@@ -1,19 +1,20 @@
 """The fused CPU step: which optimizers it takes, and how their leaves reach the kernel.
 
 `plan(tx, params, grads, state)` recognises an optimizer built by a registered alias that the
-kernel implements, directly or through `inject_hyperparams` (from the alias's recorded arguments,
-`_registry.recipe_of`, and its `Spec` in `_fused_specs`) and returns a function `(params, grads, state) -> (params, state)` running it as
-XLA FFI custom calls, or None. The chain stays the definition: the scalars are computed with the
-chain's own helpers and passed to the kernel as a 1-D operand (a changed learning rate does not
-recompile), the new state's counters are the chain's own update of an empty tree, and the
-per-element arithmetic is `_native/fused_rules.h`, written operation for operation as XLA
-computes the chain.
+kernel implements, directly or through `inject_hyperparams` (from the alias's recorded
+arguments, `_registry.recipe_of`, and its `Spec` in `_fused_specs`) and returns a function
+`(params, grads, state) -> (params, state)` running it as XLA FFI custom calls, or None. The
+chain stays the definition: the scalars are computed with the chain's own helpers and passed to
+the kernel as a 1-D operand (a changed learning rate does not recompile), the new state's
+counters are the chain's own update of an empty tree (with a weight-decay mask, of the whole
+tree, whose unused leaves XLA removes), and the per-element arithmetic is
+`_native/fused_rules.h`, written operation for operation as XLA computes the chain.
 
 Leaves go to the kernel in calls of at most `CHUNK` leaves sharing their dtypes: XLA's handling
 of in-place aliases grows faster than quadratically with the operands of one call. With a
-weight-decay mask, the leaves outside it go to calls of their own, to the rule without the decay. float16 and
-bfloat16 params or state compute in float32 and round where the chain rounds; float64 leaves
-compute in float64 with their state in float64.
+weight-decay mask, the leaves outside it go to calls of their own, to the rule without the
+decay. float16 and bfloat16 params or state compute in float32 and round where the chain
+rounds; float64 leaves compute in float64 with their state in float64.
 """
 
 from __future__ import annotations
