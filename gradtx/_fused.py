@@ -199,6 +199,17 @@ def _scatter(results: Sequence[Sequence[Any]], where: list[int], out: list) -> N
             column[i] = x
 
 
+def _injected_dtypes_fit(state: Any, columns: list[list[Any]]) -> bool:
+    """Whether the floating hyperparameters `inject_hyperparams` stored are in the one dtype
+    every leaf computes in, as by default. With another `hyperparam_dtype`, XLA fuses their
+    conversion into the chain and may contract a multiply-add the other way (RMSprop with
+    momentum, float64 params, a float32 learning rate: last-place differences)."""
+    stored = {np.dtype(h.dtype) for h in state.hyperparams.values()}
+    computed = {_compute_dtype(row) for row in zip(*columns, strict=True)}
+    floating = {d for d in stored if jnp.issubdtype(d, jnp.floating)}
+    return len(computed) == 1 and floating <= computed
+
+
 def plan(tx: Any, params: Any, grads: Any, state: Any, *, placed: bool = False) -> Run | None:
     """A fused run of `tx`'s step, or None when the kernel does not apply here: an alias it does
     not implement, options it does not take, leaf dtypes it has no rule for, tracers of
@@ -236,6 +247,8 @@ def plan(tx: Any, params: Any, grads: Any, state: Any, *, placed: bool = False) 
         return None
     dtypes = {np.dtype(x.dtype) for column in columns for x in column}
     if not dtypes <= {F32, F64, *spec.half}:
+        return None
+    if recipe.injection is not None and not _injected_dtypes_fit(state, columns):
         return None
     if spec.rsqrt and not all(
         _native.exact_rsqrt("float64" if d == F64 else "float32") for d in dtypes

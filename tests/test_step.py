@@ -294,6 +294,17 @@ def test_other_optimizers_take_the_xla_path():
     expect_custom_call(hlo, False)
 
 
+def test_injected_hyperparameters_in_another_dtype_take_the_xla_path():
+    """float32 hyperparameters over float64 params: XLA fuses their conversion into RMSprop's
+    chain and contracts the momentum's multiply-add the other way than the kernel (half the
+    elements differ in the last place when fused), so `step` takes the XLA path."""
+    params = {"w": jnp.zeros((9, 7), jnp.float64)}
+    tx = inject(gradtx.rmsprop, hyperparam_dtype=jnp.float32)(learning_rate=0.1, momentum=0.9)
+    runs, hlo = run_both([tx], params, gradient_sequence(params, 2))
+    assert_same_bits(*runs[0])
+    expect_custom_call(hlo, False)
+
+
 def test_rsqrt_aliases_take_the_xla_path_where_the_kernels_rsqrt_differs(monkeypatch):
     """The kernel's rsqrt refines the processor's estimate, as XLA's does, but estimates differ
     between processors: `_native.exact_rsqrt` checks them against each other once per process,
@@ -403,7 +414,7 @@ def test_an_injected_rate_changes_without_recompiling():
     grads = jax.tree.map(lambda x: jnp.full_like(x, 0.5), params)
     moved = []
     for rate in (0.1, 0.05, 0.025):
-        state.hyperparams["learning_rate"] = jnp.asarray(rate, jnp.float32)
+        state.hyperparams["learning_rate"] = jnp.asarray(rate, params["w"].dtype)  # as stored
         new, state = train_step(params, grads, state)
         moved.append(float(params["b"][0] - new["b"][0]))
         params = new
