@@ -95,7 +95,8 @@ def step(
     CPU, for `sgd` (plain, heavy ball, Nesterov), `adagrad`, `rmsprop` (eps in the root; centered,
     heavy-ball momentum), `adam`, `adamw`, `nadam`, `nadamw`, `adamax`, `adamaxw`, `amsgrad`,
     `adabelief`, `radam`, `lion`, `adabound` and `amsbound` (with or without a weight-decay
-    `mask`; each also built by `inject_hyperparams`), on float32 or float64 leaves with their
+    `mask`; each also built by `inject_hyperparams`, its hyperparameters stored in the leaves'
+    compute dtype, as by default), on float32 or float64 leaves with their
     state in the same dtype, bfloat16/float16 leaves (computed in float32, rounded where the
     chain rounds) or half-precision `mu_dtype` moments beside float32 params, the step runs as a
     fused C++ kernel (XLA FFI custom calls, in place) when it is built (`fused_available()`);

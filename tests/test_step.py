@@ -121,7 +121,8 @@ MASKED = {
     "lion_mask": lambda: gradtx.lion(0.1, weight_decay=0.1, mask=matrices),
 }
 # `inject_hyperparams`: the kernel's scalars come from the hyperparameters in the state. One
-# optimizer per family of rules (the leaves outside inject_adamw_mask's mask take Adam's).
+# optimizer per family of rules (the leaves outside inject_adamw_mask's mask take Adam's;
+# AMSGrad and AdaBelief share Adam's scalars).
 inject = gradtx.inject_hyperparams
 INJECTED = {
     "inject_nesterov": lambda: inject(gradtx.sgd)(learning_rate=0.1, momentum=0.9, nesterov=True),
@@ -130,8 +131,6 @@ INJECTED = {
     ),
     "inject_nadamw": lambda: inject(gradtx.nadamw)(learning_rate=0.1, weight_decay=0.05),
     "inject_adamaxw": lambda: inject(gradtx.adamaxw)(learning_rate=0.1, weight_decay=0.1),
-    "inject_amsgrad": lambda: inject(gradtx.amsgrad)(learning_rate=0.1),
-    "inject_adabelief": lambda: inject(gradtx.adabelief)(learning_rate=0.1),
     "inject_radam": lambda: inject(gradtx.radam)(learning_rate=0.1),
     "inject_lion": lambda: inject(gradtx.lion)(learning_rate=0.1, weight_decay=0.1),
     "inject_adagrad": lambda: inject(gradtx.adagrad)(learning_rate=0.1),
