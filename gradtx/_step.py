@@ -42,22 +42,29 @@ def _traced_step(tx, params, grads, state, extra, fused):
     def xla_step(params, grads, state):
         return _xla_step(tx, params, grads, state, {})
 
+    # Both paths with the values they close over (a traced learning rate, say) as explicit
+    # operands: `vmap` may batch those too, after tracing, and the batched step must see them.
+    fused_run, fused_consts = jax.closure_convert(run, params, grads, state)
+    xla_run, xla_consts = jax.closure_convert(xla_step, params, grads, state)
+
     @jax.custom_batching.custom_vmap
-    def kernel(params, grads, state):
-        return run(params, grads, state)
+    def kernel(params, grads, state, fused_consts, xla_consts):
+        del xla_consts
+        return fused_run(params, grads, state, *fused_consts)
 
     @kernel.def_vmap
-    def kernel_vmap(axis_size, in_batched, params, grads, state):
+    def kernel_vmap(axis_size, in_batched, params, grads, state, fused_consts, xla_consts):
         # Batched after tracing (`vmap` of a `lax.scan` or `jit` whose body steps): the XLA path,
         # batched, as under a direct `vmap` (its tracers never reach `plan`).
-        del axis_size
-        axes = tuple(jax.tree.map(lambda batched: 0 if batched else None, in_batched))
-        out = jax.vmap(xla_step, in_axes=axes)(params, grads, state)
+        del axis_size, fused_consts
+        batched = (*in_batched[:3], *in_batched[4])
+        axes = tuple(jax.tree.map(lambda b: 0 if b else None, batched))
+        out = jax.vmap(xla_run, in_axes=axes)(params, grads, state, *xla_consts)
         return out, jax.tree.map(lambda _: True, out)
 
     @jax.custom_jvp
     def fused_step(params, grads, state):
-        return kernel(params, grads, state)
+        return kernel(params, grads, state, fused_consts, xla_consts)
 
     @fused_step.defjvp
     def fused_step_jvp(primals, tangents):  # differentiate the definition, never the kernel

@@ -358,6 +358,27 @@ def test_vmap_over_a_scan_that_steps_takes_the_xla_path():
     expect_custom_call(stepped.lower(params, grads, state).as_text(), False)
 
 
+def test_vmap_over_a_jitted_scan_with_a_batched_learning_rate_takes_the_xla_path():
+    """The step closes over the learning rate; `vmap` batches it after the jitted body is
+    traced (a sweep over rates): the batched step sees it and takes the XLA path."""
+    params = {"w": jnp.zeros((4, 5))}
+    grads = jnp.cos(jnp.arange(3 * 20.0)).reshape(3, 4, 5)
+
+    def sweep(fused):
+        def run(rate):
+            tx = gradtx.adam(rate)
+
+            def body(carry, g):
+                return gradtx.step(tx, carry[0], {"w": g}, carry[1], fused=fused), None
+
+            return jax.lax.scan(body, (params, tx.init(params)), grads)[0]
+
+        return jax.vmap(jax.jit(run))
+
+    rates = jnp.array([0.1, 0.01])
+    assert_same_bits(sweep(True)(rates), sweep(False)(rates))
+
+
 def test_grad_through_step_equals_the_xla_path():
     tx = gradtx.adamw(0.1, weight_decay=0.01)
     params = {"w": jnp.linspace(-1.0, 1.0, 12).reshape(3, 4)}
