@@ -5,7 +5,7 @@
 // The arithmetic is the XLA floor kernel's (benchmarks/measure.py `floor_kernel`), cheap enough
 // that memory bandwidth bounds the loop: p <- 0.5 p + 1e-3 g, and each moment m <- 0.5 m + 1.
 // bfloat16 arrays are computed in float32 and rounded once, to nearest even, as gradtx's kernel
-// rounds. Threads: GRADTX_FUSED_THREADS (default 1), as for gradtx's kernel, so that the two are
+// rounds. Threads: GRADTX_FUSED_THREADS (default: the processors available), as for gradtx's kernel, so that the two are
 // compared under the same threading.
 //
 // Built at benchmark time by benchmarks/floor_c.py with gradtx/_native/build.py's flags.
@@ -14,6 +14,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 #include "xla/ffi/api/ffi.h"
 
@@ -55,7 +59,11 @@ struct Compute<std::uint16_t> {
 int Threads() {
   static const int threads = [] {
     const char* value = std::getenv("GRADTX_FUSED_THREADS");
-    const int n = value ? std::atoi(value) : 1;
+#if defined(_OPENMP)
+    const int n = value ? std::atoi(value) : omp_get_num_procs();
+#else
+    const int n = 1;
+#endif
     return n < 1 ? 1 : n;
   }();
   return threads;

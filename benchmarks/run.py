@@ -305,7 +305,7 @@ def meta(args: argparse.Namespace, started: float, load_before: tuple) -> dict:
         "backend": jax.default_backend(),
         "device": str(jax.devices()[0].device_kind),
         "fused_available": gradtx.fused_available(),
-        "fused_threads": os.environ.get("GRADTX_FUSED_THREADS", "1"),
+        "fused_threads": os.environ.get("GRADTX_FUSED_THREADS", "all processors"),
         "floor_c": floor_c.load() or "built",
         "cpu_count": os.cpu_count(),
         "load_average_before": list(load_before),

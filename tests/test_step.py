@@ -185,8 +185,8 @@ def gradient_sequence(params, seed):
     return treedef.unflatten([draw(x, k) for k, x in enumerate(leaves)])
 
 
-def run_both(txs, params, grads):
-    """STEPS steps of the fused path and of the XLA path for each of `txs`: one jitted program
+def run_both(txs, params, grads, steps=STEPS):
+    """`steps` steps of the fused path and of the XLA path for each of `txs`: one jitted program
     steps every optimizer both ways (XLA:CPU compiles one program for many optimizers faster
     than one each), called once per step. (Inside a `lax.scan` XLA rounds some half-precision
     chains differently from the jitted step a training loop runs: the reference is the step.)"""
@@ -199,7 +199,7 @@ def run_both(txs, params, grads):
 
     program = jax.jit(one)
     carries = [((params, tx.init(params)),) * 2 for tx in txs]
-    for t in range(STEPS):
+    for t in range(steps):
         carries = program(carries, jax.tree.map(lambda g, t=t: g[t], grads))
     return carries, program.lower(carries, jax.tree.map(lambda g: g[0], grads)).as_text()
 
@@ -227,6 +227,20 @@ def test_fused_equals_xla_path_bit_for_bit(dtype):
     for name, (fused, plain) in zip(FUSED, runs, strict=True):
         assert_same_bits(fused, plain), name
     expect_custom_calls(hlo, len(FUSED) + len(MASKED) + 1)  # + the masked injected adamw
+
+
+def test_a_leaf_split_over_threads_equals_the_xla_path():
+    """A leaf of more than two 32k-element blocks runs on OpenMP threads (GRADTX_FUSED_THREADS,
+    by default every processor): each worker flushes subnormals as the caller does. Adam and
+    RMSprop (the tiled root), float32 and bfloat16, 3 steps."""
+    txs = [gradtx.adam(0.1), gradtx.rmsprop(0.1, momentum=0.9)]
+    for dtype in (jnp.float32, jnp.bfloat16):
+        params = {"w": jnp.zeros((3 * 2**15 + 5,), dtype)}
+        grads = jax.tree.map(lambda g: g[:3], gradient_sequence(params, 2))
+        runs, hlo = run_both(txs, params, grads, steps=3)
+        for fused, plain in runs:
+            assert_same_bits(fused, plain)
+        expect_custom_calls(hlo, len(txs))
 
 
 # Half precision the kernel leaves to XLA: float16 AdaMax (a few last-place differences), the

@@ -198,7 +198,8 @@ struct Adagrad : Rule {
   template <bool kFma, typename T, class R>
   static void Element(const T* hp, const R& r, T& p, T g, T* s) {
     s[0] = r.S(0, MulAdd<kFma>(g, g, s[0]));
-    const T scale = s[0] > 0 ? r.template Rsqrt<kFma>(s[0] + hp[0]) : T(0);
+    const T root = r.template Rsqrt<kFma>(s[0] + hp[0]);  // taken everywhere: no branch
+    const T scale = s[0] > 0 ? root : T(0);
     p = Descend<kFma>(r, p, r.P(scale * g), hp[1]);
   }
 };

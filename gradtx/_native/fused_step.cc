@@ -54,13 +54,18 @@ struct ControlWord {
 #endif
 };
 
-// Threads per call: GRADTX_FUSED_THREADS, default 1. XLA:CPU runs several programs' operations on
-// its own threads, and on a loaded machine OpenMP workers that spin at barriers slow a step
-// down tenfold (measured on 2 busy cores); set it to the core count on an otherwise idle host.
+// Threads per call: GRADTX_FUSED_THREADS, by default the processors this process may run on (as
+// XLA:CPU splits a large loop over its threads; a call of fewer than 2 blocks runs on one). On
+// a host busy with other work, OpenMP workers that wait at barriers can slow a step down many
+// times (tenfold measured on 2 cores shared with other jobs): there set it to 1.
 int Threads() {
   static const int threads = [] {
     const char* value = std::getenv("GRADTX_FUSED_THREADS");
-    const int n = value ? std::atoi(value) : 1;
+#if defined(_OPENMP)
+    const int n = value ? std::atoi(value) : omp_get_num_procs();
+#else
+    const int n = 1;
+#endif
     return n < 1 ? 1 : n;
   }();
   return threads;
