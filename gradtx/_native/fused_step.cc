@@ -128,7 +128,7 @@ struct RsqrtResult : Base {
   }
 };
 
-// Elements begin..end of a rule with a reciprocal square root, kTile at a time: the rule runs
+// Elements begin..end of a rule with a reciprocal square root, kRun at a time: the rule runs
 // on copies to collect the roots' operands, RsqrtTile takes them all at once, and the rule runs
 // again with those roots, storing. `load(f, i)` reads field f (0 params, 1 gradients, 2 + j
 // state field j) of element i; `store(f, i, x)` writes result f (0 params, 1 + j state field j).
@@ -136,19 +136,20 @@ template <class Rule, bool kFma, typename T, class Base, class Load, class Store
 void ApplyTiled(const T* hp, const Base& base, std::size_t begin, std::size_t end,
                 const Load& load, const Store& store) {
   constexpr int F = Rule::kFields;
-  for (std::size_t i0 = begin; i0 < end; i0 += kTile) {
-    const int n = end - i0 < static_cast<std::size_t>(kTile) ? static_cast<int>(end - i0) : kTile;
-    T operands[kTile], roots[kTile];
-    for (int j = 0; j < kTile; ++j) operands[j] = T(1);  // lanes past the end, and no root taken
-    for (int j = 0; j < n; ++j) {
+  constexpr int kRun = 32 * kTile;  // elements per pass
+  // `count` elements from i0: a compile-time kRun for whole runs, so their loops vectorize
+  const auto run = [&](std::size_t i0, auto count) {
+    T operands[kRun], roots[kRun];
+    for (int j = 0; j < kRun; ++j) operands[j] = T(1);  // lanes past the end, and no root taken
+    for (int j = 0; j < count; ++j) {
       T s[F > 0 ? F : 1];
       for (int f = 0; f < F; ++f) s[f] = load(2 + f, i0 + j);
       T p = load(0, i0 + j);
       const RsqrtOperand<T, Base> r{base, &operands[j]};
       Rule::template Element<kFma>(hp, r, p, load(1, i0 + j), s);
     }
-    RsqrtTile<kFma>(operands, roots);
-    for (int j = 0; j < n; ++j) {
+    for (int j = 0; j < count; j += kTile) RsqrtTile<kFma>(operands + j, roots + j);
+    for (int j = 0; j < count; ++j) {
       T s[F > 0 ? F : 1];
       for (int f = 0; f < F; ++f) s[f] = load(2 + f, i0 + j);
       T p = load(0, i0 + j);
@@ -157,7 +158,10 @@ void ApplyTiled(const T* hp, const Base& base, std::size_t begin, std::size_t en
       for (int f = 0; f < F; ++f) store(1 + f, i0 + j, s[f]);
       store(0, i0 + j, p);
     }
-  }
+  };
+  std::size_t i0 = begin;
+  for (; i0 + kRun <= end; i0 += kRun) run(i0, std::integral_constant<int, kRun>());
+  if (i0 < end) run(i0, static_cast<int>(end - i0));
 }
 
 // One range of one leaf, every field in T: typed loads and stores the compiler vectorizes.
