@@ -41,7 +41,7 @@ setup(
         Extension(
             "gradtx._native._fused_step",
             ["gradtx/_native/fused_step.cc"],
-            depends=["gradtx/_native/fused_math.h", "gradtx/_native/fused_rules.h"],
+            depends=[f"gradtx/_native/{h}" for h in ("fused_math.h", "fused_rules.h", "threads.h")],
         )
     ],
     cmdclass={"build_ext": BuildFusedStep},

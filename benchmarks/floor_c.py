@@ -15,7 +15,6 @@ import functools
 import hashlib
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -31,6 +30,7 @@ def _cache_path(cxx: str, include: str) -> Path:
     key = hashlib.sha256()
     for part in (
         SOURCE.read_bytes(),
+        (build.HERE / "threads.h").read_bytes(),
         cxx.encode(),
         include.encode(),
         *map(str.encode, build.FLAGS),
@@ -38,25 +38,6 @@ def _cache_path(cxx: str, include: str) -> Path:
         key.update(part)
     folder = Path(tempfile.gettempdir()) / f"gradtx-bench-floor-{key.hexdigest()[:16]}"
     return folder / build.library_name().replace(build.LIBRARY_STEM, "_floor_kernel")
-
-
-def _compile(cxx: str, include: str, output: Path) -> str | None:
-    """Compile to `output` with build.py's flags, its fast ones first; None, or why it failed."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    errors = []
-    with tempfile.TemporaryDirectory() as scratch:
-        trial = Path(scratch) / output.name
-        for extra in (build.FAST_FLAGS, build.FAST_FLAGS[1:], []):
-            command = [cxx, *build.FLAGS, *extra, f"-I{include}", str(SOURCE), "-o", str(trial)]
-            try:
-                done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-            except (OSError, subprocess.SubprocessError) as error:
-                return f"{cxx} failed to run: {error}"
-            if done.returncode == 0:
-                build._move(trial, output)
-                return None
-            errors.append(done.stderr.strip().splitlines()[-1:] or ["?"])
-    return f"{cxx} failed: {errors[-1][0][:200]}"
 
 
 @functools.cache
@@ -69,8 +50,8 @@ def load() -> str | None:
     if include is None:
         return "jax's FFI headers not found (jax.ffi.include_dir())"
     library = _cache_path(cxx, include)
-    if not library.exists() and (why := _compile(cxx, include, library)):
-        return why
+    if not library.exists() and not build.compile_library(library, include, cxx, SOURCE):
+        return f"{cxx} failed to compile {SOURCE.name} (its errors are on stderr)"
     import ctypes
 
     try:

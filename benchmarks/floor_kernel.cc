@@ -5,8 +5,8 @@
 // The arithmetic is the XLA floor kernel's (benchmarks/measure.py `floor_kernel`), cheap enough
 // that memory bandwidth bounds the loop: p <- 0.5 p + 1e-3 g, and each moment m <- 0.5 m + 1.
 // bfloat16 arrays are computed in float32 and rounded once, to nearest even, as gradtx's kernel
-// rounds. Threads: GRADTX_FUSED_THREADS (default: the processors available), as for gradtx's kernel, so that the two are
-// compared under the same threading.
+// rounds. Threads: gradtx's kernel's (gradtx/_native/threads.h), so that the two are compared
+// under the same threading.
 //
 // Built at benchmark time by benchmarks/floor_c.py with gradtx/_native/build.py's flags.
 
@@ -15,10 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
-
+#include "threads.h"  // gradtx/_native/threads.h
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
@@ -56,19 +53,6 @@ struct Compute<std::uint16_t> {
   static std::uint16_t Store(C x) { return Narrow(x); }
 };
 
-int Threads() {
-  static const int threads = [] {
-    const char* value = std::getenv("GRADTX_FUSED_THREADS");
-#if defined(_OPENMP)
-    const int n = value ? std::atoi(value) : omp_get_num_procs();
-#else
-    const int n = 1;
-#endif
-    return n < 1 ? 1 : n;
-  }();
-  return threads;
-}
-
 // in: p, m_1..m_K, g; out: p, m_1..m_K (each may be its input's buffer).
 template <typename S, int K>
 void Floor(const void* const* in, void* const* out, std::int64_t n) {
@@ -84,7 +68,7 @@ void Floor(const void* const* in, void* const* out, std::int64_t n) {
     m_out[k] = static_cast<S*>(out[1 + k]);
   }
   const std::int64_t blocks = (n + kBlock - 1) / kBlock;
-  const int threads = Threads();
+  const int threads = gradtx::Threads();
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && blocks > 2)
   for (std::int64_t b = 0; b < blocks; ++b) {
     const std::int64_t end = (b + 1) * kBlock < n ? (b + 1) * kBlock : n;

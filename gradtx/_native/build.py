@@ -55,8 +55,10 @@ def jax_include_dir(python: str | None = None) -> str | None:
     return path if out.returncode == 0 and path and os.path.isdir(path) else None
 
 
-def _compiles(cxx: str, flags: list[str], include: str, output: Path, log: list[str]) -> bool:
-    command = [cxx, *flags, f"-I{include}", str(SOURCE), "-o", str(output)]
+def _compiles(
+    cxx: str, flags: list[str], include: str, source: Path, output: Path, log: list[str]
+) -> bool:
+    command = [cxx, *flags, f"-I{include}", f"-I{HERE}", str(source), "-o", str(output)]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     except (OSError, subprocess.SubprocessError) as error:
@@ -67,30 +69,35 @@ def _compiles(cxx: str, flags: list[str], include: str, output: Path, log: list[
     return result.returncode == 0
 
 
-def compile_library(output: Path, include: str | None = None, cxx: str | None = None) -> bool:
-    """Compile the kernel to `output`; True on success. Tries the fast flags, then without each.
+def compile_library(
+    output: Path, include: str | None = None, cxx: str | None = None, source: Path = SOURCE
+) -> bool:
+    """Compile the kernel (or another `source` that includes this directory's headers, as the
+    benchmark's floor kernel does) to `output`; True on success. Tries the fast flags, then
+    without each.
 
     The library is written to a temporary file and moved into place, so a concurrent reader
     never sees half a file.
     """
     log: list[str] = []
+    what = "fused CPU step" if source == SOURCE else source.name
     cxx = cxx or os.environ.get("CXX") or "g++"
     include = include or jax_include_dir(sys.executable)
     if include is None:
-        print("gradtx: fused CPU step not built: jax's FFI headers not found", file=sys.stderr)
+        print(f"gradtx: {what} not built: jax's FFI headers not found", file=sys.stderr)
         return False
     if shutil.which(cxx) is None and not os.path.isfile(cxx):
-        print(f"gradtx: fused CPU step not built: no C++ compiler {cxx!r}", file=sys.stderr)
+        print(f"gradtx: {what} not built: no C++ compiler {cxx!r}", file=sys.stderr)
         return False
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         trial = Path(scratch) / output.name
         for extra in (FAST_FLAGS, FAST_FLAGS[1:], []):
-            if _compiles(cxx, FLAGS + extra, include, trial, log):
+            if _compiles(cxx, FLAGS + extra, include, source, trial, log):
                 _move(trial, output)
                 return True
-    print("gradtx: fused CPU step not built:\n" + "\n".join(log), file=sys.stderr)
+    print(f"gradtx: {what} not built:\n" + "\n".join(log), file=sys.stderr)
     return False
 
 

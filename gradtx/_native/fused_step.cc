@@ -22,6 +22,7 @@
 
 #include "fused_math.h"
 #include "fused_rules.h"
+#include "threads.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
@@ -53,23 +54,6 @@ struct ControlWord {
   void Apply() const {}
 #endif
 };
-
-// Threads per call: GRADTX_FUSED_THREADS, by default the processors this process may run on (as
-// XLA:CPU splits a large loop over its threads; a call of fewer than 2 blocks runs on one). On
-// a host busy with other work, OpenMP workers that wait at barriers can slow a step down many
-// times (tenfold measured on 2 cores shared with other jobs): there set it to 1.
-int Threads() {
-  static const int threads = [] {
-    const char* value = std::getenv("GRADTX_FUSED_THREADS");
-#if defined(_OPENMP)
-    const int n = value ? std::atoi(value) : omp_get_num_procs();
-#else
-    const int n = 1;
-#endif
-    return n < 1 ? 1 : n;
-  }();
-  return threads;
-}
 
 template <typename Run, typename LeafT>
 void RunBlocks(const std::vector<LeafT>& leaves, const std::vector<std::size_t>& sizes,
