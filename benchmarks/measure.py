@@ -11,6 +11,7 @@ import functools
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -124,15 +125,22 @@ def shared_buffers(state) -> int:
     return len(leaves) - len({id(leaf) for leaf in leaves})
 
 
+def donatable_init(tx, params) -> tuple[Any, int]:
+    """`tx.init(params)` with every leaf its own buffer, so that it can be donated, and how many
+    leaves `init` returned aliasing another (copied)."""
+    state = tx.init(params)
+    shared = shared_buffers(state)
+    return (jax.tree.map(jnp.copy, state) if shared else state), shared
+
+
 def jitted_step(tx, step, params, grads, phase) -> tuple[Compiled, int, list[str]]:
     """The compiled train step `step(params, state, grads) -> (params, state)` with params and
     state donated; also the state's bytes, and notes on anything the harness had to work
     around."""
     notes = []
-    state = tx.init(params)
-    if shared := shared_buffers(state):
+    state, shared = donatable_init(tx, params)
+    if shared:
         notes.append(f"init returns {shared} state leaf(s) aliasing another; copied to donate")
-        state = jax.tree.map(jnp.copy, state)
     size = state_bytes(state)
     return compile_and_analyse(step, [params, state, grads], (0, 1), phase), size, notes
 
@@ -140,10 +148,7 @@ def jitted_step(tx, step, params, grads, phase) -> tuple[Compiled, int, list[str
 def eager_step(tx, step, params, grads) -> Runner:
     """The un-jitted step as met in a notebook, e.g. `update` then `apply_updates`, op by op
     (a state whose leaves share a buffer is copied, in case `step` donates it)."""
-    state = tx.init(params)
-    if shared_buffers(state):
-        state = jax.tree.map(jnp.copy, state)
-    box = [params, state]
+    box = [params, donatable_init(tx, params)[0]]
 
     def run():
         box[0], box[1] = step(box[0], box[1], grads)
@@ -156,9 +161,7 @@ def dispatch_floor(tx, params, grads) -> Compiled:
     """A jitted step that returns its donated params and state untouched: what calling a
     compiled program with these arguments costs (per-argument dispatch, donation, aliasing)
     before any arithmetic."""
-    state = tx.init(params)
-    if shared_buffers(state):
-        state = jax.tree.map(jnp.copy, state)
+    state = donatable_init(tx, params)[0]
 
     def untouched(params, state, grads):
         return params, state
