@@ -70,13 +70,13 @@ def scale_by_adam(
         b2: $\beta_2$, in [0, 1).
         eps: $\epsilon$, outside the root.
         eps_root: $\epsilon_{root}$, inside the root (keeps gradients through the update finite).
-        mu_dtype: dtype in which m_t is stored; the params' dtype by default. The update reads
-            m_t and v_t as stored (rounded to their dtypes); arithmetic is in float32 or wider.
+        mu_dtype: dtype in which $m_t$ is stored; the params' dtype by default. The update reads
+            $m_t$ and $v_t$ as stored (rounded to their dtypes); arithmetic is in float32 or wider.
         nesterov: use Nadam's look-ahead first moment.
-        nu_dtype: dtype in which v_t is stored; the params' dtype by default.
+        nu_dtype: dtype in which $v_t$ is stored; the params' dtype by default.
         eps_uncorrected: add $\epsilon$ to $\sqrt{v_t}$ before bias correction, i.e. use
             $\epsilon / \sqrt{1-\beta_2^t}$ in place of $\epsilon$ (the paper's Section 2
-            "\hat\epsilon" ordering, used by Keras and the AdaBound reference).
+            $\hat\epsilon$ ordering, used by Keras and the AdaBound reference).
 
     Returns:
         A transformation with state `ScaleByAdamState(count, mu, nu)`.
@@ -207,15 +207,15 @@ def scale_by_amsgrad(
     $$\hat v^{max}_t = \max(\hat v^{max}_{t-1}, \hat v_t), \qquad
     u_t = \hat m_t / (\sqrt{\hat v^{max}_t + \epsilon_{root}} + \epsilon)$$
 
-    with m_t, v_t and their bias corrections as in `scale_by_adam`.
+    with $m_t$, $v_t$ and their bias corrections as in `scale_by_adam`.
 
     Args:
         b1: $\beta_1$, in [0, 1).
         b2: $\beta_2$, in [0, 1).
         eps: $\epsilon$, outside the root.
         eps_root: $\epsilon_{root}$, inside the root.
-        mu_dtype: dtype in which m_t is stored.
-        raw_max: keep the maximum of the uncorrected v_t and bias-correct it afterwards,
+        mu_dtype: dtype in which $m_t$ is stored.
+        raw_max: keep the maximum of the uncorrected $v_t$ and bias-correct it afterwards,
             $\hat v^{max}_t = \max_{k \le t} v_k / (1-\beta_2^t)$ (torch.optim, Keras).
         eps_uncorrected: use $\epsilon / \sqrt{1-\beta_2^t}$ in place of $\epsilon$ (Keras), as in
             `scale_by_adam`.

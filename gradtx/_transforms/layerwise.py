@@ -55,7 +55,7 @@ def scale_by_novograd(
         eps_root: $\epsilon_{root}$, inside the root.
         weight_decay: $\lambda$, a non-negative number, an array, or a schedule; a nonzero value
             needs `params` in `update`.
-        mu_dtype: dtype in which m_t is stored; the params' dtype by default.
+        mu_dtype: dtype in which $m_t$ is stored; the params' dtype by default.
 
     Returns:
         A transformation with state `ScaleByNovogradState(count, mu, nu)`; `nu` holds one real
