@@ -38,8 +38,8 @@ def scale_by_acprop(
     $g_1 / (1 + \epsilon)$.
 
     Args:
-        b1: $\beta_1$, in [0, 1): decay of the gradient average m_t.
-        b2: $\beta_2$, in [0, 1): decay of the second moment s_t.
+        b1: $\beta_1$, in [0, 1): decay of the gradient average $m_t$.
+        b2: $\beta_2$, in [0, 1): decay of the second moment $s_t$.
         eps: $\epsilon$, outside the root.
         eps_root: $\epsilon_{root}$, added to $s_t$ at every step.
 

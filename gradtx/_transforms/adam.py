@@ -136,7 +136,7 @@ def scale_by_adamax(
     Args:
         b1: $\beta_1$, in [0, 1).
         b2: $\beta_2$, in [0, 1).
-        eps: $\epsilon$, added to |g_t| inside the max so that the division is safe.
+        eps: $\epsilon$, added to $|g_t|$ inside the max so that the division is safe.
         eps_in_max: with False, $u^{\infty}_t = \max(\beta_2 u^{\infty}_{t-1}, |g_t|)$ and
             $u_t = \hat m_t / (u^{\infty}_t + \epsilon)$ (Keras).
 
@@ -229,7 +229,7 @@ def scale_by_amsgrad(
 
     Note:
         By default the maximum is taken over bias-corrected $\hat v_t$, as in Optax; the paper uses
-        no bias correction; torch.optim and Keras take the maximum of the uncorrected v_t.
+        no bias correction; torch.optim and Keras take the maximum of the uncorrected $v_t$.
 
     Example:
         >>> import gradtx

@@ -44,9 +44,9 @@ def scale_by_adan(
     \ \hat n_t = \frac{n_t}{1-\beta_3^t}$$
 
     Args:
-        b1: $\beta_1$, in [0, 1): decay of the gradient average m_t.
-        b2: $\beta_2$, in [0, 1): decay of the difference average v_t.
-        b3: $\beta_3$, in [0, 1): decay of the squared average n_t.
+        b1: $\beta_1$, in [0, 1): decay of the gradient average $m_t$.
+        b2: $\beta_2$, in [0, 1): decay of the difference average $v_t$.
+        b3: $\beta_3$, in [0, 1): decay of the squared average $n_t$.
         eps: $\epsilon$, outside the root.
         eps_root: $\epsilon_{root}$, inside the root.
 

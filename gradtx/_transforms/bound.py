@@ -67,7 +67,7 @@ def rms_step_size(b2: ArrayLike = 0.999, eps: ArrayLike = 1e-8) -> GradientTrans
 
     Args:
         b2: $\beta_2$, in [0, 1).
-        eps: $\epsilon$, added to the root of the uncorrected v_t (the reference AdaBound's form).
+        eps: $\epsilon$, added to the root of the uncorrected $v_t$ (the reference AdaBound's form).
 
     Returns:
         A transformation with state `RmsStepSizeState(count, nu)`.
@@ -90,7 +90,7 @@ def max_rms_step_size(b2: ArrayLike = 0.999, eps: ArrayLike = 1e-8) -> GradientT
     v^{max}_t = \max(v^{max}_{t-1}, v_t), \qquad
     s_t = \sqrt{1-\beta_2^t} / (\sqrt{v^{max}_t} + \epsilon)$$
 
-    The maximum is taken over the uncorrected v_t, as in the reference AMSBound.
+    The maximum is taken over the uncorrected $v_t$, as in the reference AMSBound.
 
     Args:
         b2: $\beta_2$, in [0, 1).
@@ -140,7 +140,7 @@ def bound_lr(
     \\ u_t = -\,\mathrm{clip}\!\left(\frac{\eta_t s_t}{1-\beta_1^t},\ l_t,\ h_t\right) m_t$$
 
     Args:
-        step_size: a transformation mapping g_t to positive per-element step sizes s_t, e.g.
+        step_size: a transformation mapping $g_t$ to positive per-element step sizes $s_t$, e.g.
             `rms_step_size` (AdaBound) or `max_rms_step_size` (AMSBound).
         learning_rate: $\eta_t$, a non-negative number or a schedule; $\eta_0$ is its value at the
             first step.

@@ -35,7 +35,7 @@ def trace(
         decay: the momentum coefficient $\mu$, in [0, 1).
         nesterov: use Nesterov's look-ahead form, $u_t = g_t + \mu v_t$. Positional, as in
             Optax's `trace`.
-        accumulator_dtype: dtype of v_t; the params' dtype by default.
+        accumulator_dtype: dtype of $v_t$; the params' dtype by default.
         dampening: $d$, in [0, 1): torch.optim.SGD's dampening. As in torch, the first step is
             not damped ($v_1 = g_1$). With d = 0 (the default) this is Optax's `trace`.
 

@@ -81,7 +81,7 @@ def Adam(  # noqa: N802
     amsgrad: bool = False,
 ) -> GradientTransformation:
     """keras.optimizers.Adam: eps added before bias correction (`eps_uncorrected`); with
-    amsgrad, the maximum of the uncorrected v_t."""
+    amsgrad, the maximum of the uncorrected $v_t$."""
     if amsgrad:
         scaler = scale_by_amsgrad(beta_1, beta_2, epsilon, raw_max=True, eps_uncorrected=True)
     else:
@@ -134,7 +134,7 @@ def Lamb(  # noqa: N802
     beta_2: float = 0.999,
     epsilon: float = 1e-7,
 ) -> GradientTransformation:
-    """keras.optimizers.Lamb: Adam's step (eps outside the root of the bias-corrected v_t),
+    """keras.optimizers.Lamb: Adam's step (eps outside the root of the bias-corrected $v_t$),
     scaled per variable by ||theta|| / ||step|| (1 where either norm is 0): gradtx's `lamb`
     without weight decay, with Keras' epsilon (gradtx's default is 1e-6)."""
     where = "keras.Lamb"

@@ -102,7 +102,7 @@ def Adam(  # noqa: N802
     weight_decay: float = 0.0,
     amsgrad: bool = False,
 ) -> GradientTransformation:
-    """torch.optim.Adam: L2 decay; with amsgrad, the maximum of the uncorrected v_t."""
+    """torch.optim.Adam: L2 decay; with amsgrad, the maximum of the uncorrected $v_t$."""
     return with_weight_decay(_adam(betas, eps, amsgrad), lr, weight_decay, decoupled=False)
 
 
