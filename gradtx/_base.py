@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, Protocol
 import jax
 import jax.numpy as jnp
 
-from gradtx import _tree
+from gradtx import _tree, _validate
 
 Params = Any  # a pytree of arrays
 Updates = Any  # a pytree shaped like Params
@@ -79,12 +79,54 @@ def init_empty_state(params: Params) -> EmptyState:
     return EmptyState()
 
 
+def transformation(
+    init: TransformInitFn,
+    update: Callable[..., Any],
+    *,
+    extra_args: bool = False,
+    where: str | None = None,
+) -> GradientTransformation:
+    """`GradientTransformation(init, update)` (or `GradientTransformationExtraArgs`) for one of
+    gradtx's transformations, whose `update` refuses a state that its `init` cannot have made.
+
+    Every state gradtx's `init`s make is a tuple (a NamedTuple, `EmptyState()`); a state that
+    is not one is most often the updates or the params, passed first as in
+    `update(state, grads)`. Unchecked, that failed deep inside the rule ("'dict' object has no
+    attribute 'count'") or, without state, returned a wrong result silently. The message names
+    the factory (`where`, by default the function `update` is defined in) and the argument
+    order. The check is Python, so it costs nothing inside `jit`.
+
+    Example:
+        >>> import gradtx, jax.numpy as jnp
+        >>> tx = gradtx.scale_by_rms()
+        >>> tx.update(tx.init({"w": jnp.ones(2)}), {"w": jnp.ones(2)})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: scale_by_rms: the state must be the tuple its `init` makes, got a dict: ...
+    """
+    where = where or update.__qualname__.partition(".")[0]
+
+    @functools.wraps(update)
+    def checked_update(updates, state, params=None, **extra):
+        if not isinstance(state, tuple):
+            raise ValueError(
+                f"{where}: the state must be the tuple its `init` makes, got "
+                f"{_validate.a_type_name(state)}: {_validate.ARGUMENT_ORDER}"
+            )
+        return update(updates, state, params, **extra)
+
+    kind = GradientTransformationExtraArgs if extra_args else GradientTransformation
+    return kind(init, checked_update)
+
+
 def stateless(
     update_fn: Callable[[Updates, Params | None], Updates],
 ) -> GradientTransformation:
     """A transformation without state from `update_fn(updates, params) -> updates`.
 
-    Its `init` is `init_empty_state`, and its `update` hands the state back unchanged.
+    Its `init` is `init_empty_state`, and its `update` hands the state back unchanged (and
+    refuses one that is not a state, as `transformation`'s do, named after the function
+    `update_fn` is defined in).
 
     Example:
         >>> import gradtx, jax.numpy as jnp
@@ -97,7 +139,8 @@ def stateless(
     def update(updates, state, params=None):
         return update_fn(updates, params), state
 
-    return GradientTransformation(init_empty_state, update)
+    update.__qualname__ = update_fn.__qualname__
+    return transformation(init_empty_state, update)
 
 
 def identity() -> GradientTransformation:

@@ -242,9 +242,14 @@ def check_state(where: str, state: Any, kind: type) -> None:
     if isinstance(state, kind):
         return
     raise ValueError(
-        f"{where}: the state must be {_a(kind.__name__)}, got {_a(type(state).__name__)}"
+        f"{where}: the state must be {_a(kind.__name__)}, got {a_type_name(state)}"
         + state_hint(state, "this optimizer")
     )
+
+
+def a_type_name(value: Any) -> str:
+    """The type of `value` with its article, for messages: "a dict", "an EmptyState"."""
+    return _a(type(value).__name__)
 
 
 def _a(name: str) -> str:

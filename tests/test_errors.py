@@ -23,7 +23,7 @@ from jax.experimental import checkify
 import gradtx
 from gradtx import _registry
 from gradtx._config import ALIASES
-from tests.registry import ALL, REPAIRS_NANS
+from tests.registry import ALL, REPAIRS_NANS, TRANSFORMATIONS
 
 PARAMS = {"w": jnp.ones(2)}
 CALLABLE_OF_THE_STEP = "a number, an array or a schedule (a callable of the step count)"
@@ -1248,12 +1248,19 @@ WRAPPED_ADAM = {
     ),
     "schedule_free": lambda: gradtx.schedule_free(gradtx.adam(0.1), 0.1),
 }
+# named_chain's state is a dict keyed by link name: a dict of params is refused by its keys.
+STATE_IS_A_DICT = {"named_chain"}
 WRONG_ORDER = [
     *[
         pytest.param(lambda n=n: _built(getattr(gradtx, n)), id=n)
         for n in sorted(_registry.ALIASES)
     ],
     *[pytest.param(make, id=name) for name, make in WRAPPED_ADAM.items()],
+    *[
+        pytest.param(make, id=name)
+        for name, make in TRANSFORMATIONS.items()
+        if name not in STATE_IS_A_DICT
+    ],
 ]
 
 
@@ -1261,7 +1268,8 @@ WRONG_ORDER = [
 def test_update_with_the_state_first_says_the_argument_order(make):
     """`tx.update(state, grads, params)`: before, "'dict' object has no attribute 'count'" (or
     'hyperparams', 'gradient_step', 'weight_sum') from the aliases and wrappers that are not
-    chains."""
+    chains; 64 of the 76 transformations failed deep in their rule, and the stateless ones
+    (scale, clip, identity, ...) returned the state as the updates, without an error."""
     tx = make()
     state = tx.init(PARAMS)
     order = "the arguments are update(updates, state, params), in that order"

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, Updates
+from gradtx._base import GradientTransformation, Updates, transformation
 
 
 class ApplyEveryState(NamedTuple):
@@ -74,4 +74,4 @@ def apply_every(k: int | jax.Array = 1) -> GradientTransformation:
         count = _tree.safe_increment(state.count) % jnp.asarray(k).astype(jnp.int32)
         return updates, ApplyEveryState(count=count, grad_acc=grad_acc)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, Updates
+from gradtx._base import GradientTransformation, Updates, transformation
 
 
 class ScaleByAcpropState(NamedTuple):
@@ -88,4 +88,4 @@ def scale_by_acprop(
         updates, state = _tree.lift(where, (direction,), updates, state, **hyperparams)
         return updates, state._replace(count=_tree.safe_increment(state.count))
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)

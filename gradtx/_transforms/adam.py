@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, Updates
+from gradtx._base import GradientTransformation, Updates, transformation
 
 
 class ScaleByAdamState(NamedTuple):
@@ -121,7 +121,7 @@ def scale_by_adam(
         updates, state = _tree.lift("scale_by_adam", phases, updates, state, **hyperparams)
         return updates, state._replace(count=count)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)
 
 
 def scale_by_adamax(
@@ -180,7 +180,7 @@ def scale_by_adamax(
         updates, state = _tree.lift("scale_by_adamax", phases, updates, state, **hyperparams)
         return updates, state._replace(count=count)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)
 
 
 class ScaleByAmsgradState(NamedTuple):
@@ -265,7 +265,7 @@ def scale_by_amsgrad(
         updates, state = _tree.lift("scale_by_amsgrad", phases, updates, state, **hyperparams)
         return updates, state._replace(count=count)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)
 
 
 class ScaleByNadamState(NamedTuple):
@@ -342,4 +342,4 @@ def scale_by_nadam(
         updates, state = _tree.lift("scale_by_nadam", phases, updates, state, **hyperparams)
         return updates, state._replace(count=count, mu_product=product)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)

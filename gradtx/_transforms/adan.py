@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, ScalarOrSchedule, Updates
+from gradtx._base import GradientTransformation, ScalarOrSchedule, Updates, transformation
 from gradtx._transforms.scaling import learning_rate_at
 
 
@@ -99,7 +99,7 @@ def scale_by_adan(
         updates, state = _tree.lift("scale_by_adan", phases, updates, state, **hyperparams)
         return updates, state._replace(count=count)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)
 
 
 class ScaleByAdemamixState(NamedTuple):
@@ -200,7 +200,7 @@ def scale_by_ademamix(
         updates, state = _tree.lift("scale_by_ademamix", phases, updates, state, **hyperparams)
         return updates, state._replace(count=count)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)
 
 
 class ScaleBySimplifiedAdemamixState(NamedTuple):
@@ -275,4 +275,4 @@ def scale_by_simplified_ademamix(
         updates, state = _tree.lift(where, phases, updates, state, **hyperparams)
         return updates, state._replace(count=count)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, Updates
+from gradtx._base import GradientTransformation, Updates, transformation
 from gradtx._transforms.adam import ScaleByAdamState, _epsilon, _moments, _nesterov_mean
 
 
@@ -120,7 +120,7 @@ def scale_by_radam(
         )
         return updates, state._replace(count=count)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)
 
 
 class ScaleByBeliefState(NamedTuple):
@@ -191,7 +191,7 @@ def scale_by_belief(
         updates, state = _tree.lift("scale_by_belief", phases, updates, state, **hyperparams)
         return updates, state._replace(count=count)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)
 
 
 def scale_by_yogi(
@@ -273,7 +273,7 @@ def scale_by_yogi(
         updates, state = _tree.lift("scale_by_yogi", phases, updates, state, **hyperparams)
         return updates, state._replace(count=count)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)
 
 
 def scale_by_adopt(
@@ -364,4 +364,4 @@ def scale_by_adopt(
         updates, new = _tree.lift("scale_by_adopt", phases, updates, state, **hyperparams)
         return updates, new._replace(count=_tree.safe_increment(state.count))
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, OptState, Params, Updates
+from gradtx._base import GradientTransformation, OptState, Params, Updates, transformation
 
 
 class AverageParamsState(NamedTuple):
@@ -117,4 +117,4 @@ def average_params(start: ArrayLike = 1) -> GradientTransformation:
         )
         return updates, AverageParamsState(count, average)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)

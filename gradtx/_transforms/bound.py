@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, OptState, ScalarOrSchedule, Updates
+from gradtx._base import GradientTransformation, OptState, ScalarOrSchedule, Updates, transformation
 from gradtx._transforms.scaling import learning_rate_at
 
 
@@ -54,7 +54,7 @@ def _rms_step_size(where: str, b2: float, eps: float, running_max: bool) -> Grad
         steps, state = _tree.lift(where, phases, updates, state, count=count, b2=b2, eps=eps)
         return steps, state._replace(count=count)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update, where=where)
 
 
 def rms_step_size(b2: ArrayLike = 0.999, eps: ArrayLike = 1e-8) -> GradientTransformation:
@@ -74,7 +74,7 @@ def rms_step_size(b2: ArrayLike = 0.999, eps: ArrayLike = 1e-8) -> GradientTrans
 
     References:
         Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015, Section 2 (the
-        "more efficient" ordering with \hat\epsilon).
+        "more efficient" ordering with $\hat\epsilon$).
 
     Example:
         >>> import gradtx
@@ -203,4 +203,4 @@ def bound_lr(
         updates, state = _tree.lift("bound_lr", phases, updates, state, inputs, **hyperparams)
         return updates, state._replace(count=hyperparams["count"], step_size=step_state)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)

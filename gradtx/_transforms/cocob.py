@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, Updates
+from gradtx._base import GradientTransformation, Updates, transformation
 
 
 def _real_only(where: str, updates: Any) -> None:
@@ -103,4 +103,4 @@ def scale_by_cocob(alpha: ArrayLike = 100.0, eps: ArrayLike = 1e-8) -> GradientT
         phases = (moments, direction)
         return _tree.lift(where, phases, updates, state, inputs, alpha=alpha)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)

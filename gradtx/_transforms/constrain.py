@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import _tree
-from gradtx._base import GradientTransformation, stateless
+from gradtx._base import GradientTransformation, stateless, transformation
 
 
 class ZeroNansState(NamedTuple):
@@ -54,7 +54,7 @@ def zero_nans() -> GradientTransformation:
         updates, found_nan = _tree.map_leaves(rule, updates, where="zero_nans", outputs=2)
         return updates, ZeroNansState(found_nan=found_nan)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)
 
 
 def keep_params_nonnegative() -> GradientTransformation:

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, Mask, ScalarOrSchedule
+from gradtx._base import GradientTransformation, Mask, ScalarOrSchedule, transformation
 from gradtx._combine import masked
 from gradtx._transforms.scaling import learning_rate_at
 
@@ -69,5 +69,5 @@ def add_decayed_weights(
         )
         return updates, AddDecayedWeightsState(_tree.safe_increment(state.count))
 
-    transform = GradientTransformation(init, update)
+    transform = transformation(init, update)
     return transform if mask is None else masked(transform, mask)

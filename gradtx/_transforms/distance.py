@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, Updates
+from gradtx._base import GradientTransformation, Updates, transformation
 from gradtx._transforms.lr_free import _scalar_dtype
 
 INIT_STEPS = ("distance", "learning_rate", "heuristic")
@@ -138,7 +138,7 @@ def scale_by_dog(
         new_state = state._replace(count=count, max_dist=max_dist, sum_sq_norm_grads=G)
         return _scaled(where, updates, step), new_state
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)
 
 
 class ScaleByDowgState(NamedTuple):
@@ -205,4 +205,4 @@ def scale_by_dowg(
         new_state = state._replace(weighted_sq_norm_grads=v, estim_sq_dist=estim_sq_dist)
         return _scaled(where, updates, step), new_state
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)

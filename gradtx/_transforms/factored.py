@@ -21,7 +21,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, Updates, init_empty_state
+from gradtx._base import GradientTransformation, Updates, init_empty_state, transformation
 
 Statistics = Any  # per-leaf statistics not shaped like the params (None where a leaf has none)
 
@@ -234,7 +234,7 @@ def scale_by_factored_rms(
         u, rows, cols, vs = (treedef.unflatten([r[k] for r in results]) for k in range(4))
         return u, FactoredState(_tree.safe_increment(state.count), rows, cols, vs)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)
 
 
 def _rms(x: jax.Array) -> jax.Array:
@@ -275,7 +275,7 @@ def clip_by_block_rms(threshold: ArrayLike) -> GradientTransformation:
         del params
         return _tree.map_leaves(leaf, updates, where="clip_by_block_rms"), state
 
-    return GradientTransformation(init_empty_state, update)
+    return transformation(init_empty_state, update)
 
 
 def scale_by_param_block_rms(min_scale: ArrayLike = 1e-3) -> GradientTransformation:
@@ -317,7 +317,7 @@ def scale_by_param_block_rms(min_scale: ArrayLike = 1e-3) -> GradientTransformat
             raise ValueError(f"{where}: needs params; call update(updates, state, params)")
         return _tree.map_leaves(leaf, updates, params, where=where, names=("params",)), state
 
-    return GradientTransformation(init_empty_state, update)
+    return transformation(init_empty_state, update)
 
 
 class EmaState(NamedTuple):
@@ -370,4 +370,4 @@ def ema(
         updates, state = _tree.lift("ema", phases, updates, state, count=count, decay=decay)
         return updates, state._replace(count=count)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)

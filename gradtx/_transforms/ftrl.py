@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, ScalarOrSchedule, Updates, compiled
+from gradtx._base import GradientTransformation, ScalarOrSchedule, Updates, compiled, transformation
 from gradtx._transforms.scaling import learning_rate_at
 
 
@@ -142,4 +142,4 @@ def ftrl(
     # Compiled, so that an eager update is the program a jitted one is: u_t = theta_t - theta_(t-1)
     # cancels, and turns an ulp of theta_t (a fused multiply-add, or pow(n, 0.5) made sqrt, under
     # jit) into 1e-12 of u_t where the weights barely move.
-    return compiled(GradientTransformation(init, update))
+    return compiled(transformation(init, update))

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, OptState, ScalarOrSchedule, Updates
+from gradtx._base import GradientTransformation, OptState, ScalarOrSchedule, Updates, transformation
 from gradtx._transforms.scaling import learning_rate_at
 
 
@@ -124,7 +124,7 @@ def scale_by_novograd(
         )
         return updates, state._replace(count=count, nu=nu)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)
 
 
 class ScaleByMadgradState(NamedTuple):
@@ -208,4 +208,4 @@ def scale_by_madgrad(
         )
         return updates, state._replace(count=_tree.safe_increment(state.count))
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)

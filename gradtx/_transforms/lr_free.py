@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, ScalarOrSchedule, Updates
+from gradtx._base import GradientTransformation, ScalarOrSchedule, Updates, transformation
 from gradtx._transforms.scaling import learning_rate_at
 
 
@@ -206,7 +206,7 @@ def scale_by_prodigy(
         )
         return updates, state._replace(count=count, d=d_next, numerator=numerator)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)
 
 
 class ScaleByDadaptAdamwState(NamedTuple):
@@ -324,4 +324,4 @@ def scale_by_dadapt_adamw(
         )
         return updates, state._replace(count=count, d=d_next, numerator=numerator)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, Updates
+from gradtx._base import GradientTransformation, Updates, transformation
 
 
 class ScaleByRssState(NamedTuple):
@@ -67,7 +67,7 @@ def scale_by_rss(
         del params
         return _tree.lift("scale_by_rss", (accumulate, direction), updates, state, eps=eps)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)
 
 
 class ScaleByAdadeltaState(NamedTuple):
@@ -120,7 +120,7 @@ def scale_by_adadelta(rho: ArrayLike = 0.9, eps: ArrayLike = 1e-6) -> GradientTr
         phases = (accumulate, direction)
         return _tree.lift("scale_by_adadelta", phases, updates, state, rho=rho, eps=eps)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)
 
 
 class ScaleByRmsState(NamedTuple):
@@ -197,7 +197,7 @@ def scale_by_rms(
         updates, state = _tree.lift("scale_by_rms", phases, updates, state, **hyperparams)
         return updates, state._replace(count=count)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)
 
 
 def scale_by_stddev(

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, Updates
+from gradtx._base import GradientTransformation, Updates, transformation
 
 
 class TraceState(NamedTuple):
@@ -79,4 +79,4 @@ def trace(
         updates, state = _tree.lift("trace", phases, updates, state, **hyperparams)
         return updates, state._replace(count=_tree.safe_increment(state.count))
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)

@@ -13,9 +13,9 @@ from jax.typing import ArrayLike
 from gradtx import _tree, _validate
 from gradtx._base import (
     GradientTransformation,
-    GradientTransformationExtraArgs,
     ScalarOrSchedule,
     Updates,
+    transformation,
 )
 from gradtx._transforms.lr_free import _scalar_dtype
 from gradtx._transforms.polyak import _TINY
@@ -185,7 +185,7 @@ def scale_by_momo(
         count = _tree.safe_increment(state.count)
         return updates, state._replace(count=count, barf=barf, gamma=scalars["gamma"], lb=lb)
 
-    return GradientTransformationExtraArgs(init, update)
+    return transformation(init, update, extra_args=True)
 
 
 class ScaleByMomoAdamState(NamedTuple):
@@ -328,4 +328,4 @@ def scale_by_momo_adam(
         )
         return updates, state._replace(count=count, barf=barf, gamma=scalars["gamma"], lb=lb)
 
-    return GradientTransformationExtraArgs(init, update)
+    return transformation(init, update, extra_args=True)

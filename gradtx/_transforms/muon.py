@@ -12,7 +12,7 @@ import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, Updates, compiled, init_empty_state
+from gradtx._base import GradientTransformation, Updates, compiled, init_empty_state, transformation
 
 DEFAULT_NS_COEFFS = (3.4445, -4.7750, 2.0315)
 PRECONDITIONINGS = ("frobenius", "spectral", "aol", "schatten")
@@ -299,7 +299,7 @@ def scale_by_muon(
 
     # Compiled, so that an eager update is the program a jitted one is: the iteration amplifies
     # an ulp of difference in m_hat (a fused multiply-add under jit) some hundredfold.
-    return compiled(GradientTransformation(init, update))
+    return compiled(transformation(init, update))
 
 
 def scale_by_shape(
@@ -348,4 +348,4 @@ def scale_by_shape(
             out.append((factor.astype(wide) * jnp.asarray(g, wide)).astype(jnp.result_type(g)))
         return treedef.unflatten(out), state
 
-    return GradientTransformation(init_empty_state, update)
+    return transformation(init_empty_state, update)

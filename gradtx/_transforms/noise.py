@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation
+from gradtx._base import GradientTransformation, transformation
 
 
 class AddNoiseState(NamedTuple):
@@ -91,4 +91,4 @@ def add_noise(
         new_state = AddNoiseState(_tree.safe_increment(state.count), jax.random.key_data(key))
         return treedef.unflatten(noisy), new_state
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)

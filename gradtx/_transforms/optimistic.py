@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, ScalarOrSchedule, Updates
+from gradtx._base import GradientTransformation, ScalarOrSchedule, Updates, transformation
 from gradtx._transforms.scaling import learning_rate_at
 
 
@@ -78,4 +78,4 @@ def scale_by_optimistic_gradient(
         updates, state = _tree.lift(where, (direction,), updates, state, **hyperparams)
         return updates, state._replace(count=_tree.safe_increment(state.count))
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)

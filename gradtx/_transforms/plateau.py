@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, GradientTransformationExtraArgs
+from gradtx._base import GradientTransformation, transformation
 
 
 class ReduceOnPlateauState(NamedTuple):
@@ -148,4 +148,4 @@ def reduce_on_plateau(
 
         return jax.tree.map(scaled, updates), state
 
-    return GradientTransformationExtraArgs(init, update)
+    return transformation(init, update, extra_args=True)

@@ -7,7 +7,11 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, GradientTransformationExtraArgs, init_empty_state
+from gradtx._base import (
+    GradientTransformation,
+    init_empty_state,
+    transformation,
+)
 
 VARIANTS = ("sps", "sps+")
 # Below this squared norm (plus eps) the step is 0: float64's machine epsilon, as in Optax.
@@ -82,4 +86,4 @@ def scale_by_polyak(
 
         return _tree.map_leaves(rule, updates, where=where), state
 
-    return GradientTransformationExtraArgs(init_empty_state, update)
+    return transformation(init_empty_state, update, extra_args=True)

@@ -8,7 +8,13 @@ import jax
 import jax.numpy as jnp
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, ScalarOrSchedule, Schedule, stateless
+from gradtx._base import (
+    GradientTransformation,
+    ScalarOrSchedule,
+    Schedule,
+    stateless,
+    transformation,
+)
 
 
 def _scale_leaf(factor, g):
@@ -76,7 +82,7 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
         )
         return updates, ScaleByScheduleState(count=_tree.safe_increment(state.count))
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)
 
 
 def learning_rate_at(learning_rate: ScalarOrSchedule, count: jax.Array) -> jax.Array:

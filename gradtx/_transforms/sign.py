@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, Updates, stateless
+from gradtx._base import GradientTransformation, Updates, stateless, transformation
 
 _LION_MODES = ("hard", "smooth", "refined")
 
@@ -109,7 +109,7 @@ def scale_by_lion(
         updates, state = _tree.lift("scale_by_lion", (direction,), updates, state, **hyperparams)
         return updates, state._replace(count=_tree.safe_increment(state.count))
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)
 
 
 class ScaleByRpropState(NamedTuple):
@@ -201,4 +201,4 @@ def scale_by_rprop(
         )
         return _tree.lift("scale_by_rprop", (step,), updates, state, **hyperparams)
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)

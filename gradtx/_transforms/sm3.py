@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, Updates
+from gradtx._base import GradientTransformation, Updates, transformation
 from gradtx._transforms.factored import Statistics, _check_shape, _leaves, _zeros_along
 
 
@@ -139,4 +139,4 @@ def scale_by_sm3(
         count = _tree.safe_increment(state.count)
         return updates, state._replace(count=count, nu=treedef.unflatten(list(nu)))
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)

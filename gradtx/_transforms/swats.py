@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from gradtx import _tree, _validate
-from gradtx._base import GradientTransformation, OptState, Updates
+from gradtx._base import GradientTransformation, OptState, Updates, transformation
 
 # The default relative switch tolerance: see `scale_by_swats`'s Note for how it was chosen.
 EPS_SWITCH = 1e-3
@@ -175,7 +175,7 @@ def scale_by_swats(
             sgd_lr=jnp.where(switch, lambda_hat, state.sgd_lr),
         )
 
-    return GradientTransformation(init, update)
+    return transformation(init, update)
 
 
 class SwatsSwitch(NamedTuple):
