@@ -123,6 +123,11 @@ void ApplyTiled(const T* hp, const Base& base, std::size_t begin, std::size_t en
   constexpr int kRun = 32 * kTile;  // elements per pass
   // `count` elements from i0: a compile-time kRun for whole runs, so their loops vectorize
   const auto run = [&](std::size_t i0, auto count) {
+    // The scalars as a local copy, which no store can alias: read through `hp`, GCC reloaded
+    // them after every store and left the storing loop scalar (RMSprop's fused step was 1.4x
+    // slower than Optax's on 16M float32 elements; with the copy 0.8x).
+    T h[Rule::kHp];
+    for (int k = 0; k < Rule::kHp; ++k) h[k] = hp[k];
     T operands[kRun], roots[kRun];
     for (int j = 0; j < kRun; ++j) operands[j] = T(1);  // lanes past the end, and no root taken
     for (int j = 0; j < count; ++j) {
@@ -130,7 +135,7 @@ void ApplyTiled(const T* hp, const Base& base, std::size_t begin, std::size_t en
       for (int f = 0; f < F; ++f) s[f] = load(2 + f, i0 + j);
       T p = load(0, i0 + j);
       const RsqrtOperand<T, Base> r{base, &operands[j]};
-      Rule::template Element<kFma>(hp, r, p, load(1, i0 + j), s);
+      Rule::template Element<kFma>(h, r, p, load(1, i0 + j), s);
     }
     for (int j = 0; j < count; j += kTile) RsqrtTile<kFma>(operands + j, roots + j);
     for (int j = 0; j < count; ++j) {
@@ -138,7 +143,7 @@ void ApplyTiled(const T* hp, const Base& base, std::size_t begin, std::size_t en
       for (int f = 0; f < F; ++f) s[f] = load(2 + f, i0 + j);
       T p = load(0, i0 + j);
       const RsqrtResult<T, Base> r{base, roots[j]};
-      Rule::template Element<kFma>(hp, r, p, load(1, i0 + j), s);
+      Rule::template Element<kFma>(h, r, p, load(1, i0 + j), s);
       for (int f = 0; f < F; ++f) store(1 + f, i0 + j, s[f]);
       store(0, i0 + j, p);
     }
