@@ -318,6 +318,15 @@ def test_injected_hyperparameters_in_another_dtype_take_the_xla_path():
     expect_custom_call(hlo, False)
 
 
+def test_exact_rsqrt_of_float64_without_x64_is_false_and_not_remembered():
+    """Without x64 XLA's rsqrt of a float64 array is a float32 one: the check compared arrays of
+    different shapes and raised; and a cached answer would have outlived the setting."""
+    with jax.enable_x64(False):
+        assert _native.exact_rsqrt("float64") is False
+    with jax.enable_x64(True):
+        assert _native.exact_rsqrt("float64") == _native._exact_rsqrt("float64")
+
+
 def test_rsqrt_aliases_take_the_xla_path_where_the_kernels_rsqrt_differs(monkeypatch):
     """The kernel's rsqrt refines the processor's estimate, as XLA's does, but estimates differ
     between processors: `_native.exact_rsqrt` checks them against each other once per process,

@@ -68,12 +68,22 @@ def _register() -> bool:
     return True
 
 
-@functools.cache
 def exact_rsqrt(dtype: str) -> bool:
     """Whether the kernel's rsqrt equals XLA:CPU's bit for bit on this host, for "float32" or
     "float64", checked once on 8,192 values (random bit patterns, zeros, subnormals,
     infinities, negatives). The hardware estimate both refine differs between processors and
-    instruction sets; where they disagree, Adagrad and RMSprop in that dtype take the XLA path."""
+    instruction sets; where they disagree, Adagrad and RMSprop in that dtype take the XLA path.
+    Without `jax_enable_x64` there are no float64 arrays: False for "float64", and not cached."""
+    import jax
+    import numpy as np
+
+    if dtype == "float64" and jax.dtypes.canonicalize_dtype(np.float64) != np.float64:
+        return False
+    return _exact_rsqrt(dtype)
+
+
+@functools.cache
+def _exact_rsqrt(dtype: str) -> bool:
     path = library_path()
     if path is None:
         return False
