@@ -209,6 +209,15 @@ def _contraction(learning_rate: ScalarOrSchedule, count: jax.Array) -> jax.Array
     return 1 / (1 + learning_rate_at(learning_rate, count) ** 2) ** 0.5
 
 
+def _shrink(learning_rate: ScalarOrSchedule, count: jax.Array) -> jax.Array:
+    """Fromage's $1 / \\sqrt{1 + \\eta_t^2} - 1$, written $-\\eta_t^2 / (s (1 + s))$ with
+    $s = \\sqrt{1 + \\eta_t^2}$: the difference from 1 cancels all but a few bits in float32
+    (about $\\eta^2/2$ against an ulp of 1: a relative error of 6e-4 at $\\eta = 0.01$)."""
+    eta = learning_rate_at(learning_rate, count)
+    s = (1 + eta**2) ** 0.5
+    return -(eta**2) / (s * (1 + s))
+
+
 @register_alias
 @compiles
 def fromage(learning_rate: ScalarOrSchedule, min_norm: ArrayLike = 1e-6) -> GradientTransformation:
@@ -241,5 +250,5 @@ def fromage(learning_rate: ScalarOrSchedule, min_norm: ArrayLike = 1e-6) -> Grad
                 learning_rate_at(learning_rate, count) * _contraction(learning_rate, count)
             )
         ),
-        add_decayed_weights(lambda count: _contraction(learning_rate, count) - 1),
+        add_decayed_weights(lambda count: _shrink(learning_rate, count)),
     )
