@@ -89,8 +89,9 @@ def transformation(
     """`GradientTransformation(init, update)` (or `GradientTransformationExtraArgs`) for one of
     gradtx's transformations, whose `update` refuses a state that its `init` cannot have made.
 
-    Every state gradtx's `init`s make is a tuple (a NamedTuple, `EmptyState()`); a state that
-    is not one is most often the updates or the params, passed first as in
+    Every state gradtx's `init`s make is a tuple (a NamedTuple, `EmptyState()`; a stateless
+    transformation also takes None, as Optax's do); a state that is not one is most often the
+    updates or the params, passed first as in
     `update(state, grads)`. Unchecked, that failed deep inside the rule ("'dict' object has no
     attribute 'count'") or, without state, returned a wrong result silently. The message names
     the factory (`where`, by default the function `update` is defined in) and the argument
@@ -105,10 +106,12 @@ def transformation(
         ValueError: scale_by_rms: the state must be the tuple its `init` makes, got a dict: ...
     """
     where = where or update.__qualname__.partition(".")[0]
+    # A stateless transformation also takes None, as Optax's do (`clip(1.0).update(g, None)`).
+    stateless = init is init_empty_state
 
     @functools.wraps(update)
     def checked_update(updates, state, params=None, **extra):
-        if not isinstance(state, tuple):
+        if not isinstance(state, tuple) and not (stateless and state is None):
             raise ValueError(
                 f"{where}: the state must be the tuple its `init` makes, got "
                 f"{_validate.a_type_name(state)}: {_validate.ARGUMENT_ORDER}"
@@ -139,8 +142,7 @@ def stateless(
     def update(updates, state, params=None):
         return update_fn(updates, params), state
 
-    update.__qualname__ = update_fn.__qualname__
-    return transformation(init_empty_state, update)
+    return transformation(init_empty_state, update, where=update_fn.__qualname__.split(".")[0])
 
 
 def identity() -> GradientTransformation:
