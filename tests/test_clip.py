@@ -1,4 +1,4 @@
-"""Tests of gradtx/_clip.py: clip and clip_by_global_norm."""
+"""Tests of gradtx/_transforms/clip.py: clip, clip_by_global_norm and adaptive_grad_clip."""
 
 import chex
 import jax
@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import gradtx
+from tests import replay
 
 
 def _nested_grads(seed=0, scale=1.0):
@@ -146,6 +147,20 @@ def test_clip_by_global_norm_jit_equals_eager_in_a_scan():
     for _ in range(10):
         carry, _ = step(carry, None)
     chex.assert_trees_all_close(params, carry[0], rtol=1e-13)
+
+
+@pytest.mark.usefixtures("_standard_promotion")
+@pytest.mark.parametrize("max_norm", [0.1, 1.0, 10.0])
+def test_clip_by_global_norm_then_adam_matches_optax(max_norm):
+    """gradtx multiplies by c / ||g|| where Optax divides by ||g|| and multiplies by c: the
+    same numbers to rounding, here within the conformance tolerance over a replay (which clips
+    some steps and not others) and a closed loop on Rosenbrock."""
+    import optax
+
+    mine = gradtx.chain(gradtx.clip_by_global_norm(max_norm), gradtx.adam(1e-2))
+    theirs = optax.chain(optax.clip_by_global_norm(max_norm), optax.adam(1e-2))
+    assert replay.replay_difference(mine, theirs) <= 1e-10
+    assert replay.rosenbrock_difference(mine, theirs) <= 1e-10
 
 
 @pytest.mark.parametrize("bad", [-1.0, 0.0, float("inf"), float("nan")])
