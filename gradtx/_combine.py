@@ -242,7 +242,22 @@ def _labels_from_patterns(patterns: Mapping[str, str], tree: Any) -> Any:
             "it is not a prefix of the params tree.)"
         )
 
-    return jax.tree_util.tree_map_with_path(label_of, tree)
+    labels = jax.tree_util.tree_map_with_path(label_of, tree)
+    keys = [_pattern_key(path) for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
+    for (regex, label), pattern in zip(compiled, patterns, strict=True):
+        if not any(regex.fullmatch(key) for key in keys):
+            raise ValueError(
+                f"multi_transform: the pattern {pattern!r} (label {label!r}) in param_labels "
+                f"matches no parameter path, so no leaf gets that label; a pattern must match a "
+                f"whole path (re.fullmatch), and the paths are {_some(keys)}. For a subtree, "
+                f"write e.g. {pattern + '/.*'!r}."
+            )
+    return labels
+
+
+def _some(keys: list[str], shown: int = 5) -> str:
+    listed = ", ".join(repr(k) for k in keys[:shown])
+    return f"{listed}, ... ({len(keys)} in all)" if len(keys) > shown else listed
 
 
 def _check_labels(labels: Any, transforms: Mapping[Any, Any], given: str) -> None:
@@ -279,8 +294,9 @@ def multi_transform(
               tuple indices as decimal numbers, NamedTuple and dataclass fields by name; so
               `{"layers": [{"w": ..., "bias": ...}]}` has paths "layers/0/w" and
               "layers/0/bias". Each pattern must match the whole path (`re.fullmatch`) and the
-              first matching pattern, in the dict's order, wins; a path that matches none raises
-              a ValueError naming it. A dict of strings is read as patterns unless it is a
+              first matching pattern, in the dict's order, wins; a path that matches none, or a
+              pattern that matches no path (`"enc"` where the paths are "enc/w", ...), raises a
+              ValueError naming it. A dict of strings is read as patterns unless it is a
               prefix of the params tree (its keys are the params' top-level keys), in which case
               it is a tree of labels.
 

@@ -335,6 +335,29 @@ def test_multi_transform_path_matching_no_pattern_is_named_in_both_forms():
         tx.init(_params())
 
 
+def test_multi_transform_pattern_matching_no_path_is_refused():
+    """`{"enc": "frozen", ".*": "train"}`: "enc" matches no whole path ("enc/w"), so the frozen
+    group was empty and every leaf trained, silently."""
+    params = {"enc": {"w": jnp.ones(2)}, "head": {"w": jnp.ones(2)}}
+    tx = gradtx.multi_transform(
+        {"frozen": gradtx.set_to_zero(), "train": gradtx.sgd(1.0)}, {"enc": "frozen", ".*": "train"}
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"^multi_transform: the pattern 'enc' \(label 'frozen'\) in param_labels matches "
+        r"no parameter path, .* the paths are 'enc/w', 'head/w'\. For a subtree, write e\.g\. "
+        r"'enc/\.\*'\.$",
+    ):
+        tx.init(params)
+    fixed = gradtx.multi_transform(
+        {"frozen": gradtx.set_to_zero(), "train": gradtx.sgd(1.0)},
+        {"enc/.*": "frozen", ".*": "train"},
+    )
+    updates, _ = fixed.update(params, fixed.init(params), params)
+    np.testing.assert_array_equal(updates["enc"]["w"], [0.0, 0.0])
+    np.testing.assert_array_equal(updates["head"]["w"], [-1.0, -1.0])
+
+
 def test_multi_transform_names_the_label_whose_transformation_is_not_one():
     with pytest.raises(
         TypeError,
