@@ -247,6 +247,25 @@ def check_state(where: str, state: Any, kind: type) -> None:
     )
 
 
+def check_loss(where: str, value: Any) -> None:
+    """The loss given as `update(..., value=loss)`: one number (a scalar or a shape-() array).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from gradtx import _validate
+        >>> _validate.check_loss("polyak_sgd", jnp.ones(3))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: polyak_sgd: value (the loss) must be a scalar, got an array of shape (3,); ...
+    """
+    shape = jnp.shape(value)
+    if shape != ():
+        raise ValueError(
+            f"{where}: value (the loss) must be a scalar, got an array of shape {shape}; pass "
+            "the mean loss, e.g. value=jnp.mean(losses)"
+        )
+
+
 def a_type_name(value: Any) -> str:
     """The type of `value` with its article, for messages: "a dict", "an EmptyState"."""
     return _a(type(value).__name__)

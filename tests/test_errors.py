@@ -1555,3 +1555,22 @@ def test_check_finite_under_jit_without_checkify_is_refused_by_jax():
         ValueError, match="Cannot abstractly evaluate a checkify.check which was not functionalized"
     ):
         jax.jit(tx.update)(LAYERS, tx.init(LAYERS))
+
+
+@pytest.mark.parametrize(
+    "where, make",
+    [
+        ("reduce_on_plateau", lambda: gradtx.chain(gradtx.sgd(1.0), gradtx.reduce_on_plateau())),
+        ("scale_by_polyak", gradtx.polyak_sgd),
+        ("scale_by_momo", gradtx.momo),
+        ("scale_by_momo_adam", gradtx.momo_adam),
+    ],
+)
+def test_a_loss_that_is_not_a_scalar_is_refused(where, make):
+    """Per-example losses passed as `value=` (the mean forgotten): reduce_on_plateau scaled
+    each coordinate by its own schedule, silently (Optax's fails on a cond's output types)."""
+    tx = make()
+    with pytest.raises(
+        ValueError, match=rf"^{where}: value \(the loss\) must be a scalar, got an array of shape"
+    ):
+        tx.update(PARAMS, tx.init(PARAMS), PARAMS, value=jnp.ones(3))

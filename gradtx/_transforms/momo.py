@@ -48,6 +48,7 @@ def _needs_value(where: str, value: Any) -> None:
             f"{where}: update needs the loss; call update(updates, state, params, value=loss) "
             "with the loss from jax.value_and_grad"
         )
+    _validate.check_loss(where, value)
 
 
 def _polyak_step(

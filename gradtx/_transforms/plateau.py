@@ -132,6 +132,7 @@ def reduce_on_plateau(
 
     def update(updates, state, params=None, *, value, **extra_args):
         del params, extra_args
+        _validate.check_loss("reduce_on_plateau", value)
         dtype = state.avg_value.dtype
         previous, count = state.window_count, _tree.safe_increment(state.window_count)
         value = jnp.asarray(value).astype(dtype)

@@ -68,6 +68,7 @@ def scale_by_polyak(
 
     def update(updates, state, params=None, *, value, **extra_args):
         del params, extra_args
+        _validate.check_loss(where, value)
         squared = _tree.squared_norm(updates)
         dtype = squared.dtype
         gap = jnp.asarray(value).astype(dtype) - jnp.asarray(f_min).astype(dtype)
