@@ -245,7 +245,7 @@ def _labels_from_patterns(patterns: Mapping[str, str], tree: Any) -> Any:
     labels = jax.tree_util.tree_map_with_path(label_of, tree)
     keys = [_pattern_key(path) for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
     for (regex, label), pattern in zip(compiled, patterns, strict=True):
-        if not any(regex.fullmatch(key) for key in keys):
+        if keys and not any(regex.fullmatch(key) for key in keys):  # empty params: no paths
             raise ValueError(
                 f"multi_transform: the pattern {pattern!r} (label {label!r}) in param_labels "
                 f"matches no parameter path, so no leaf gets that label; a pattern must match a "
