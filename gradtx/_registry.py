@@ -17,6 +17,8 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from gradtx import _validate
 from gradtx._base import GradientTransformation, compiled
 
@@ -195,6 +197,9 @@ def register_alias(
     @functools.wraps(factory)
     def alias(*args: Any, **kwargs: Any) -> GradientTransformation:
         arguments = bind(signature, args, kwargs, name)
+        for switch in switches:  # a truthy string ("false") would switch the option on
+            if not isinstance(arguments[switch], (bool, np.bool_)):
+                _validate.fail_type(name, switch, arguments[switch], "True or False")
         with _validate.calling(name, arguments):
             transform = factory(**arguments)
         record(transform, Recipe(alias, arguments))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -93,6 +92,27 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _concrete(value: Any) -> np.ndarray | None:
+    """`value` as a NumPy array when it is a concrete real number or array: a Python number, a
+    NumPy scalar (`np.float32(-1)` is not a Python float) or array, or a jax array that is not
+    traced; None for traced values, schedules and anything else, which the checks leave alone."""
+    if isinstance(value, (bool, np.bool_)) or isinstance(value, jax.core.Tracer):
+        return None
+    if not (is_number(value) or isinstance(value, (np.ndarray, np.generic, jax.Array))):
+        return None
+    try:
+        array = np.asarray(value)
+    except Exception:  # noqa: BLE001 - e.g. an array not addressable from this process
+        return None
+    return array if array.dtype.kind in "fiu" else None
+
+
+def _violates(value: Any, holds: Any) -> bool:
+    """Whether a concrete `value` has an element for which `holds` (a NumPy predicate) fails."""
+    array = _concrete(value)
+    return array is not None and not bool(np.all(holds(array)))
+
+
 def _check_type(where: str, values: Mapping[str, Any]) -> None:
     """A bool or a string is not a number (arrays, traced values and the schedules that
     `inject_hyperparams` passes through are left alone)."""
@@ -131,7 +151,7 @@ def check_interval(where: str, low: float = 0.0, high: float = 1.0, **values: An
     """Each value must lie in [low, high): e.g. b1, b2, decay, rho, momentum."""
     _check_type(where, values)
     for name, value in values.items():
-        if is_number(value) and not low <= value < high:
+        if _violates(value, lambda a: (low <= a) & (a < high)):
             _fail(where, name, value, f"in [{low:g}, {high:g})")
 
 
@@ -139,7 +159,7 @@ def check_non_negative(where: str, **values: Any) -> None:
     """Each value must be >= 0 (learning rates, eps, weight decay), finite, and not NaN."""
     _check_type(where, values)
     for name, value in values.items():
-        if is_number(value) and not (math.isfinite(value) and value >= 0):
+        if _violates(value, lambda a: np.isfinite(a) & (a >= 0)):
             _fail(where, name, value, ">= 0 and finite")
 
 
@@ -147,7 +167,7 @@ def check_positive(where: str, **values: Any) -> None:
     """Each value must be > 0 and finite (e.g. AdaBound's final_lr and gamma)."""
     _check_type(where, values)
     for name, value in values.items():
-        if is_number(value) and not (math.isfinite(value) and value > 0):
+        if _violates(value, lambda a: np.isfinite(a) & (a > 0)):
             _fail(where, name, value, "> 0 and finite")
 
 
@@ -155,7 +175,7 @@ def check_finite(where: str, **values: Any) -> None:
     """Each value must be finite, of any sign (e.g. a constant step size)."""
     _check_type(where, values)
     for name, value in values.items():
-        if is_number(value) and not math.isfinite(value):
+        if _violates(value, np.isfinite):
             _fail(where, name, value, "finite")
 
 
@@ -191,16 +211,15 @@ def check_seed(where: str, name: str, value: Any) -> None:
 
 
 def check_scalar_or_schedule(where: str, name: str, value: Any) -> None:
-    """A learning-rate-like argument: a number, an array, or a callable schedule; numbers >= 0."""
+    """A learning-rate-like argument: a number, an array, or a callable schedule; concrete
+    numbers and arrays >= 0."""
     if callable(value):
         return
-    if is_number(value):
-        check_non_negative(where, **{name: value})
-        return
-    if not hasattr(value, "dtype"):
+    if not (is_number(value) or hasattr(value, "dtype")):
         fail_type(
             where, name, value, "a number, an array or a schedule (a callable of the step count)"
         )
+    check_non_negative(where, **{name: value})
 
 
 MASK = "a bool, a tree of bools or a function of the params returning one"

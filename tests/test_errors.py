@@ -1574,3 +1574,55 @@ def test_a_loss_that_is_not_a_scalar_is_refused(where, make):
         ValueError, match=rf"^{where}: value \(the loss\) must be a scalar, got an array of shape"
     ):
         tx.update(PARAMS, tx.init(PARAMS), PARAMS, value=jnp.ones(3))
+
+
+def _switches():
+    """(alias, argument) for every argument of a registered alias whose default is a bool."""
+    for name in sorted(_registry.ALIASES):
+        for argument, spec in inspect.signature(getattr(gradtx, name)).parameters.items():
+            if isinstance(spec.default, bool):
+                yield name, argument
+
+
+SWITCHES = list(_switches())
+
+
+def test_the_switch_sweep_reaches_the_aliases_options():
+    assert {("adam", "nesterov"), ("rmsprop", "centered"), ("sgd", "nesterov")} <= set(SWITCHES)
+
+
+@pytest.mark.parametrize("name, argument", SWITCHES)
+def test_a_switch_refuses_anything_but_a_bool(name, argument):
+    """`adam(0.1, nesterov="false")` ran Nesterov: any truthy value switched an option on."""
+    with pytest.raises(
+        TypeError, match=rf"^{name}: {argument} must be True or False, got str 'false'$"
+    ):
+        _built(getattr(gradtx, name), **{argument: "false"})
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: gradtx.adam(np.float32(-1)), r"adam: learning_rate must be >= 0 and finite"),
+        (lambda: gradtx.adam(0.1, b1=np.float32(1.5)), r"adam: b1 must be in \[0, 1\)"),
+        (lambda: gradtx.adam(0.1, b2=np.float32("nan")), r"adam: b2 must be in \[0, 1\)"),
+        (lambda: gradtx.adam(np.int64(-1)), r"adam: learning_rate must be >= 0 and finite"),
+        (lambda: gradtx.adam(jnp.asarray(-1.0)), r"adam: learning_rate must be >= 0 and finite"),
+        (
+            lambda: gradtx.adam(jnp.asarray([1e-3, -1.0])),
+            r"adam: learning_rate must be >= 0 and finite",
+        ),
+        (
+            lambda: gradtx.clip_by_global_norm(np.float32(-1)),
+            r"clip_by_global_norm: max_norm must be > 0 and finite",
+        ),
+    ],
+)
+def test_numpy_scalars_and_concrete_arrays_are_checked_like_numbers(make, message):
+    """`np.float32(-1)` is not a Python float: it passed every check and Adam ascended."""
+    with pytest.raises(ValueError, match="^" + message + ", got "):
+        make()
+
+
+def test_traced_hyperparameters_are_not_checked():
+    jax.jit(lambda lr: gradtx.adam(lr).init(PARAMS))(-1.0)
