@@ -27,7 +27,10 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
     Each transformation keeps its own state; the chain's state is the tuple of them. Any object
     with `init` and `update` (an Optax transformation, say) can be a link. When a link takes
     extra keyword arguments (a `GradientTransformationExtraArgs`, e.g. `reduce_on_plateau`'s
-    `value=`), so does the chain, and it passes them to such links only.
+    `value=`), so does the chain, and it passes them to such links only. Other links, and a
+    chain without such a link, ignore them, as Optax's `chain` does: a training loop that always
+    passes `value=loss` (or `flax.nnx.Optimizer.update(model, grads, value=loss)`) works with
+    any optimizer.
 
     Example:
         >>> import gradtx
@@ -52,11 +55,6 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
             raise ValueError(
                 f"chain: the state must be a tuple of {len(transforms)} states, one per link, "
                 f"got {got}" + _validate.state_hint(state, "this chain")
-            )
-        if extra_args and not any(extra):
-            raise TypeError(
-                f"chain: got extra arguments {sorted(extra_args)}, but no link takes any (a "
-                "GradientTransformationExtraArgs, such as reduce_on_plateau, does)"
             )
         new_state = []
         for transform, link_state, takes in zip(transforms, state, extra, strict=True):

@@ -228,8 +228,25 @@ def test_chain_passes_extra_arguments_only_to_links_that_take_them():
     assert seen["value"] == 3.0
     plain = gradtx.chain(gradtx.scale(2.0))
     assert type(plain) is gradtx.GradientTransformation
-    with pytest.raises(TypeError, match=r"chain: got extra arguments \['value'\], but no link"):
-        plain.update(jnp.ones(2), plain.init(jnp.ones(2)), value=3.0)
+    # No link takes them: ignored, as by Optax's chain (a loop that always passes value=loss).
+    updates, _ = plain.update(jnp.ones(2), plain.init(jnp.ones(2)), value=3.0)
+    np.testing.assert_array_equal(updates, [2.0, 2.0])
+
+
+def test_aliases_and_multi_steps_ignore_a_loss_they_do_not_use_as_optax_does():
+    """`optax.adam(0.1).update(g, s, p, value=loss)` works, and flax.nnx.Optimizer forwards its
+    keyword arguments: gradtx raised a TypeError there."""
+    import optax
+
+    params = {"w": jnp.ones(3)}
+    for tx, theirs in [
+        (gradtx.adam(0.1), optax.adam(0.1)),
+        (gradtx.MultiSteps(gradtx.adam(0.1), 2), optax.MultiSteps(optax.adam(0.1), 2)),
+    ]:
+        mine = tx.update(params, tx.init(params), params, value=1.0)[0]
+        with jax.numpy_dtype_promotion("standard"):
+            want = theirs.update(params, theirs.init(params), params, value=1.0)[0]
+        np.testing.assert_allclose(mine["w"], want["w"], rtol=1e-6)
 
 
 def test_named_chain_matches_optax_and_names_its_states():

@@ -978,14 +978,6 @@ BAD_INPUTS = [
         "int32 and shape ()",
     ),
     (
-        lambda: (lambda opt: opt.update(PARAMS, opt.init(PARAMS), value=1.0))(
-            gradtx.MultiSteps(gradtx.adam(0.1), 2)
-        ),
-        TypeError,
-        "MultiSteps: got extra arguments ['value'], but the wrapped optimizer takes none (it is "
-        "not a GradientTransformationExtraArgs)",
-    ),
-    (
         lambda: update_once(gradtx.MultiSteps(gradtx.adam(0.1), 2), grads={"w": jnp.ones(3)}),
         ValueError,
         "MultiSteps: updates leaf ['w'] has shape (3,) but acc_grads has shape (2,). " + TREE_FIX,

@@ -132,7 +132,8 @@ class MultiSteps:
     Methods `init(params)` and `update(updates, state, params=None, **extra_args)` make a
     `MultiSteps` usable as a transformation; `gradient_transformation()` returns them as one;
     `has_updated(state)` says whether the last call stepped the inner optimizer. Extra keyword
-    arguments (e.g. `value=` for `polyak_sgd`) go to an inner optimizer that takes them.
+    arguments (e.g. `value=` for `polyak_sgd`) go to an inner optimizer that takes them; one
+    that does not ignores them, as in Optax.
 
     References:
         Optax 0.2.8, `optax.MultiSteps` (same API, state and rule); Ott, Edunov, Grangier & Auli,
@@ -229,11 +230,8 @@ class MultiSteps:
         params: Params | None = None,
         **extra_args: Any,
     ) -> tuple[Updates, MultiStepsState]:
-        if extra_args and not takes_extra_args(self._opt):
-            raise TypeError(
-                f"MultiSteps: got extra arguments {sorted(extra_args)}, but the wrapped optimizer "
-                "takes none (it is not a GradientTransformationExtraArgs)"
-            )
+        if not takes_extra_args(self._opt):  # ignored, as Optax's MultiSteps does
+            extra_args = {}
         _validate.check_state("MultiSteps", state, MultiStepsState)
         k = jnp.asarray(self._every_k(state.gradient_step)).astype(jnp.int32)
         skip, skip_state = self._should_skip(updates, state.gradient_step, params)
