@@ -222,7 +222,7 @@ BAD_INPUTS = [
         lambda: gradtx.add_noise(0.01, 0.55, "0"),
         TypeError,
         (
-            "add_noise: seed must be an int, a key from jax.random.key, or a raw uint32 key from "
+            "add_noise: key must be an int, a key from jax.random.key, or a raw uint32 key from "
             "jax.random.PRNGKey, got str '0'"
         ),
     ),

@@ -147,9 +147,7 @@ def test_add_noise_rejects_bad_hyperparameters(kwargs, message):
 
 @pytest.mark.parametrize("seed", [1.5, "0", None, True, jnp.zeros(2, jnp.float32)])
 def test_add_noise_rejects_bad_seed(seed):
-    with pytest.raises(
-        TypeError, match="add_noise: seed must be an int, a key from jax.random.key"
-    ):
+    with pytest.raises(TypeError, match="add_noise: key must be an int, a key from jax.random.key"):
         gradtx.add_noise(0.1, 0.55, seed)
 
 
@@ -201,3 +199,16 @@ def test_noisy_sgd_without_a_key_uses_the_key_0_as_optax_does_without_its_warnin
     mine = [(p.name, p.default) for p in inspect.signature(gradtx.noisy_sgd).parameters.values()]
     theirs = [(p.name, p.default) for p in inspect.signature(optax.noisy_sgd).parameters.values()]
     assert mine == theirs[:-1] and theirs[-1][0] == "seed"  # Optax's deprecated seed= is not taken
+
+
+def test_add_noise_takes_the_key_under_optaxs_name_and_its_older_one():
+    """Optax 0.2.8: `add_noise(eta, gamma, key=None, *, seed=None)`; `key=` raised here."""
+    g = {"w": jnp.zeros(4)}
+    by_key, by_seed = gradtx.add_noise(0.1, 0.55, key=3), gradtx.add_noise(0.1, 0.55, seed=3)
+    np.testing.assert_array_equal(
+        by_key.update(g, by_key.init(g))[0]["w"], by_seed.update(g, by_seed.init(g))[0]["w"]
+    )
+    with pytest.raises(TypeError, match=r"^add_noise: give the key as `key` or as `seed`"):
+        gradtx.add_noise(0.1, 0.55, key=3, seed=3)
+    with pytest.raises(TypeError, match=r"^add_noise: seed must be an int"):
+        gradtx.add_noise(0.1, 0.55, seed="3")

@@ -31,7 +31,11 @@ def _key_data_and_impl(seed: int | jax.Array) -> tuple[jax.Array, object]:
 
 
 def add_noise(
-    eta: jax.typing.ArrayLike, gamma: jax.typing.ArrayLike, seed: int | jax.Array
+    eta: jax.typing.ArrayLike,
+    gamma: jax.typing.ArrayLike,
+    key: int | jax.Array | None = None,
+    *,
+    seed: int | jax.Array | None = None,
 ) -> GradientTransformation:
     r"""Add annealed Gaussian noise to the updates.
 
@@ -45,8 +49,10 @@ def add_noise(
     Args:
         eta: $\eta$, the initial variance, >= 0 (the paper tries 0.01, 0.3 and 1.0).
         gamma: $\gamma$, the decay exponent, >= 0 (the paper uses 0.55).
-        seed: an int, a key from `jax.random.key`, or a raw uint32 key from `jax.random.PRNGKey`;
-            required, so that two noise sources in one program are not silently the same.
+        key: an int, a key from `jax.random.key`, or a raw uint32 key from `jax.random.PRNGKey`;
+            required (given as `key` or as `seed`), so that two noise sources in one program are
+            not silently the same.
+        seed: the same, under Optax's older name (Optax 0.2.8 takes both; give one).
 
     Returns:
         A transformation with state `AddNoiseState(count=t, rng_key)`. The key is kept as its
@@ -63,11 +69,14 @@ def add_noise(
 
     Example:
         >>> import gradtx
-        >>> tx = gradtx.chain(gradtx.add_noise(0.01, 0.55, seed=0), gradtx.sgd(0.1))
+        >>> tx = gradtx.chain(gradtx.add_noise(0.01, 0.55, key=0), gradtx.sgd(0.1))
     """
     _validate.check_non_negative("add_noise", eta=eta, gamma=gamma)
-    _validate.check_seed("add_noise", "seed", seed)
-    key_data, impl = _key_data_and_impl(seed)
+    if key is not None and seed is not None:
+        raise TypeError("add_noise: give the key as `key` or as `seed` (its older name), not both")
+    name, key = ("seed", seed) if seed is not None else ("key", key)
+    _validate.check_seed("add_noise", name, key)
+    key_data, impl = _key_data_and_impl(key)
 
     def init(params):
         del params
