@@ -231,8 +231,22 @@ def check_mask(where: str, name: str, value: Any) -> None:
     if callable(value):
         return
     for leaf in jax.tree.leaves(value):
-        if not isinstance(leaf, (bool, np.bool_)):
+        if isinstance(leaf, jax.core.Tracer):
+            fail_type(
+                where,
+                name,
+                leaf,
+                MASK,
+                got="a traced value: a mask decides which leaves are transformed when the "
+                "program is built, so compute it from the params' names or shapes, not values",
+            )
+        if not (isinstance(leaf, (bool, np.bool_)) or _is_bool_scalar(leaf)):
             fail_type(where, name, value if leaf is value else leaf, MASK)
+
+
+def _is_bool_scalar(value: Any) -> bool:
+    """A concrete 0-d boolean array (`jnp.array(True)`), which Optax's masks accept too."""
+    return isinstance(value, (np.ndarray, jax.Array)) and value.dtype == bool and value.shape == ()
 
 
 ARGUMENT_ORDER = "the arguments are update(updates, state, params), in that order"

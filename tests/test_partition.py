@@ -365,3 +365,19 @@ def test_multi_transform_names_the_label_whose_transformation_is_not_one():
         r"\(an object with `init` and `update`\), got function adam; call it first",
     ):
         gradtx.multi_transform({"a": gradtx.sgd(0.1), "b": gradtx.adam}, {r".*": "a"})
+
+
+def test_masks_of_concrete_boolean_arrays_are_accepted_as_optaxs_are():
+    params = {"w": jnp.ones(2), "b": jnp.ones(2)}
+    for mask in ({"w": jnp.array(True), "b": jnp.array(False)}, {"w": np.array(True), "b": False}):
+        tx = gradtx.masked(gradtx.sgd(1.0), mask)
+        updates, _ = jax.jit(tx.update)(params, tx.init(params), params)
+        np.testing.assert_array_equal(updates["w"], [-1.0, -1.0])
+        np.testing.assert_array_equal(updates["b"], [1.0, 1.0])
+
+
+def test_a_mask_computed_from_traced_values_is_refused_with_the_reason():
+    params = {"w": jnp.ones(2)}
+    tx = gradtx.masked(gradtx.sgd(1.0), lambda p: jax.tree.map(lambda x: x.sum() > 0, p))
+    with pytest.raises(TypeError, match=r"got a traced value: a mask decides which leaves"):
+        jax.jit(tx.init)(params)
