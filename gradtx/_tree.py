@@ -51,6 +51,13 @@ def structure_mismatch(a: Any, b: Any, *, name_a: str, name_b: str) -> str | Non
     struct_a, struct_b = jax.tree.structure(a), jax.tree.structure(b)
     if struct_a == struct_b:
         return None
+    paths_a, paths_b = [p for p, _ in _describe(a)], [p for p, _ in _describe(b)]
+    only_a = [p for p in paths_a if p not in set(paths_b)]
+    only_b = [p for p in paths_b if p not in set(paths_a)]
+    if only_b and not only_a:  # a leaf missing, not one misplaced
+        return f"{name_b} has a leaf at {only_b[0]} that {name_a} lacks" + _more(only_b)
+    if only_a and not only_b:
+        return f"{name_a} has a leaf at {only_a[0]} that {name_b} lacks" + _more(only_a)
     for (path_a, _), (path_b, _) in itertools.zip_longest(
         _describe(a), _describe(b), fillvalue=(None, None)
     ):
@@ -63,6 +70,10 @@ def structure_mismatch(a: Any, b: Any, *, name_a: str, name_b: str) -> str | Non
     return (
         f"same leaf paths but different containers: {name_a} is {struct_a}, {name_b} is {struct_b}"
     )
+
+
+def _more(paths: list[str]) -> str:
+    return f" (and {len(paths) - 1} more)" if len(paths) > 1 else ""
 
 
 def check_same_structure(a: Any, b: Any, *, name_a: str, name_b: str, where: str) -> None:

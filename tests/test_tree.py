@@ -87,6 +87,16 @@ def test_structure_mismatch_names_extra_leaf():
     assert problem == "y has a leaf at ['b'] that x lacks"
 
 
+def test_structure_mismatch_names_a_missing_leaf_that_sorts_first():
+    """{'w'} against {'b', 'w'}: said "x has ['w'] where y has ['b']", which reads like a swap."""
+    problem = _tree.structure_mismatch(
+        {"w": 1.0}, {"b": 1.0, "c": 1.0, "w": 1.0}, name_a="updates", name_b="mu"
+    )
+    assert problem == "mu has a leaf at ['b'] that updates lacks (and 1 more)"
+    problem = _tree.structure_mismatch({"a": 1.0}, {"b": 1.0}, name_a="x", name_b="y")
+    assert problem == "first differing path: x has ['a'] where y has ['b']"
+
+
 @pytest.mark.parametrize("dtype", [jnp.int8, jnp.int32])
 def test_safe_increment_saturates_at_dtype_max(dtype):
     top = np.iinfo(dtype).max
