@@ -157,3 +157,16 @@ def test_a_rate_for_a_racing_optimizer_is_accepted(monkeypatch):
     assert cli.main(["race", "--problem", "ravine", "--lr", "sgd=0.1"]) == 0
     assert cli.main(["race", "--problem", "ravine", "--optimizers", "sgd", "--lr", "sgd=0.1"]) == 0
     assert [args.lr for args in raced] == [{"sgd": 0.1}, {"sgd": 0.1}]
+
+
+def test_list_into_a_pipe_closed_early_ends_quietly():
+    """`gradtx list | head -1` printed a BrokenPipeError traceback."""
+    result = subprocess.run(
+        f"{sys.executable} -m gradtx list | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stdout.startswith("optimizers")
+    assert result.stderr == ""

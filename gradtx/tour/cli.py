@@ -7,6 +7,7 @@ unwritable folder) ends with one line on stderr that says what is valid, and exi
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -243,6 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return tour.tour(args.out, seed=args.seed, progress=Progress)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `gradtx list | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except ImportError as err:
         print(
             f"gradtx: error: {err}. Install the extras: pip install 'gradtx[tour]'", file=sys.stderr
