@@ -242,13 +242,17 @@ def _labels_from_patterns(patterns: Mapping[str, str], tree: Any) -> Any:
 
     labels = jax.tree_util.tree_map_with_path(label_of, tree)
     keys = [_pattern_key(path) for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
+    subtrees = {"/".join(key.split("/")[:n]) for key in keys for n in range(1, key.count("/") + 1)}
     for (regex, label), pattern in zip(compiled, patterns, strict=True):
-        if keys and not any(regex.fullmatch(key) for key in keys):  # empty params: no paths
+        # A pattern that names a subtree but no leaf ("enc" for "enc/w") reads as a prefix key
+        # and labels nothing: its group would be empty, silently. (A pattern that matches no
+        # path at all, such as ".*bias" for a model without biases, is fine.)
+        if not any(regex.fullmatch(key) for key in keys) and any(map(regex.fullmatch, subtrees)):
             raise ValueError(
                 f"multi_transform: the pattern {pattern!r} (label {label!r}) in param_labels "
-                f"matches no parameter path, so no leaf gets that label; a pattern must match a "
-                f"whole path (re.fullmatch), and the paths are {_some(keys)}. For a subtree, "
-                f"write e.g. {pattern + '/.*'!r}."
+                f"matches a subtree but no leaf, so no leaf gets that label; a pattern must "
+                f"match a whole leaf path (re.fullmatch), and the paths are {_some(keys)}. For "
+                f"the subtree's leaves, write {pattern + '/.*'!r}."
             )
     return labels
 
@@ -293,10 +297,10 @@ def multi_transform(
               `{"layers": [{"w": ..., "bias": ...}]}` has paths "layers/0/w" and
               "layers/0/bias". Each pattern must match the whole path (`re.fullmatch`) and the
               first matching pattern, in the dict's order, wins; a path that matches none, or a
-              pattern that matches no path (`"enc"` where the paths are "enc/w", ...), raises a
-              ValueError naming it. A dict of strings is read as patterns unless it is a
-              prefix of the params tree (its keys are the params' top-level keys), in which case
-              it is a tree of labels.
+              pattern that matches a subtree but no leaf (`"enc"` where the paths are "enc/w",
+              ...), raises a ValueError naming it. A dict of strings is read as patterns unless
+              it is a prefix of the params tree (its keys are the params' top-level keys), in
+              which case it is a tree of labels.
 
     Returns:
         A transformation with state `MultiTransformState(inner_states={label: state})`.

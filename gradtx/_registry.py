@@ -193,11 +193,14 @@ def register_alias(
             f"are {list(signature.parameters)}"
         )
     switches = {k for k, p in signature.parameters.items() if isinstance(p.default, bool)}
+    # Of those, the options typed bool alone (a mask such as lars' trust_ratio_mask also
+    # defaults to True but takes a tree or a function).
+    flags = {k for k in switches if signature.parameters[k].annotation in (bool, "bool")}
 
     @functools.wraps(factory)
     def alias(*args: Any, **kwargs: Any) -> GradientTransformation:
         arguments = bind(signature, args, kwargs, name)
-        for switch in switches:  # a truthy string ("false") would switch the option on
+        for switch in flags:  # a truthy string ("false") would switch the option on
             if not isinstance(arguments[switch], (bool, np.bool_)):
                 _validate.fail_type(name, switch, arguments[switch], "True or False")
         with _validate.calling(name, arguments):

@@ -47,8 +47,9 @@ OPTIMIZERS = {
     "clipped_momentum": lambda: gradtx.chain(
         gradtx.clip_by_global_norm(1.0), gradtx.sgd(0.05, momentum=0.9)
     ),
+    # "w" and everything under it: a bare "w" would name a subtree of the random trees, not a leaf
     "groups_by_regex": lambda: gradtx.multi_transform(
-        {"fast": gradtx.adam(0.1), "slow": gradtx.sgd(0.1)}, {r"w": "fast", r".*": "slow"}
+        {"fast": gradtx.adam(0.1), "slow": gradtx.sgd(0.1)}, {r"w(/.*)?": "fast", r".*": "slow"}
     ),
     "radam": lambda: gradtx.radam(0.1),
     "adabelief": lambda: gradtx.adabelief(0.1),

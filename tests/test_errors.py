@@ -1569,10 +1569,11 @@ def test_a_loss_that_is_not_a_scalar_is_refused(where, make):
 
 
 def _switches():
-    """(alias, argument) for every argument of a registered alias whose default is a bool."""
+    """(alias, argument) for every option of a registered alias typed bool (a mask that defaults
+    to True, as lars' trust_ratio_mask, also takes a tree or a function)."""
     for name in sorted(_registry.ALIASES):
         for argument, spec in inspect.signature(getattr(gradtx, name)).parameters.items():
-            if isinstance(spec.default, bool):
+            if isinstance(spec.default, bool) and spec.annotation in (bool, "bool"):
                 yield name, argument
 
 

@@ -345,8 +345,8 @@ def test_multi_transform_pattern_matching_no_path_is_refused():
     with pytest.raises(
         ValueError,
         match=r"^multi_transform: the pattern 'enc' \(label 'frozen'\) in param_labels matches "
-        r"no parameter path, .* the paths are 'enc/w', 'head/w'\. For a subtree, write e\.g\. "
-        r"'enc/\.\*'\.$",
+        r"a subtree but no leaf, .* the paths are 'enc/w', 'head/w'\. For the subtree's leaves, "
+        r"write 'enc/\.\*'\.$",
     ):
         tx.init(params)
     fixed = gradtx.multi_transform(
@@ -356,6 +356,12 @@ def test_multi_transform_pattern_matching_no_path_is_refused():
     updates, _ = fixed.update(params, fixed.init(params), params)
     np.testing.assert_array_equal(updates["enc"]["w"], [0.0, 0.0])
     np.testing.assert_array_equal(updates["head"]["w"], [-1.0, -1.0])
+    # A pattern for leaves this model lacks (no biases here) is no mistake.
+    generic = gradtx.multi_transform(
+        {"no_decay": gradtx.sgd(1.0), "decay": gradtx.adamw(1.0)},
+        {".*bias": "no_decay", ".*": "decay"},
+    )
+    generic.init(params)
 
 
 def test_multi_transform_names_the_label_whose_transformation_is_not_one():
