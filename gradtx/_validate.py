@@ -96,7 +96,7 @@ def _concrete(value: Any) -> np.ndarray | None:
     """`value` as a NumPy array when it is a concrete real number or array: a Python number, a
     NumPy scalar (`np.float32(-1)` is not a Python float) or array, or a jax array that is not
     traced; None for traced values, schedules and anything else, which the checks leave alone."""
-    if isinstance(value, (bool, np.bool_)) or isinstance(value, jax.core.Tracer):
+    if isinstance(value, (bool, np.bool_, jax.core.Tracer)):
         return None
     if not (is_number(value) or isinstance(value, (np.ndarray, np.generic, jax.Array))):
         return None
@@ -109,6 +109,8 @@ def _concrete(value: Any) -> np.ndarray | None:
 
 def _violates(value: Any, holds: Any) -> bool:
     """Whether a concrete `value` has an element for which `holds` (a NumPy predicate) fails."""
+    if is_number(value):  # the common case, without building an array
+        return not holds(value)
     array = _concrete(value)
     return array is not None and not bool(np.all(holds(array)))
 
