@@ -52,8 +52,9 @@ def structure_mismatch(a: Any, b: Any, *, name_a: str, name_b: str) -> str | Non
     if struct_a == struct_b:
         return None
     paths_a, paths_b = [p for p, _ in _describe(a)], [p for p, _ in _describe(b)]
-    only_a = [p for p in paths_a if p not in set(paths_b)]
-    only_b = [p for p in paths_b if p not in set(paths_a)]
+    set_a, set_b = set(paths_a), set(paths_b)
+    only_a = [p for p in paths_a if p not in set_b]
+    only_b = [p for p in paths_b if p not in set_a]
     if only_b and not only_a:  # a leaf missing, not one misplaced
         return f"{name_b} has a leaf at {only_b[0]} that {name_a} lacks" + _more(only_b)
     if only_a and not only_b:
