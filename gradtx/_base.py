@@ -91,11 +91,11 @@ def transformation(
 
     Every state gradtx's `init`s make is a tuple (a NamedTuple, `EmptyState()`; a stateless
     transformation also takes None, as Optax's do); a state that is not one is most often the
-    updates or the params, passed first as in
-    `update(state, grads)`. Unchecked, that failed deep inside the rule ("'dict' object has no
-    attribute 'count'") or, without state, returned a wrong result silently. The message names
-    the factory (`where`, by default the function `update` is defined in) and the argument
-    order. The check is Python, so it costs nothing inside `jit`.
+    updates or the params, passed first as in `update(state, grads)`. Unchecked, that failed
+    deep inside the rule ("'dict' object has no attribute 'count'") or, without state, returned
+    a wrong result silently. The message names the factory (`where`, by default the function
+    `update` is defined in) and the argument order. The check is Python, so it costs nothing
+    inside `jit`.
 
     Example:
         >>> import gradtx, jax.numpy as jnp
@@ -142,7 +142,7 @@ def stateless(
     def update(updates, state, params=None):
         return update_fn(updates, params), state
 
-    return transformation(init_empty_state, update, where=update_fn.__qualname__.split(".")[0])
+    return transformation(init_empty_state, update, where=update_fn.__qualname__.partition(".")[0])
 
 
 def identity() -> GradientTransformation:

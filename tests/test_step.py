@@ -321,10 +321,13 @@ def test_injected_hyperparameters_in_another_dtype_take_the_xla_path():
 def test_exact_rsqrt_of_float64_without_x64_is_false_and_not_remembered():
     """Without x64 XLA's rsqrt of a float64 array is a float32 one: the check compared arrays of
     different shapes and raised; and a cached answer would have outlived the setting."""
+    _native._exact_rsqrt.cache_clear()
     with jax.enable_x64(False):
         assert _native.exact_rsqrt("float64") is False
+    assert _native._exact_rsqrt.cache_info().currsize == 0  # nothing remembered for later
     with jax.enable_x64(True):
-        assert _native.exact_rsqrt("float64") == _native._exact_rsqrt("float64")
+        _native.exact_rsqrt("float64")
+    assert _native._exact_rsqrt.cache_info().currsize == 1  # checked once x64 is on
 
 
 def test_rsqrt_aliases_take_the_xla_path_where_the_kernels_rsqrt_differs(monkeypatch):
